@@ -1,0 +1,50 @@
+# fer-keras: every target installs what it needs first (into .venv/), so a fresh machine
+# needs no manual step.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FER := $(VENV)/bin/fer-keras
+STAMP := $(VENV)/.installed
+DATA ?= $(FER2013_DIR)
+SEEDS ?= 0,1,2
+SAMPLE := runs/_sample
+
+.PHONY: install test params lint clean demo reproduce-ozer report bench
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest
+
+params: install
+	$(FER) params
+
+lint: install
+	$(VENV)/bin/ruff check fer_keras tests experiments
+
+# The whole Özer factorial on the embedded synthetic sample (not FER-2013), then its report.
+demo: install
+	$(FER) data sample $(SAMPLE)
+	$(FER) run experiments/ozer.py --data $(SAMPLE)/images --csv $(SAMPLE)/fer2013.csv \
+		--out runs/demo seeds=0,1 max_epochs=8
+	$(FER) report runs/demo --out reports/demo
+
+# The full protocol of Özer & Subaşı on real FER-2013 ($(DATA) or $$FER2013_DIR), then the report.
+reproduce-ozer: install
+	@if [ -z "$(DATA)" ]; then $(FER) run experiments/ozer.py; exit 2; fi
+	$(FER) run experiments/ozer.py --data "$(DATA)" --out runs/ozer seeds=$(SEEDS)
+	$(FER) report runs/ozer --out reports/ozer
+
+report: install
+	$(FER) report runs/ozer --out reports/ozer
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info runs/demo runs/_sample reports/demo
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

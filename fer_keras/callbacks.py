@@ -1,0 +1,83 @@
+"""Keras callbacks of the runner: progress with ETA, and resume support.
+
+Keras' BackupAndRestore brings back the weights, the optimizer and the epoch of a killed run,
+but EarlyStopping, ReduceLROnPlateau and ModelCheckpoint start again from scratch. The
+subclasses here take their state (best value, epochs without improvement) from the epochs
+already logged, so a resumed run stops and selects as the uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import keras
+import numpy as np
+
+
+def plateau_state(values: list[float], patience: int | None = None) -> tuple[float, int]:
+    """(best, epochs since best) after `values`, as Keras' monitors count them (mode min,
+    min_delta 0). With patience, the counter resets when it reaches patience, as
+    ReduceLROnPlateau's does after each reduction (cooldown 0)."""
+    best, wait = math.inf, 0
+    for v in values:
+        if v < best:
+            best, wait = v, 0
+        else:
+            wait += 1
+            if patience is not None and wait >= patience:
+                wait = 0
+    return best, wait
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    def __init__(self, past_values: list[float], **kwargs):
+        super().__init__(**kwargs)
+        self.past_values = past_values
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.past_values:
+            self.best, self.wait = plateau_state(self.past_values)
+
+
+class ResumableReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
+    def __init__(self, past_values: list[float], past_lr: float | None, **kwargs):
+        super().__init__(**kwargs)
+        self.past_values = past_values
+        self.past_lr = past_lr
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.past_values:
+            self.best, self.wait = plateau_state(self.past_values, self.patience)
+        if self.past_lr is not None:
+            self.model.optimizer.learning_rate = self.past_lr
+
+
+class Progress(keras.callbacks.Callback):
+    """One line per epoch: which cell of how many, epoch, metrics, learning rate, and ETA."""
+
+    def __init__(self, label: str, max_epochs: int, stream=sys.stdout):
+        super().__init__()
+        self.label, self.max_epochs, self.stream = label, max_epochs, stream
+        self.times: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.times.append(time.perf_counter() - self.t0)
+        per = float(np.median(self.times))
+        left = (self.max_epochs - epoch - 1) * per
+        lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        print(
+            f"{self.label} epoch {epoch + 1}/{self.max_epochs} "
+            f"loss {logs.get('loss', float('nan')):.4f} acc {logs.get('accuracy', float('nan')):.4f} "
+            f"val_loss {logs.get('val_loss', float('nan')):.4f} "
+            f"val_acc {logs.get('val_accuracy', float('nan')):.4f} lr {lr:.2e} "
+            f"{self.times[-1]:.1f}s/epoch, at most {left / 60:.1f} min left in this cell",
+            file=self.stream, flush=True,
+        )

@@ -1,0 +1,176 @@
+"""`fer-keras`: a thin command line over the package.
+
+Bad input ends with one line `error: ...` naming the file/row and what was expected, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is imported
+
+NO_DATA = """\
+No FER-2013 data given. Point at it with --data PATH or the FER2013_DIR environment variable.
+FER-2013 comes in two Kaggle layouts, both accepted:
+  * the image-folder export: <root>/train/<emotion>/*.jpg and <root>/test/<emotion>/*.jpg
+    (e.g. the 'fer2013' image dataset on Kaggle, 35,887 JPEGs);
+  * the challenge CSV 'fer2013.csv' with columns emotion,pixels,Usage (35,887 rows), from the
+    Kaggle 'Challenges in Representation Learning: Facial Expression Recognition' competition.
+Without data, `make demo` runs the whole pipeline on the embedded synthetic sample."""
+
+
+def _data_path(arg: str | None) -> Path:
+    value = arg or os.environ.get("FER2013_DIR")
+    if not value:
+        raise UsageError(NO_DATA)
+    return Path(value)
+
+
+class UsageError(Exception):
+    pass
+
+
+def cmd_params(args) -> int:
+    from .models import create_model, get_spec, list_models
+    from .models.summary import count_params
+
+    rows, ok = [], True
+    for name in list_models():
+        spec = get_spec(name)
+        built = count_params(create_model(name))
+        match = built == spec.expected_params
+        ok &= match
+        rows.append((name, spec.source, f"{spec.expected_params:,}", f"{built:,}",
+                     "yes" if match else "NO"))
+    header = ("model", "source", "expected params", "built params", "match")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    for r in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    return 0 if ok else 1
+
+
+def cmd_data(args) -> int:
+    from .data import convert, load
+    from .data.audit import audit, render
+    from .data.synthetic import write_sample
+
+    if args.data_cmd == "to-csv":
+        n = convert.dir_to_csv(args.src, args.out)
+        print(f"wrote {n} rows to {args.out}")
+    elif args.data_cmd == "to-dir":
+        n = convert.write_directory(load(args.src), args.out)
+        print(f"wrote {n} PNG images under {args.out}")
+    elif args.data_cmd == "audit":
+        report = audit(load(args.path))
+        print(render(report))
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+            print(f"JSON written to {args.json}")
+    elif args.data_cmd == "sample":
+        images, csv_path = write_sample(args.out, n=args.n, seed=args.seed)
+        print(f"synthetic sample: {images} and {csv_path}")
+    return 0
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard {text!r}: expected i/n, e.g. 0/2") from None
+    if not 0 <= i < n:
+        raise UsageError(f"--shard {text!r}: expected 0 <= i < n")
+    return i, n
+
+
+def cmd_run(args) -> int:
+    from .config import load_config
+    from .runner import RunOptions, run_experiment
+
+    cfg = load_config(args.config, args.overrides)
+    opts = RunOptions(
+        data=_data_path(args.data),
+        csv=Path(args.csv) if args.csv else None,
+        out=Path(args.out or Path("runs") / cfg.name),
+        strategy=args.strategy,
+        mixed_precision=args.mixed_precision,
+        shard=_parse_shard(args.shard),
+        tensorboard=args.tensorboard,
+    )
+    results = run_experiment(cfg, opts)
+    print(f"results: {results}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .reports import build_report
+
+    index = build_report(Path(args.runs), Path(args.out))
+    print(f"report: {index}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fer-keras", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    sub.add_parser("params", help="check every registered model's parameter count")
+
+    d = sub.add_parser("data", help="convert, audit or generate data")
+    dsub = d.add_subparsers(dest="data_cmd", required=True)
+    c = dsub.add_parser("to-csv", help="image-folder export -> challenge CSV")
+    c.add_argument("src")
+    c.add_argument("out")
+    c = dsub.add_parser("to-dir", help="CSV -> image folders (lossless PNG)")
+    c.add_argument("src")
+    c.add_argument("out")
+    c = dsub.add_parser("audit", help="counts, duplicates, leakage, blank images")
+    c.add_argument("path")
+    c.add_argument("--json", help="also write the findings as JSON here")
+    c = dsub.add_parser("sample", help="write the embedded synthetic sample in both formats")
+    c.add_argument("out")
+    c.add_argument("--n", type=int, default=1400)
+    c.add_argument("--seed", type=int, default=0)
+
+    r = sub.add_parser("run", help="run an experiment config (factorial, resumable)")
+    r.add_argument("config", help="experiments/<paper>.py")
+    r.add_argument("overrides", nargs="*", help="key=value overrides of the config")
+    r.add_argument("--data", help="FER-2013 image export or CSV (default: $FER2013_DIR)")
+    r.add_argument("--csv", help="the CSV format (default: built from --data by the converter)")
+    r.add_argument("--out", help="run folder (default: runs/<experiment>)")
+    r.add_argument("--strategy", default="default", choices=("default", "mirrored", "multiworker"))
+    r.add_argument("--mixed-precision", action="store_true")
+    r.add_argument("--shard", default="0/1", help="i/n: run every n-th cell from i")
+    r.add_argument("--tensorboard", action="store_true")
+
+    rep = sub.add_parser("report", help="HTML + PNG report from a run folder")
+    rep.add_argument("runs", help="runs/<experiment>")
+    rep.add_argument("--out", required=True, help="reports/<experiment>")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    # key=value overrides may stand before or after the options of `run`
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if args.cmd != "run" or any(x.startswith("-") or "=" not in x for x in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = [*args.overrides, *extra]
+    from .config import ConfigError
+    from .data.errors import DataError
+    from .models.registry import UnknownModelError
+
+    handlers = {"params": cmd_params, "data": cmd_data, "run": cmd_run, "report": cmd_report}
+    try:
+        return handlers[args.cmd](args)
+    except (DataError, ConfigError, UnknownModelError, UsageError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

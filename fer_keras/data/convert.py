@@ -1,0 +1,75 @@
+"""Converters between the two formats: directory export <-> challenge CSV.
+
+Row order of the CSV is Training, PublicTest, PrivateTest (the original file's order), and
+within a split by file name, so `dir -> csv -> dir -> csv` gives a byte-identical CSV: `to-dir`
+names its PNGs by row number, which sorts in row order.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..labels import CLASS_NAMES, SPLIT_NAMES
+from .dataset import FerData
+from .directory import load_directory
+from .errors import DataError
+
+# The Kaggle image export keeps Training in train/ and both test splits in test/.
+SPLIT_FOLDER = {"Training": "train", "PublicTest": "test", "PrivateTest": "test"}
+_PIXEL_TEXT = [str(v) for v in range(256)]
+
+
+def csv_order(data: FerData) -> np.ndarray:
+    """Indices ordering rows as the challenge CSV: by split, then by file name."""
+    names = np.array([os.path.basename(s) for s in data.sources])
+    rank = np.array([SPLIT_NAMES.index(u) for u in data.usage])
+    return np.lexsort((names, rank))
+
+
+def write_challenge_csv(data: FerData, out: str | os.PathLike) -> int:
+    """Write `emotion,pixels,Usage`; returns the number of rows."""
+    missing = np.flatnonzero(data.usage == "")
+    if missing.size:
+        raise DataError(
+            f"{data.sources[missing[0]]}: cannot tell the challenge split of this image (file "
+            f"names must start with {', '.join(s + '_' for s in SPLIT_NAMES)}); "
+            f"{missing.size} image(s) like it"
+        )
+    order = csv_order(data)
+    flat = data.images.reshape(len(data), -1)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="\n") as f:
+        f.write("emotion,pixels,Usage\n")
+        for i in order:
+            pixels = " ".join(map(_PIXEL_TEXT.__getitem__, flat[i].tolist()))
+            f.write(f"{int(data.labels[i])},{pixels},{data.usage[i]}\n")
+    return len(order)
+
+
+def dir_to_csv(src: str | os.PathLike, out: str | os.PathLike) -> int:
+    return write_challenge_csv(load_directory(src, use_cache=False), out)
+
+
+def write_directory(data: FerData, out: str | os.PathLike) -> int:
+    """Write `<out>/<train|test>/<class>/<Usage>_<row>.png` (lossless); returns the count.
+
+    Rows without a challenge split go to `<out>/<class>/` directly.
+    """
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise DataError(f"{out}: output folder is not empty")
+    width = max(5, len(str(len(data))))
+    for i in range(len(data)):
+        usage = str(data.usage[i])
+        folder = out / SPLIT_FOLDER[usage] if usage else out
+        name = f"{usage or 'image'}_{i:0{width}d}.png"
+        target = folder / CLASS_NAMES[int(data.labels[i])] / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(target), data.images[i, :, :, 0]):
+            raise DataError(f"{target}: could not write image")
+    return len(data)

@@ -1,0 +1,72 @@
+"""tf.data input pipeline: channel adaptation, scaling exactly once, cache, shuffle, augment,
+prefetch.
+
+The pipeline does not know models. The caller says how many channels the consumer wants and
+whether it wants raw 0..255 pixels (a model whose first layer is a Rescaling layer) or [0, 1]
+(every other model); the pipeline converts grey <-> RGB and divides by 255 only in the second
+case, so pixels are divided by 255 exactly once (Özer §2.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from ..labels import NUM_CLASSES
+from .augment import AugmentConfig, build_augmenter
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What the consumer of the pipeline expects."""
+
+    channels: int  # 1 (grey) or 3 (RGB made of three identical grey channels)
+    raw_pixels: bool  # True: 0..255 floats; False: [0, 1]
+
+
+def adapt_images(images: tf.Tensor, spec: InputSpec) -> tf.Tensor:
+    """uint8 (..., h, w, c) -> float32 with spec's channels and scale."""
+    x = tf.cast(images, tf.float32)
+    have = images.shape[-1]
+    if have == 1 and spec.channels == 3:
+        x = tf.repeat(x, 3, axis=-1)  # what image_dataset_from_directory gives a grey JPEG
+    elif have == 3 and spec.channels == 1:
+        x = tf.reduce_mean(x, axis=-1, keepdims=True)
+    elif have != spec.channels:
+        raise ValueError(f"cannot adapt {have} channel(s) to {spec.channels}")
+    if not spec.raw_pixels:
+        x = x / 255.0
+    return x
+
+
+def make_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    spec: InputSpec,
+    *,
+    batch_size: int,
+    training: bool,
+    seed: int = 0,
+    augment: AugmentConfig | None = None,
+    num_classes: int = NUM_CLASSES,
+) -> tf.data.Dataset:
+    """Batches of (float32 images, one-hot labels) for categorical cross-entropy.
+
+    Training data is shuffled every epoch (seeded) and augmented when `augment` enables it;
+    evaluation data keeps its order and is never augmented.
+    """
+    ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
+    ds = ds.map(lambda x, y: (adapt_images(x, spec), tf.one_hot(y, num_classes)),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.cache()
+    if training:
+        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    augmenter = build_augmenter(augment, (0.0, 255.0) if spec.raw_pixels else (0.0, 1.0), seed) \
+        if (training and augment is not None) else None
+    if augmenter is not None:
+        ds = ds.map(lambda x, y: (augmenter(x, training=True), y),
+                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)

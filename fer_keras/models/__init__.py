@@ -1,0 +1,22 @@
+"""Registered model builders. Importing this package registers every architecture."""
+
+from . import ozer  # noqa: F401  (registers ozer_cnn, ozer_cnn_lstm)
+from .registry import (
+    ModelSpec,
+    UnknownModelError,
+    create_model,
+    expects_raw_pixels,
+    get_spec,
+    list_models,
+    register_model,
+)
+
+__all__ = [
+    "ModelSpec",
+    "UnknownModelError",
+    "create_model",
+    "expects_raw_pixels",
+    "get_spec",
+    "list_models",
+    "register_model",
+]

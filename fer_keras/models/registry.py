@@ -1,0 +1,88 @@
+"""Model registry: every reproduced architecture is registered by name with its provenance.
+
+Each entry records where the architecture comes from (paper, figure/table) and the parameter
+count the paper prints, so that tests and `fer-keras params` can check every registered model
+against its published summary the moment it is registered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import keras
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the registry knows about one architecture."""
+
+    name: str
+    builder: Callable[..., keras.Model]
+    source: str  # paper and figure/table the architecture is taken from
+    expected_params: int  # total parameters printed in the paper's layer summary
+    input_shape: tuple[int, int, int]  # the published input shape (the builder's default)
+    num_classes: int = 7
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+class UnknownModelError(KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+def register_model(
+    name: str,
+    *,
+    source: str,
+    expected_params: int,
+    input_shape: tuple[int, int, int],
+    num_classes: int = 7,
+) -> Callable[[Callable[..., keras.Model]], Callable[..., keras.Model]]:
+    """Decorator registering a builder `f(input_shape=..., num_classes=...) -> keras.Model`."""
+
+    def decorate(builder: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is already registered")
+        _REGISTRY[name] = ModelSpec(
+            name=name,
+            builder=builder,
+            source=source,
+            expected_params=expected_params,
+            input_shape=tuple(input_shape),
+            num_classes=num_classes,
+        )
+        return builder
+
+    return decorate
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(list_models()) or "(none)"
+        raise UnknownModelError(f"unknown model {name!r}; known models: {known}") from None
+
+
+def create_model(name: str, **overrides) -> keras.Model:
+    """Build a registered model; keyword overrides (e.g. input_shape) go to its builder."""
+    spec = get_spec(name)
+    kwargs = {"input_shape": spec.input_shape, "num_classes": spec.num_classes}
+    kwargs.update(overrides)
+    return spec.builder(**kwargs)
+
+
+def list_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def expects_raw_pixels(model: keras.Model) -> bool:
+    """True when the model rescales its own input (its first layer is a Rescaling layer).
+
+    Such a model must be fed 0..255 pixels; every other model gets [0, 1]. This is how the
+    runner keeps pixels divided by 255 exactly once (Özer §2.1).
+    """
+    return bool(model.layers) and isinstance(model.layers[0], keras.layers.Rescaling)

@@ -1,0 +1,1 @@
+"""Reports (placeholder until the report module lands)."""
