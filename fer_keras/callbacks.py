@@ -75,7 +75,8 @@ class Progress(keras.callbacks.Callback):
         lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         print(
             f"{self.label} epoch {epoch + 1}/{self.max_epochs} "
-            f"loss {logs.get('loss', float('nan')):.4f} acc {logs.get('accuracy', float('nan')):.4f} "
+            f"loss {logs.get('loss', float('nan')):.4f} "
+            f"acc {logs.get('accuracy', float('nan')):.4f} "
             f"val_loss {logs.get('val_loss', float('nan')):.4f} "
             f"val_acc {logs.get('val_accuracy', float('nan')):.4f} lr {lr:.2e} "
             f"{self.times[-1]:.1f}s/epoch, at most {left / 60:.1f} min left in this cell",

@@ -82,7 +82,8 @@ def _coerce(key: str, text: str, typ):
             return text
         if origin is tuple:
             inner = typing.get_args(typ)[0]
-            return tuple(_coerce(key, part.strip(), inner) for part in text.split(",") if part.strip())
+            parts = [part.strip() for part in text.split(",") if part.strip()]
+            return tuple(_coerce(key, part, inner) for part in parts)
     except ValueError:
         pass
     name = getattr(typ, "__name__", str(typ))

@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+import h5py
 import keras
 import numpy as np
 import tensorflow as tf
@@ -211,8 +212,27 @@ def _read_history(path: Path) -> list[dict]:
 
 
 def _backup_epoch(backup: Path) -> int:
-    meta = backup / "training_metadata.json"
-    return json.loads(meta.read_text())["epoch"] if meta.exists() else 0
+    """The epoch a resumed run continues from; 0 to start afresh.
+
+    BackupAndRestore(double_checkpoint=True) keeps the previous backup beside the latest one. A
+    run killed while writing the latest leaves it damaged; then the previous one is made the
+    latest again here, before Keras loads it, so weights, epoch and the kept history agree.
+    """
+    latest = (backup / "latest.weights.h5", backup / "training_metadata.json")
+    previous = tuple(p.with_name(p.name + ".bkp") for p in latest)
+    for weights, meta in (latest, previous):
+        try:
+            with h5py.File(weights, "r"):
+                pass
+            epoch = int(json.loads(meta.read_text())["epoch"])
+        except (OSError, ValueError, KeyError):
+            continue
+        if weights != latest[0]:
+            for src, dst in zip(previous, latest):
+                shutil.copyfile(src, dst)
+        return epoch
+    shutil.rmtree(backup, ignore_errors=True)
+    return 0
 
 
 def _prepare_folder(folder: Path, cfg_json: dict) -> bool:
@@ -228,7 +248,9 @@ def _prepare_folder(folder: Path, cfg_json: dict) -> bool:
 
 def is_done(folder: Path, cfg: ExperimentConfig) -> bool:
     done = folder / "done.json"
-    return done.exists() and json.loads(done.read_text()).get("training_hash") == cfg.training_hash()
+    if not done.exists():
+        return False
+    return json.loads(done.read_text()).get("training_hash") == cfg.training_hash()
 
 
 def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
@@ -270,6 +292,8 @@ def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
 
     history_path, backup = folder / "history.csv", folder / "backup"
     past = _read_history(history_path)[: _backup_epoch(backup)] if resuming else []
+    if not resuming:
+        shutil.rmtree(backup, ignore_errors=True)
     if resuming:  # keep exactly the epochs the backup holds
         _rewrite_history(history_path, past)
     val_losses = [row["val_loss"] for row in past]
@@ -284,7 +308,7 @@ def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
             folder / "best.keras", monitor="val_loss", save_best_only=True,
             initial_value_threshold=plateau_state(val_losses)[0] if val_losses else None),
         keras.callbacks.CSVLogger(history_path, append=resuming and bool(past)),
-        keras.callbacks.BackupAndRestore(backup),
+        keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
         Progress(label or cell.name, cfg.max_epochs),
     ]
     if opts.tensorboard:

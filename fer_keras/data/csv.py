@@ -64,7 +64,8 @@ def _detect(path: Path, first_line: str) -> tuple[str, bool, dict]:
             )
         return "challenge", True, {"label": label, "pixels": pixels, "usage": usage}
     if len(fields) in (2, 3) and " " in fields[1].strip():
-        return "challenge", False, {"label": 0, "pixels": 1, "usage": 2 if len(fields) == 3 else None}
+        usage = 2 if len(fields) == 3 else None
+        return "challenge", False, {"label": 0, "pixels": 1, "usage": usage}
     raise DataError(
         f"{path}: line 1: cannot tell the CSV layout ({len(fields)} columns); expected "
         f"'emotion,pixels,Usage' or a label column followed by {PIXELS} pixel columns"

@@ -37,11 +37,11 @@ class FerData:
         h.update(np.ascontiguousarray(self.labels.astype(np.int64)).tobytes())
         return h.hexdigest()
 
-    def subset(self, index: np.ndarray) -> "FerData":
+    def subset(self, index: np.ndarray) -> FerData:
         return FerData(
             self.images[index], self.labels[index], self.sources[index], self.usage[index],
             self.notes,
         )
 
-    def where_usage(self, *names: str) -> "FerData":
+    def where_usage(self, *names: str) -> FerData:
         return self.subset(np.flatnonzero(np.isin(self.usage, names)))

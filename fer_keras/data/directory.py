@@ -8,6 +8,7 @@ alphabetical position. Images are decoded with OpenCV as grey uint8; images that
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -94,18 +95,29 @@ def _decode(path: str) -> tuple[np.ndarray, bool]:
 
 
 def load_directory(path: str | os.PathLike, subset: str | None = None,
-                   use_cache: bool = True) -> FerData:
+                   use_cache: bool = True, color_mode: str = "grayscale") -> FerData:
     """Load `<root>/<class>/<image>`, or `<root>/{train,test}/<class>/<image>`.
 
     subset: for a root with split folders, "train" or "test" loads one of them; None loads all.
-    Returns grey (n, 48, 48, 1) uint8 images; the pipeline makes RGB where a model wants it.
+    color_mode: "grayscale" gives (n, 48, 48, 1); "rgb" gives (n, 48, 48, 3) with three
+    identical channels, as `keras.utils.image_dataset_from_directory` gives for grey JPEGs.
+    (The runner loads grey and lets the pipeline adapt channels to each model.)
     """
-    root = Path(path)
+    if color_mode not in ("grayscale", "rgb"):
+        raise DataError(f"color_mode {color_mode!r}: expected 'grayscale' or 'rgb'")
+    data = _load_grey(Path(path), subset, use_cache)
+    if color_mode == "rgb":
+        return dataclasses.replace(data, images=np.repeat(data.images, 3, axis=-1))
+    return data
+
+
+def _load_grey(root: Path, subset: str | None, use_cache: bool) -> FerData:
     _require_dir(root)
     splits = split_folders(root)
     if subset is not None:
         if not splits:
-            raise DataError(f"{root}: subset {subset!r} asked for, but there is no {subset}/ folder")
+            raise DataError(f"{root}: subset {subset!r} asked for, but there is no "
+                            f"{subset}/ folder")
         if subset not in SPLIT_FOLDERS or not (root / subset).is_dir():
             raise DataError(f"{root}: no {subset}/ folder (found: {[p.name for p in splits]})")
         splits = [root / subset]

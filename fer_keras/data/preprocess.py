@@ -10,14 +10,14 @@ centres, or None), and a face whose eyes are not found is kept unaligned and cou
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import cv2
 import numpy as np
 
 EyePair = tuple[tuple[float, float], tuple[float, float]]
-EyeDetector = Callable[[np.ndarray], Optional[EyePair]]
+EyeDetector = Callable[[np.ndarray], EyePair | None]
 
 
 def clahe(images: np.ndarray, clip_limit: float = 2.0, tile_grid: int = 8) -> np.ndarray:

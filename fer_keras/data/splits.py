@@ -6,13 +6,15 @@ Schemes (train/val/test fractions):
 * "70/15/15"  Bhardwaj & Singh (EmotionNet++)
 * "official"  FER-2013 challenge: Training / PublicTest / PrivateTest (28,709 / 3,589 / 3,589)
 
-Stratified splits first take the training share off, then divide the rest between validation
-and test, both with scikit-learn's `train_test_split(stratify=...)`, so the training part is
-exactly the same for 80/10/10 and 80/20 at the same seed.
+Stratified splits first take the training share off (floor of share x n), then divide the
+rest between validation and test (test gets the odd one), both with scikit-learn's
+`train_test_split(stratify=...)`, so the training part is exactly the same for 80/10/10 and
+80/20 at the same seed.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,7 +63,10 @@ def split_indices(labels: np.ndarray, scheme: str, seed: int = 0,
     if scheme not in SCHEMES:
         raise DataError(f"unknown split {scheme!r}; known: {', '.join([*SCHEMES, OFFICIAL])}")
     train_frac, val_frac, test_frac = SCHEMES[scheme]
-    train, rest = train_test_split(everything, train_size=train_frac, stratify=labels,
+    # floor(share * n) as scikit-learn does for a float share, but without its float error
+    # (0.7 * 2850 = 1994.9999...): 80 % of 35,887 is 28,709, the size Ashok's Table 2 implies.
+    n_train = math.floor(train_frac * labels.size + 1e-9)
+    train, rest = train_test_split(everything, train_size=n_train, stratify=labels,
                                    random_state=seed)
     if val_frac == 0:
         val, test = np.array([], dtype=int), rest

@@ -7,8 +7,8 @@ against its published summary the moment it is registered.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import keras
 

@@ -1,0 +1,109 @@
+import numpy as np
+import pytest
+
+from fer_keras.data import DataError, load_directory
+from tests.helpers import write_image_tree
+
+
+def test_labels_by_folder_name_sources_and_splits(tmp_path):
+    root = write_image_tree(tmp_path / "d", per_class=2)
+    d = load_directory(root, use_cache=False)
+    assert len(d) == 14 and d.images.shape == (14, 48, 48, 1)
+    for src, label in zip(d.sources, d.labels):
+        folder = src.split("/")[-2]
+        assert label == ("angry", "disgust", "fear", "happy", "sad", "surprise",
+                         "neutral").index(folder)
+    assert set(d.usage) == {"Training"}
+
+
+def test_synonym_and_case_insensitive_folders(tmp_path):
+    root = write_image_tree(tmp_path / "d", per_class=1)
+    (root / "happy").rename(root / "Happiness")
+    (root / "angry").rename(root / "ANGER")
+    d = load_directory(root, use_cache=False)
+    assert sorted(d.labels.tolist()) == [0, 1, 2, 3, 4, 5, 6]
+
+
+def test_train_test_root_and_subset(tmp_path):
+    write_image_tree(tmp_path / "r" / "train", per_class=2, prefix="Training_")
+    write_image_tree(tmp_path / "r" / "test", per_class=1, prefix="PublicTest_")
+    assert len(load_directory(tmp_path / "r", use_cache=False)) == 21
+    train = load_directory(tmp_path / "r", subset="train", use_cache=False)
+    assert len(train) == 14 and set(train.usage) == {"Training"}
+    test = load_directory(tmp_path / "r", subset="test", use_cache=False)
+    assert len(test) == 7 and set(test.usage) == {"PublicTest"}
+
+
+def test_rgb_mode_repeats_the_grey_channel(tmp_path):
+    root = write_image_tree(tmp_path / "d", per_class=1)
+    rgb = load_directory(root, color_mode="rgb", use_cache=False)
+    grey = load_directory(root, use_cache=False)
+    assert rgb.images.shape == (7, 48, 48, 3)
+    assert (rgb.images == grey.images).all()
+
+
+def test_other_sizes_are_resized_and_counted(tmp_path, capsys):
+    root = write_image_tree(tmp_path / "d", per_class=1, size=64)
+    d = load_directory(root, use_cache=False)
+    assert d.images.shape == (7, 48, 48, 1)
+    assert d.notes == ("7 image(s) were not 48x48 and were resized",)
+    assert "7 image(s) were not 48x48" in capsys.readouterr().err
+
+
+def test_non_images_and_empty_folders_are_warnings(tmp_path, capsys):
+    root = write_image_tree(tmp_path / "d", per_class=1)
+    (root / "fear" / "notes.txt").write_text("x")
+    (root / "fear" / "Thumbs.db").write_text("x")
+    for f in (root / "disgust").iterdir():
+        f.unlink()
+    d = load_directory(root, use_cache=False)
+    err = capsys.readouterr().err
+    assert len(d) == 6
+    assert "fear: skipped 2 non-image file(s): Thumbs.db, notes.txt" in err
+    assert "disgust: empty class folder" in err
+
+
+def test_unknown_class_folder_is_an_error(tmp_path):
+    root = write_image_tree(tmp_path / "d", per_class=1)
+    (root / "contempt").mkdir()
+    with pytest.raises(DataError, match=r"contempt: unknown class folder 'contempt'; expected one"):
+        load_directory(root, use_cache=False)
+
+
+def test_corrupt_image_is_an_error_naming_the_file(tmp_path):
+    root = write_image_tree(tmp_path / "d", per_class=1)
+    bad = root / "sad" / "Training_broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(DataError) as e:
+        load_directory(root, use_cache=False)
+    assert str(e.value) == (f"{bad}: unreadable or corrupt image (expected a JPEG, PNG or BMP "
+                            f"file)")
+
+
+@pytest.mark.parametrize("case", ["missing", "file", "empty"])
+def test_path_problems(tmp_path, case):
+    path = tmp_path / "x"
+    if case == "file":
+        path.write_text("")
+    elif case == "empty":
+        path.mkdir()
+    message = {"missing": "no such file or folder", "file": "found a file",
+               "empty": "no class folders found"}[case]
+    with pytest.raises(DataError, match=message):
+        load_directory(path)
+
+
+def test_class_folders_without_images_is_an_error(tmp_path):
+    (tmp_path / "d" / "happy").mkdir(parents=True)
+    with pytest.raises(DataError, match="no images found"):
+        load_directory(tmp_path / "d")
+
+
+def test_warm_load_uses_the_cache(tmp_path, monkeypatch):
+    import fer_keras.data.directory as dirmod
+
+    root = write_image_tree(tmp_path / "d", per_class=1)
+    first = load_directory(root)
+    monkeypatch.setattr(dirmod, "_decode", lambda p: (_ for _ in ()).throw(AssertionError(p)))
+    assert load_directory(root).fingerprint == first.fingerprint
+    np.testing.assert_array_equal(load_directory(root).labels, first.labels)

@@ -1,0 +1,109 @@
+"""Every registered model, checked the moment it is registered (parametrised over the registry)."""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from fer_keras.models import create_model, get_spec, list_models
+from fer_keras.models.ozer import build_ozer_cnn
+from fer_keras.models.summary import count_params, summary_rows
+from tests.published import published_rows, row_diff
+
+MODELS = list_models()
+
+
+def test_the_ozer_models_are_registered():
+    assert {"ozer_cnn", "ozer_cnn_lstm"} <= set(MODELS)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_parameter_count_is_the_published_one(name):
+    assert count_params(create_model(name)) == get_spec(name).expected_params
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_row_equals_the_published_table(name):
+    expected = published_rows(name)
+    if expected is None:
+        pytest.skip(f"{name}: the paper prints no layer table")
+    diff = row_diff(expected, summary_rows(create_model(name)))
+    assert not diff, f"{name} differs from its published summary:\n" + "\n".join(diff)
+
+
+def test_published_totals_match_the_tables():
+    assert sum(r.params for r in published_rows("ozer_cnn")) == 319_527
+    assert sum(r.params for r in published_rows("ozer_cnn_lstm")) == 232_967
+
+
+def test_a_changed_layer_is_reported_by_row():
+    """The row comparison names the row that differs (here: Dense 128 -> 129)."""
+    mutated = keras.Sequential(
+        [keras.Input((48, 48, 3)), *[ly for ly in build_ozer_cnn().layers[:-2]],
+         layers.Dense(129, activation="relu", name="dense"),
+         layers.Dense(7, activation="softmax", name="dense_1")])
+    diff = row_diff(published_rows("ozer_cnn"), summary_rows(mutated))
+    assert diff[0].startswith("row 9: paper dense (Dense) (None, 128) 295,040")
+    assert "built dense (Dense) (None, 129) 297,345" in diff[0]
+    assert diff[1].startswith("row 10:")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_output_is_a_softmax_over_7_classes(name):
+    model = create_model(name)
+    assert model.output_shape == (None, 7)
+    x = np.random.default_rng(0).uniform(0, 255, (4, *model.input_shape[1:])).astype("float32")
+    if not isinstance(model.layers[0], layers.Rescaling):
+        x /= 255.0
+    p = model.predict(x, verbose=0)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+    assert (p >= 0).all()
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("value", [0.0, 255.0])
+def test_no_nan_on_constant_batches(name, value):
+    model = create_model(name)
+    p = model.predict(np.full((2, *model.input_shape[1:]), value, "float32"), verbose=0)
+    assert np.isfinite(p).all()
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_save_and_reload_gives_identical_predictions(name, tmp_path):
+    model = create_model(name)
+    x = np.random.default_rng(1).uniform(0, 1, (3, *model.input_shape[1:])).astype("float32")
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(model.predict(x, verbose=0), again.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_layer_is_named_after_the_paper(name):
+    expected = published_rows(name)
+    names = [ly.name for ly in create_model(name).layers]
+    assert len(set(names)) == len(names)
+    if expected is not None:
+        assert names == [r.layer for r in expected]
+
+
+def test_builders_take_input_shape_and_num_classes():
+    cnn = create_model("ozer_cnn", input_shape=(48, 48, 1), num_classes=5)
+    assert cnn.input_shape == (None, 48, 48, 1) and cnn.output_shape == (None, 5)
+    lstm = create_model("ozer_cnn_lstm", input_shape=(64, 64, 3))
+    # 64 -> 62 -> 31 -> 29 -> 14 -> 12 -> 6: 36 steps of 128 features
+    assert lstm.get_layer("reshape").output.shape[1:] == (36, 128)
+
+
+def test_unknown_model_lists_the_known_ones():
+    with pytest.raises(KeyError) as e:
+        create_model("resnet_9000")
+    assert "unknown model 'resnet_9000'" in str(e.value)
+    assert "ozer_cnn" in str(e.value) and "ozer_cnn_lstm" in str(e.value)
+
+
+def test_registering_a_name_twice_is_refused():
+    from fer_keras.models import register_model
+
+    with pytest.raises(ValueError, match="already registered"):
+        register_model("ozer_cnn", source="x", expected_params=1, input_shape=(48, 48, 1))(
+            lambda **k: None)

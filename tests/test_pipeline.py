@@ -1,0 +1,84 @@
+import keras
+import numpy as np
+import pytest
+
+from fer_keras.data.augment import AugmentConfig, build_augmenter
+from fer_keras.data.pipeline import InputSpec, make_dataset
+from fer_keras.models import create_model, expects_raw_pixels, list_models
+
+WHITE = np.full((4, 48, 48, 1), 255, np.uint8)
+LABELS = np.array([0, 3, 6, 2])
+
+
+def _first_batch(spec, **kw):
+    x, y = next(iter(make_dataset(WHITE, LABELS, spec, batch_size=4, training=False, **kw)))
+    return x.numpy(), y.numpy()
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_no_model_sees_pixels_scaled_twice_or_not_at_all(name):
+    """What reaches the first layer after any Rescaling is in [0, 1] with white = 1.0."""
+    model = create_model(name)
+    spec = InputSpec(int(model.input_shape[-1]), expects_raw_pixels(model))
+    x, _ = _first_batch(spec)
+    assert x.shape[1:] == model.input_shape[1:]
+    seen = model.layers[0](x) if expects_raw_pixels(model) else x
+    np.testing.assert_allclose(np.asarray(seen), 1.0, rtol=1e-6)
+
+
+def test_ozer_cnn_gets_raw_pixels_and_the_lstm_gets_unit_scale():
+    assert expects_raw_pixels(create_model("ozer_cnn"))
+    assert not expects_raw_pixels(create_model("ozer_cnn_lstm"))
+    assert _first_batch(InputSpec(3, True))[0].max() == 255.0
+    assert _first_batch(InputSpec(1, False))[0].max() == 1.0
+
+
+def test_grey_to_rgb_repeats_and_labels_are_one_hot():
+    grey = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 1), dtype=np.uint8)
+    x, y = next(iter(make_dataset(grey, LABELS, InputSpec(3, True), batch_size=4,
+                                  training=False)))
+    x = x.numpy()
+    assert x.shape == (4, 48, 48, 3)
+    assert (x[..., 0] == grey[..., 0]).all() and (x[..., 2] == grey[..., 0]).all()
+    assert y.numpy().argmax(1).tolist() == LABELS.tolist() and y.shape == (4, 7)
+
+
+def test_rgb_to_grey():
+    rgb = np.repeat(np.arange(4 * 48 * 48, dtype=np.uint32).reshape(4, 48, 48, 1) % 256, 3, -1)
+    x, _ = next(iter(make_dataset(rgb.astype(np.uint8), LABELS, InputSpec(1, True),
+                                  batch_size=4, training=False)))
+    np.testing.assert_allclose(x.numpy()[..., 0], rgb[..., 0], atol=1e-4)
+
+
+def test_evaluation_data_keeps_order_and_is_never_augmented():
+    imgs = np.random.default_rng(0).integers(0, 256, (8, 48, 48, 1), dtype=np.uint8)
+    aug = AugmentConfig(rotation_deg=30, horizontal_flip=True, noise_std=0.5)
+    ds = make_dataset(imgs, np.arange(8) % 7, InputSpec(1, False), batch_size=8, training=False,
+                      augment=aug)
+    x, y = next(iter(ds))
+    np.testing.assert_allclose(x.numpy(), imgs / 255.0, rtol=1e-6)
+    assert y.numpy().argmax(1).tolist() == (np.arange(8) % 7).tolist()
+
+
+def test_training_data_is_augmented_when_configured():
+    imgs = np.random.default_rng(0).integers(0, 256, (8, 48, 48, 1), dtype=np.uint8)
+    ds = make_dataset(imgs, np.zeros(8, int), InputSpec(1, False), batch_size=8, training=True,
+                      augment=AugmentConfig(noise_std=0.2))
+    x, _ = next(iter(ds))
+    plain = np.sort((imgs / 255.0).ravel())
+    assert not np.allclose(np.sort(x.numpy().ravel()), plain, atol=1e-3)
+
+
+def test_augmenter_has_the_configured_named_layers():
+    cfg = AugmentConfig(rotation_deg=15, horizontal_flip=True, zoom=0.1, shift=0.1, shear=0.1,
+                        brightness=0.1, contrast=0.1, noise_std=0.01)
+    aug = build_augmenter(cfg, (0.0, 1.0))
+    assert [ly.name for ly in aug.layers] == ["aug_rotation", "aug_flip", "aug_zoom",
+                                               "aug_shift", "aug_shear", "aug_brightness",
+                                               "aug_contrast", "aug_noise"]
+    assert aug.layers[0].factor == pytest.approx((-15 / 360, 15 / 360))
+    assert build_augmenter(AugmentConfig(), (0.0, 1.0)) is None
+    out = aug(np.random.default_rng(0).uniform(0, 1, (2, 48, 48, 1)).astype("float32"),
+              training=True)
+    assert tuple(out.shape) == (2, 48, 48, 1)
+    assert isinstance(aug, keras.Sequential)

@@ -1,0 +1,186 @@
+"""End-to-end runner tests on the embedded sample (slow: they train small models)."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_keras.config import load_config
+from fer_keras.data import load
+from fer_keras.runner import Cell, RunOptions, cells, run_cell, run_experiment
+
+ROOT = Path(__file__).parents[1]
+OZER = ROOT / "experiments" / "ozer.py"
+pytestmark = pytest.mark.slow
+CELL_FILES = {"config.json", "manifest.json", "split.npz", "history.csv", "best.keras",
+              "predictions.npz", "metrics.json", "done.json"}
+
+
+def _opts(sample, out, **kw):
+    images, csv_path = sample
+    return RunOptions(data=images, csv=csv_path, out=out, **kw)
+
+
+def test_tiny_factorial_writes_every_file(sample, tmp_path):
+    cfg = load_config(OZER, ["seeds=0", "max_epochs=1"])
+    results = run_experiment(cfg, _opts(sample, tmp_path / "run"))
+    rows = list(csv.DictReader(open(results)))
+    assert [(r["format"], r["model"]) for r in rows] == [
+        ("csv", "ozer_cnn"), ("csv", "ozer_cnn_lstm"),
+        ("directory", "ozer_cnn"), ("directory", "ozer_cnn_lstm")]
+    images, csv_path = sample
+    n_dir, n_csv = len(load(images, subset="train")), len(load(csv_path))
+    for cell in cells(cfg):
+        folder = cell.folder(tmp_path / "run")
+        assert CELL_FILES <= {p.name for p in folder.iterdir()}, folder
+        man = json.loads((folder / "manifest.json").read_text())
+        n = n_dir if cell.format == "directory" else n_csv
+        assert man["data"]["n"] == n
+        assert man["split"]["train"] == int(np.floor(0.8 * n + 1e-9))
+        assert man["input"]["raw_pixels"] == (cell.model == "ozer_cnn")
+        assert man["input"]["channels"] == (3 if cell.model == "ozer_cnn" else 1)
+        assert len(man["model_sha256"]) == 64 and man["git_commit"]
+        pred = np.load(folder / "predictions.npz")
+        split = np.load(folder / "split.npz")
+        assert np.array_equal(pred["indices"], split["test"])
+        assert pred["probs"].shape == (split["test"].size, 7)
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert metrics["n"] == split["test"].size
+        assert set(np.intersect1d(split["train"], split["test"])) == set()
+    # the directory format holds train/ only; the CSV all rows
+    assert n_dir < n_csv
+
+
+def test_rerun_skips_finished_cells(sample, tmp_path, capsys):
+    cfg = load_config(OZER, ["seeds=0", "max_epochs=1", "formats=csv", "models=ozer_cnn"])
+    run_experiment(cfg, _opts(sample, tmp_path / "run"))
+    before = (tmp_path / "run/csv-ozer_cnn/seed-0/done.json").read_text()
+    capsys.readouterr()
+    run_experiment(cfg, _opts(sample, tmp_path / "run"))
+    assert "already done with this config; skipped" in capsys.readouterr().out
+    assert (tmp_path / "run/csv-ozer_cnn/seed-0/done.json").read_text() == before
+
+
+def test_same_seed_gives_identical_metrics(sample, tmp_path):
+    cfg = load_config(OZER, ["max_epochs=2"])
+    data = load(sample[1])
+    cell = Cell("csv", "ozer_cnn_lstm", 0)
+    a = run_cell(cfg, cell, data, _opts(sample, tmp_path / "a"))
+    b = run_cell(cfg, cell, data, _opts(sample, tmp_path / "b"))
+    assert a == b
+
+
+def test_test_labels_never_influence_training_or_selection(sample, tmp_path):
+    """Shuffled test labels: same training history, same selected model; only the score moves."""
+    cfg = load_config(OZER, ["max_epochs=3"])
+    data = load(sample[1])
+    cell = Cell("csv", "ozer_cnn", 0)
+    run_cell(cfg, cell, data, _opts(sample, tmp_path / "true"))
+    test_idx = np.load(tmp_path / "true/csv-ozer_cnn/seed-0/split.npz")["test"]
+    shuffled = np.random.default_rng(9).permutation(data.labels[test_idx])
+    run_cell(cfg, cell, data, _opts(sample, tmp_path / "shuffled"), test_labels=shuffled)
+    a, b = (tmp_path / d / "csv-ozer_cnn/seed-0" for d in ("true", "shuffled"))
+    assert (a / "history.csv").read_text() == (b / "history.csv").read_text()
+    pa, pb = np.load(a / "predictions.npz"), np.load(b / "predictions.npz")
+    np.testing.assert_array_equal(pa["probs"], pb["probs"])
+    assert not np.array_equal(pa["labels"], pb["labels"])
+
+
+def test_killed_run_resumes_from_its_last_epoch(sample, tmp_path):
+    images, csv_path = sample
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "fer_keras.cli", "run", str(OZER), "--data", str(images),
+           "--csv", str(csv_path), "--out", str(out), "formats=csv", "models=ozer_cnn_lstm",
+           "seeds=0", "max_epochs=6", "early_stopping_patience=50"]
+    history = out / "csv-ozer_cnn_lstm/seed-0/history.csv"
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=os.environ.copy())
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if history.exists() and len(history.read_text().splitlines()) >= 3:  # header + 2 epochs
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    killed_rows = history.read_text().splitlines()
+    assert not (history.parent / "done.json").exists()
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    rows = history.read_text().splitlines()
+    epochs = [int(r.split(",")[0]) for r in rows[1:]]
+    assert epochs == list(range(6))  # each epoch once: no restart from scratch, no duplicate
+    # Two epochs were logged before the kill, so the backup held at least the first: it was
+    # kept, not trained again. (The second is redone when the kill fell between its log row
+    # and its backup, which is right.)
+    assert rows[1] == killed_rows[1]
+    manifest = json.loads((history.parent / "manifest.json").read_text())
+    assert manifest["resumed"] is True and manifest["epochs"] == 6
+
+
+MIRRORED = """
+import json, sys, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from pathlib import Path
+from fer_keras.config import load_config
+from fer_keras.data import load
+from fer_keras.runner import Cell, RunOptions, run_cell
+images, csv_path, out, ozer = sys.argv[1:]
+cfg = load_config(ozer, ["max_epochs=1"])
+m = run_cell(cfg, Cell("csv", "ozer_cnn", 0), load(csv_path),
+             RunOptions(data=Path(images), csv=Path(csv_path), out=Path(out), strategy="mirrored"))
+man = json.loads((Path(out) / "csv-ozer_cnn/seed-0/manifest.json").read_text())
+print(json.dumps({"replicas": man["replicas"], "accuracy": m["accuracy"]}))
+"""
+
+
+def test_mirrored_strategy_on_two_logical_cpus(sample, tmp_path):
+    images, csv_path = sample
+    res = subprocess.run([sys.executable, "-c", MIRRORED, str(images), str(csv_path),
+                          str(tmp_path / "m"), str(OZER)], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["replicas"] == 2 and 0 <= out["accuracy"] <= 1
+
+
+def test_shards_partition_the_cells():
+    cfg = load_config(OZER, ["seeds=0,1,2"])
+    everything = cells(cfg)
+    parts = [cells(cfg, (i, 3)) for i in range(3)]
+    assert sorted(sum(parts, []), key=everything.index) == everything
+    assert len(everything) == 12 and all(len(p) == 4 for p in parts)
+
+
+def test_a_split_without_validation_is_refused(sample, tmp_path):
+    from fer_keras.data import DataError
+
+    cfg = load_config(OZER, ["split=80/20", "max_epochs=1"])
+    with pytest.raises(DataError, match="no validation part"):
+        run_cell(cfg, Cell("csv", "ozer_cnn", 0), load(sample[1]), _opts(sample, tmp_path))
+
+
+def test_official_split_trains_on_training_and_scores_private_test(sample, tmp_path):
+    cfg = load_config(OZER, ["split=official", "max_epochs=1", "formats=csv",
+                             "models=ozer_cnn", "seeds=0"])
+    run_experiment(cfg, _opts(sample, tmp_path / "o"))
+    data = load(sample[1])
+    split = np.load(tmp_path / "o/csv-ozer_cnn/seed-0/split.npz")
+    assert set(data.usage[split["train"]]) == {"Training"}
+    assert set(data.usage[split["val"]]) == {"PublicTest"}
+    assert set(data.usage[split["test"]]) == {"PrivateTest"}
+
+
+def test_no_data_message_and_exit_2(capsys, monkeypatch):
+    from fer_keras.cli import main
+
+    monkeypatch.delenv("FER2013_DIR", raising=False)
+    assert main(["run", str(OZER)]) == 2
+    err = capsys.readouterr().err
+    assert "No FER-2013 data given" in err and "make demo" in err and "emotion,pixels,Usage" in err
