@@ -8,6 +8,7 @@ One folder per cell and seed, `<out>/<format>-<model>/seed-<n>/`, holding:
     history.csv       per-epoch training log (CSVLogger)
     best.keras        the best model by validation loss (ModelCheckpoint)
     predictions.npz   test-set probabilities, labels and indices into the data
+    examples.npz      the first 64 test images with their labels and probabilities
     metrics.json      scikit-learn metrics on the test set (fer_keras.metrics)
     done.json         written last: the cell finished with this config (training hash)
 
@@ -51,6 +52,7 @@ from .models import create_model, expects_raw_pixels
 PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "opencv-python-headless",
             "scipy", "statsmodels", "matplotlib")
 FULL_FER2013 = 35_887
+EXAMPLES = 64  # test images kept with their predictions for the report's qualitative figure
 
 
 @dataclass(frozen=True)
@@ -328,6 +330,11 @@ def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
     np.savez_compressed(folder / "predictions.npz", probs=probs.astype(np.float32),
                         labels=y_test.astype(np.int64), indices=split.test,
                         sources=data.sources[split.test])
+    # A few test images with their predictions, so a report can show examples from the run
+    # folder alone (the first EXAMPLES test images: deterministic, not chosen by outcome).
+    np.savez_compressed(folder / "examples.npz", images=data.images[split.test[:EXAMPLES]],
+                        labels=y_test[:EXAMPLES].astype(np.int64),
+                        probs=probs[:EXAMPLES].astype(np.float32))
     _write_json(folder / "metrics.json", metrics)
     history = _read_history(history_path)
     _write_json(folder / "manifest.json", {

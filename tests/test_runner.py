@@ -20,6 +20,7 @@ ROOT = Path(__file__).parents[1]
 OZER = ROOT / "experiments" / "ozer.py"
 pytestmark = pytest.mark.slow
 CELL_FILES = {"config.json", "manifest.json", "split.npz", "history.csv", "best.keras",
+              "examples.npz",
               "predictions.npz", "metrics.json", "done.json"}
 
 
