@@ -9,7 +9,7 @@ DATA ?= $(FER2013_DIR)
 SEEDS ?= 0,1,2
 SAMPLE := runs/_sample
 
-.PHONY: install test params lint clean demo reproduce-ozer report bench
+.PHONY: install install-browser test params lint clean demo reproduce-ozer report bench
 
 install: $(STAMP)
 
@@ -19,6 +19,13 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Debian's Chromium for the report's browser test (Playwright drives it; no browser download).
+install-browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "install Debian's chromium (sudo apt-get install chromium) for the browser test"; fi; }
 
 test: install
 	$(PY) -m pytest

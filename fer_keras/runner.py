@@ -45,6 +45,7 @@ from .data.directory import split_folders
 from .data.errors import DataError
 from .data.pipeline import InputSpec, make_dataset
 from .data.splits import OFFICIAL, OFFICIAL_COUNTS, split_indices
+from .data.synthetic import is_synthetic
 from .data.weights import class_weights
 from .metrics import compute_metrics
 from .models import create_model, expects_raw_pixels
@@ -347,7 +348,8 @@ def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
         "best_epoch": int(np.argmin([h["val_loss"] for h in history])) + 1 if history else None,
         "data": {"path": str(opts.data), "csv": str(opts.csv) if opts.csv else None,
                  "format": cell.format, "n": len(data), "fingerprint": data.fingerprint,
-                 "notes": list(data.notes)},
+                 "notes": list(data.notes),
+                 "synthetic": is_synthetic(opts.data) or bool(opts.csv and is_synthetic(opts.csv))},
         "split": {"scheme": cfg.split, "seed": cell.seed, **split.sizes(), "file": "split.npz"},
         "input": {"channels": spec.channels, "raw_pixels": spec.raw_pixels,
                   "model_input_shape": list(model.input_shape[1:])},

@@ -1,0 +1,195 @@
+"""Assembling a report: tables from recomputed metrics, figures, statistics, provenance."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ..labels import CLASS_NAMES
+from . import figures, stats
+from .rundata import KEPT_FILES, SeedRun, cells_of, read_runs
+
+METRICS = (("accuracy", "Accuracy"), ("precision_macro", "Precision (macro)"),
+           ("recall_macro", "Recall (macro)"), ("f1_macro", "F1 (macro)"))
+RESULT_COLUMNS = ("format", "model", "seed", "n_test", "accuracy", "precision_macro",
+                  "recall_macro", "f1_macro", "roc_auc_macro", "ece", "epochs", "best_epoch")
+
+
+def _env() -> Environment:
+    return Environment(loader=PackageLoader("fer_keras.reports", "templates"),
+                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
+                       lstrip_blocks=True)
+
+
+def mean_std(values: list[float]) -> dict:
+    v = np.asarray(values, dtype=float)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else None,
+            "n": int(v.size)}
+
+
+def table1(cells: dict[str, list[SeedRun]], claimed: dict) -> list[dict]:
+    """Per cell: mean +/- std over seeds of each metric (percent), beside the paper's value."""
+    rows = []
+    for cell, runs in cells.items():
+        row = {"cell": cell, "format": runs[0].format, "model": runs[0].model,
+               "seeds": [r.seed for r in runs], "metrics": {}}
+        for key, _ in METRICS:
+            m = mean_std([r.metrics[key] * 100 for r in runs])
+            paper = claimed.get(cell, {}).get(key)
+            m["paper"] = paper
+            m["diff"] = None if paper is None else m["mean"] - paper
+            row["metrics"][key] = m
+        rows.append(row)
+    return rows
+
+
+def auc_table(runs: list[SeedRun], claimed: dict | None) -> list[dict]:
+    rows = []
+    for name in CLASS_NAMES:
+        vals = [r.metrics["roc_auc"][name] for r in runs if r.metrics["roc_auc"][name] is not None]
+        m = mean_std(vals) if vals else {"mean": None, "std": None, "n": 0}
+        paper = (claimed or {}).get(name)
+        m.update(cls=name, paper=paper,
+                 diff=None if paper is None or m["mean"] is None else m["mean"] - paper)
+        rows.append(m)
+    return rows
+
+
+def provenance(runs: list[SeedRun]) -> dict:
+    mans = [r.manifest for r in runs]
+    data = {}
+    for r in runs:
+        d = r.manifest["data"]
+        data.setdefault(r.format, {"path": d["csv"] if r.format == "csv" and d.get("csv")
+                                   else d["path"], "n": d["n"], "fingerprint": d["fingerprint"],
+                                   "notes": d.get("notes", [])})
+    splits = sorted({(m["split"]["scheme"], m["split"]["train"], m["split"]["val"],
+                      m["split"]["test"], r.format) for m, r in zip(mans, runs)}, key=str)
+    return {
+        "data": data,
+        "splits": [{"scheme": s[0], "train": s[1], "val": s[2], "test": s[3], "format": s[4]}
+                   for s in splits],
+        "seeds": sorted({r.seed for r in runs}),
+        "cpu": sorted({m["cpu"] for m in mans}),
+        "cpu_count": sorted({m["cpu_count"] for m in mans}),
+        "gpus": sorted({", ".join(m["gpus"]) or "none" for m in mans}),
+        "packages": mans[0]["packages"],
+        "python": mans[0]["python"],
+        "platform": mans[0]["platform"],
+        "git_commits": sorted({m["git_commit"] for m in mans}),
+        "started": min(m["started"] for m in mans),
+        "finished": max(m["finished"] for m in mans),
+        "train_minutes": round(sum(m["train_seconds_this_session"] for m in mans) / 60, 1),
+        "strategy": sorted({m["strategy"] for m in mans}),
+        "synthetic": any(m["data"].get("synthetic") for m in mans),
+    }
+
+
+def _slug(cell: str) -> str:
+    return cell.replace("/", "-")
+
+
+def _copy_runs(runs: list[SeedRun], runs_dir: Path, dest: Path) -> None:
+    if dest.resolve() == runs_dir.resolve():
+        return  # rebuilding from the report's own copy
+    shutil.rmtree(dest, ignore_errors=True)
+    for r in runs:
+        target = dest / r.folder.relative_to(runs_dir)
+        target.mkdir(parents=True)
+        for name in KEPT_FILES:
+            if (r.folder / name).exists():
+                shutil.copyfile(r.folder / name, target / name)
+    if (runs_dir / "experiment.json").exists():
+        shutil.copyfile(runs_dir / "experiment.json", dest / "experiment.json")
+
+
+def _write_results(runs: list[SeedRun], path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=RESULT_COLUMNS)
+        w.writeheader()
+        for r in runs:
+            w.writerow({"format": r.format, "model": r.model, "seed": r.seed,
+                        "n_test": r.metrics["n"],
+                        **{k: f"{r.metrics[k]:.6f}" for k in RESULT_COLUMNS[4:10]},
+                        "epochs": r.manifest["epochs"], "best_epoch": r.manifest["best_epoch"]})
+
+
+def build_report(runs_dir: Path, out: Path) -> Path:
+    runs_dir, out = Path(runs_dir), Path(out)
+    experiment, runs = read_runs(runs_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cells = cells_of(runs)
+    claimed_metrics = experiment.get("claimed_metrics", {})
+    claimed_auc = experiment.get("claimed_auc", {})
+
+    cell_views = []
+    for cell, cruns in cells.items():
+        slug = _slug(cell)
+        view = {"cell": cell, "slug": slug, "seeds": [r.seed for r in cruns],
+                "curves": figures.training_curves(cruns, cell, out / f"curves-{slug}.png").name,
+                "confusion": figures.confusion(cruns, cell, out / f"confusion-{slug}.png").name,
+                "roc": figures.roc(cruns, cell, out / f"roc-{slug}.png").name,
+                "reliability": figures.reliability(cruns, cell,
+                                                   out / f"reliability-{slug}.png").name,
+                "ece": mean_std([r.metrics["ece"] for r in cruns]),
+                "accuracy": mean_std([r.metrics["accuracy"] for r in cruns]),
+                "confidence": mean_std([float(r.probs.max(1).mean()) for r in cruns]),
+                "auc": auc_table(cruns, claimed_auc.get(cell)),
+                "auc_claimed": cell in claimed_auc,
+                "epochs": [int(r.manifest["epochs"]) for r in cruns],
+                "best_epochs": [int(r.manifest["best_epoch"]) for r in cruns]}
+        cell_views.append(view)
+
+    # Figure 11 of the paper shows its best cell; we show the cell the paper's claims are about
+    # when it ran, otherwise the first cell.
+    example_cell = next((c for c in claimed_auc if c in cells), next(iter(cells)))
+    example_run = next((r for r in cells[example_cell] if r.examples is not None), None)
+    examples_png = (figures.examples_grid(example_run, example_cell,
+                                          out / f"examples-{_slug(example_cell)}.png").name
+                    if example_run is not None else None)
+
+    anova = stats.two_way_anova(runs)
+    interaction_png = (figures.interaction(runs, out / "interaction.png").name
+                       if len({r.format for r in runs}) > 1 or len({r.model for r in runs}) > 1
+                       else None)
+    main_effects = {
+        factor: {level: mean_std([r.metrics["accuracy"] * 100 for r in runs
+                                  if getattr(r, factor) == level])
+                 for level in dict.fromkeys(getattr(r, factor) for r in runs)}
+        for factor in ("format", "model")}
+
+    t1 = table1(cells, claimed_metrics)
+    prov = provenance(runs)
+    generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    html = _env().get_template("report.html.j2").render(
+        experiment=experiment, table1=t1, metrics=METRICS, cells=cell_views,
+        examples_png=examples_png, example_cell=example_cell, anova=anova,
+        interaction_png=interaction_png, main_effects=main_effects,
+        mcnemar=stats.mcnemar_pairs(runs), prov=prov, generated=generated,
+        class_names=CLASS_NAMES)
+    (out / "index.html").write_text(html)
+    _write_results(runs, out / "results.csv")
+    _copy_runs(runs, runs_dir, out / "runs")
+    summary = {"name": experiment["name"], "paper": experiment.get("paper", ""),
+               "table1": t1, "seeds": prov["seeds"], "finished": prov["finished"],
+               "hardware": prov["cpu"], "anova": anova, "synthetic": prov["synthetic"]}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    build_index(out.parent)
+    return out / "index.html"
+
+
+def build_index(reports_root: Path) -> Path:
+    """reports/index.html: every report under reports/ with its claimed-vs-measured headline."""
+    reports_root = Path(reports_root)
+    entries = []
+    for s in sorted(reports_root.glob("*/summary.json")):
+        entries.append({"dir": s.parent.name, **json.loads(s.read_text())})
+    html = _env().get_template("index.html.j2").render(entries=entries, metrics=METRICS)
+    (reports_root / "index.html").write_text(html)
+    return reports_root / "index.html"

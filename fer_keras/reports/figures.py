@@ -1,0 +1,174 @@
+"""Report figures: matplotlib (Agg) and seaborn, one PNG each, emotion names on the axes and
+one fixed colour per class across every figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import seaborn as sns  # noqa: E402
+from sklearn.metrics import auc, roc_curve  # noqa: E402
+from sklearn.preprocessing import label_binarize  # noqa: E402
+
+from ..labels import CLASS_NAMES  # noqa: E402
+from .rundata import SeedRun  # noqa: E402
+
+CLASS_COLORS = dict(zip(CLASS_NAMES, sns.color_palette("tab10", len(CLASS_NAMES))))
+SEED_STYLES = ["-", "--", ":", "-."]
+DPI = 100
+plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "figure.dpi": DPI})
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def training_curves(runs: list[SeedRun], title: str, path: Path) -> Path:
+    """Train vs validation accuracy and loss per epoch, every seed; learning-rate drops (v) and
+    the best epoch, whose weights were kept (o), marked on the validation loss."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for k, r in enumerate(runs):
+        h = r.history
+        ep = h["epoch"].to_numpy() + 1
+        style = SEED_STYLES[k % len(SEED_STYLES)]
+        for ax, key in zip(axes, ("accuracy", "loss")):
+            ax.plot(ep, h[key], style, color="tab:blue", label=f"train, seed {r.seed}")
+            ax.plot(ep, h[f"val_{key}"], style, color="tab:orange", label=f"val, seed {r.seed}")
+        lr = h["learning_rate"].to_numpy()
+        drops = np.flatnonzero(lr[1:] < lr[:-1]) + 1
+        axes[1].plot(ep[drops], h["val_loss"].to_numpy()[drops], "v", color="tab:red",
+                     label="LR reduced" if k == 0 else None)
+        best = int(np.argmin(h["val_loss"].to_numpy()))
+        axes[1].plot(ep[best], h["val_loss"].iloc[best], "o", mfc="none", ms=10, color="black",
+                     label="best epoch (kept)" if k == 0 else None)
+        axes[1].axvline(ep[-1], color="grey", lw=0.6, ls=style)
+    axes[0].set(title=f"{title}: accuracy", xlabel="epoch", ylabel="accuracy")
+    axes[1].set(title=f"{title}: loss (grey lines: last epoch)", xlabel="epoch",
+                ylabel="categorical cross-entropy")
+    axes[1].legend(fontsize=7, ncol=2)
+    axes[0].grid(alpha=0.3)
+    axes[1].grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def confusion(runs: list[SeedRun], title: str, path: Path) -> Path:
+    """Counts and row-normalised confusion matrices, pooled over seeds."""
+    cm = sum(np.array(r.metrics["confusion_matrix"]) for r in runs)
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
+    sns.heatmap(cm, annot=True, fmt="d", cmap="Blues", ax=axes[0], cbar=False,
+                xticklabels=CLASS_NAMES, yticklabels=CLASS_NAMES)
+    sns.heatmap(norm, annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, ax=axes[1],
+                xticklabels=CLASS_NAMES, yticklabels=CLASS_NAMES)
+    seeds = ", ".join(str(r.seed) for r in runs)
+    axes[0].set(title=f"{title}: counts (seeds {seeds} pooled)", xlabel="predicted",
+                ylabel="true")
+    axes[1].set(title=f"{title}: row-normalised (recall on the diagonal)", xlabel="predicted",
+                ylabel="true")
+    for ax in axes:
+        ax.set_yticklabels(CLASS_NAMES, rotation=0)
+        ax.set_xticklabels(CLASS_NAMES, rotation=30, ha="right")
+    return _save(fig, path)
+
+
+def roc(runs: list[SeedRun], title: str, path: Path) -> Path:
+    """One-vs-rest ROC per class with AUC, plus micro and macro averages, seeds pooled."""
+    y = np.concatenate([r.y for r in runs])
+    p = np.concatenate([r.probs for r in runs])
+    onehot = label_binarize(y, classes=np.arange(len(CLASS_NAMES)))
+    fig, ax = plt.subplots(figsize=(6.5, 6))
+    grid = np.linspace(0, 1, 501)
+    tprs = []
+    for c, name in enumerate(CLASS_NAMES):
+        if 0 < onehot[:, c].sum() < len(y):
+            fpr, tpr, _ = roc_curve(onehot[:, c], p[:, c])
+            tprs.append(np.interp(grid, fpr, tpr))
+            ax.plot(fpr, tpr, color=CLASS_COLORS[name], lw=1.3,
+                    label=f"{name} (AUC {auc(fpr, tpr):.3f})")
+    fpr, tpr, _ = roc_curve(onehot.ravel(), p.ravel())
+    ax.plot(fpr, tpr, "k--", lw=1.5, label=f"micro-average (AUC {auc(fpr, tpr):.3f})")
+    macro = np.mean(tprs, axis=0)
+    ax.plot(grid, macro, "k:", lw=2, label=f"macro-average (AUC {auc(grid, macro):.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.6)
+    ax.set(title=f"{title}: one-vs-rest ROC", xlabel="false positive rate",
+           ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01))
+    ax.legend(fontsize=8, loc="lower right")
+    return _save(fig, path)
+
+
+def examples_grid(run: SeedRun, title: str, path: Path, per_row: int = 5) -> Path:
+    """Correct predictions with the lowest confidence (hard cases) and wrong ones with the
+    highest, among the run's saved example images (the first test images, not hand-picked)."""
+    ex = run.examples
+    pred = ex["probs"].argmax(1)
+    conf = ex["probs"].max(1)
+    right = np.flatnonzero(pred == ex["labels"])
+    wrong = np.flatnonzero(pred != ex["labels"])
+    rows = [("correct, least confident", right[np.argsort(conf[right])][:per_row]),
+            ("wrong, most confident", wrong[np.argsort(-conf[wrong])][:per_row])]
+    fig, axes = plt.subplots(2, per_row, figsize=(2.2 * per_row, 5.4))
+    for (label, idx), row in zip(rows, axes):
+        for ax in row:
+            ax.axis("off")
+        for ax, i in zip(row, idx):
+            ax.imshow(ex["images"][i, :, :, 0], cmap="gray", vmin=0, vmax=255)
+            ok = pred[i] == ex["labels"][i]
+            ax.set_title(f"true {CLASS_NAMES[ex['labels'][i]]}\npred {CLASS_NAMES[pred[i]]} "
+                         f"({conf[i]:.0%})", fontsize=9, color="darkgreen" if ok else "darkred")
+        row[0].text(-0.15, 0.5, label, transform=row[0].transAxes, rotation=90, va="center",
+                    ha="right", fontsize=9)
+    fig.suptitle(f"{title}, seed {run.seed}: examples from the first "
+                 f"{len(ex['labels'])} test images")
+    return _save(fig, path)
+
+
+def interaction(runs: list[SeedRun], path: Path, metric: str = "accuracy") -> Path:
+    """Mean metric per format for each architecture (+/- one std over seeds), seeds as dots."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    formats = list(dict.fromkeys(r.format for r in runs))
+    models = list(dict.fromkeys(r.model for r in runs))
+    for k, m in enumerate(models):
+        means, stds = [], []
+        for f in formats:
+            vals = [r.metrics[metric] * 100 for r in runs if r.format == f and r.model == m]
+            means.append(np.mean(vals) if vals else np.nan)
+            stds.append(np.std(vals, ddof=1) if len(vals) > 1 else 0.0)
+            x = formats.index(f) + (k - (len(models) - 1) / 2) * 0.04
+            ax.plot([x] * len(vals), vals, ".", color=f"C{k}", alpha=0.5)
+        ax.errorbar(np.arange(len(formats)), means, yerr=stds, marker="o", capsize=4,
+                    color=f"C{k}", label=m)
+    ax.set_xticks(range(len(formats)), formats)
+    ax.set(xlabel="data format", ylabel=f"test {metric} (%)",
+           title=f"Interaction plot: {metric} by format and architecture")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def reliability(runs: list[SeedRun], title: str, path: Path, bins: int = 15) -> Path:
+    """Accuracy against confidence in equal-width bins (seeds pooled), with the bin counts."""
+    p = np.concatenate([r.probs for r in runs])
+    y = np.concatenate([r.y for r in runs])
+    conf, correct = p.max(1), p.argmax(1) == y
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
+    centres = (edges[:-1] + edges[1:]) / 2
+    acc = np.array([correct[which == b].mean() if np.any(which == b) else np.nan
+                    for b in range(bins)])
+    count = np.bincount(which, minlength=bins)
+    fig, (ax, axc) = plt.subplots(2, 1, figsize=(5.5, 6), height_ratios=(3, 1), sharex=True)
+    ax.bar(centres, acc, width=1 / bins, edgecolor="black", color="tab:blue", alpha=0.7,
+           label="accuracy in bin")
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
+    ax.set(ylabel="accuracy", title=f"{title}: reliability", ylim=(0, 1))
+    ax.legend(fontsize=8)
+    axc.bar(centres, count, width=1 / bins, color="grey", edgecolor="black")
+    axc.set(xlabel="confidence (max probability)", ylabel="images", xlim=(0, 1))
+    return _save(fig, path)

@@ -1,0 +1,87 @@
+"""Reading a run folder: everything a report needs, and nothing from the training code.
+
+A run folder is `runs/<experiment>/` (or the copy a report keeps under `reports/<exp>/runs/`):
+`experiment.json`, and per cell and seed `config.json`, `manifest.json`, `history.csv`,
+`predictions.npz`, `examples.npz`, `metrics.json`. Metrics are recomputed from the saved
+predictions with the same function the runner used (`fer_keras.metrics.compute_metrics`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..metrics import compute_metrics
+
+# What a report keeps of each run (no model files, no split indices).
+KEPT_FILES = ("config.json", "manifest.json", "history.csv", "predictions.npz", "examples.npz",
+              "metrics.json", "done.json")
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    folder: Path
+    format: str
+    model: str
+    seed: int
+    config: dict
+    manifest: dict
+    history: pd.DataFrame
+    y: np.ndarray
+    probs: np.ndarray
+    indices: np.ndarray
+    metrics: dict  # recomputed from predictions.npz
+    examples: dict | None
+
+    @property
+    def cell(self) -> str:
+        return f"{self.format}/{self.model}"
+
+
+class RunFolderError(ValueError):
+    pass
+
+
+def read_seed_run(folder: Path) -> SeedRun:
+    config = json.loads((folder / "config.json").read_text())
+    pred = np.load(folder / "predictions.npz")
+    examples = None
+    if (folder / "examples.npz").exists():
+        with np.load(folder / "examples.npz") as z:
+            examples = {k: z[k] for k in z.files}
+    cell = config["cell"]
+    return SeedRun(
+        folder=folder, format=cell["format"], model=cell["model"], seed=int(cell["seed"]),
+        config=config, manifest=json.loads((folder / "manifest.json").read_text()),
+        history=pd.read_csv(folder / "history.csv"),
+        y=pred["labels"], probs=pred["probs"], indices=pred["indices"],
+        metrics=compute_metrics(pred["labels"], pred["probs"]), examples=examples,
+    )
+
+
+def read_runs(runs_dir: Path) -> tuple[dict, list[SeedRun]]:
+    """(experiment config, finished runs in factor order). Unfinished runs are left out."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise RunFolderError(f"{runs_dir}: no such run folder")
+    folders = sorted(p.parent for p in runs_dir.glob("*/seed-*/done.json"))
+    if not folders:
+        raise RunFolderError(f"{runs_dir}: no finished runs (no */seed-*/done.json)")
+    runs = [read_seed_run(f) for f in folders]
+    exp_path = runs_dir / "experiment.json"
+    experiment = json.loads(exp_path.read_text()) if exp_path.exists() else runs[0].config
+    order = {(f, m): i for i, (f, m) in enumerate(
+        (f, m) for f in experiment["formats"] for m in experiment["models"])}
+    runs.sort(key=lambda r: (order.get((r.format, r.model), len(order)), r.seed))
+    return experiment, runs
+
+
+def cells_of(runs: list[SeedRun]) -> dict[str, list[SeedRun]]:
+    out: dict[str, list[SeedRun]] = {}
+    for r in runs:
+        out.setdefault(r.cell, []).append(r)
+    return out

@@ -1,0 +1,62 @@
+"""Statistics of the factorial design (statsmodels): two-way ANOVA and McNemar's test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+from statsmodels.stats.anova import anova_lm
+from statsmodels.stats.contingency_tables import mcnemar
+
+from .rundata import SeedRun
+
+
+def two_way_anova(runs: list[SeedRun], metric: str = "accuracy") -> dict:
+    """metric ~ C(format) * C(model) over seeds (Type II sums of squares).
+
+    Needs both levels of both factors and at least two seeds in every cell (otherwise there is
+    no within-cell error term); returns {"ok": False, "reason": ...} when they are missing."""
+    frame = pd.DataFrame({"format": [r.format for r in runs], "model": [r.model for r in runs],
+                          "value": [r.metrics[metric] for r in runs]})
+    per_cell = frame.groupby(["format", "model"]).size()
+    if frame["format"].nunique() < 2 or frame["model"].nunique() < 2:
+        return {"ok": False, "reason": "the ANOVA needs two levels of both factors"}
+    if len(per_cell) < frame["format"].nunique() * frame["model"].nunique() or per_cell.min() < 2:
+        return {"ok": False, "reason": f"the ANOVA needs at least two seeds in every cell "
+                                       f"(fewest here: {int(per_cell.min())})"}
+    fit = smf.ols("value ~ C(format) * C(model)", data=frame).fit()
+    table = anova_lm(fit, typ=2)
+    names = {"C(format)": "format", "C(model)": "architecture",
+             "C(format):C(model)": "format x architecture", "Residual": "residual"}
+    rows = [{"effect": names[i], "df": float(r["df"]), "sum_sq": float(r["sum_sq"]),
+             "F": None if np.isnan(r["F"]) else float(r["F"]),
+             "p": None if np.isnan(r["PR(>F)"]) else float(r["PR(>F)"])}
+            for i, r in table.iterrows()]
+    return {"ok": True, "metric": metric, "rows": rows, "n": int(len(frame))}
+
+
+def mcnemar_pairs(runs: list[SeedRun]) -> list[dict]:
+    """McNemar's test between every two models scored on the same test images (same format
+    and seed, hence the same split). Exact binomial test when fewer than 25 discordant pairs."""
+    out = []
+    by_key: dict[tuple[str, int], list[SeedRun]] = {}
+    for r in runs:
+        by_key.setdefault((r.format, r.seed), []).append(r)
+    for (fmt, seed), group in sorted(by_key.items()):
+        for i in range(len(group)):
+            for j in range(i + 1, len(group)):
+                a, b = group[i], group[j]
+                if not np.array_equal(a.indices, b.indices):
+                    continue  # not the same test images: no paired test
+                ca = a.probs.argmax(1) == a.y
+                cb = b.probs.argmax(1) == b.y
+                only_a, only_b = int(np.sum(ca & ~cb)), int(np.sum(~ca & cb))
+                table = [[int(np.sum(ca & cb)), only_a], [only_b, int(np.sum(~ca & ~cb))]]
+                exact = only_a + only_b < 25
+                res = mcnemar(table, exact=exact, correction=True)
+                out.append({"format": fmt, "seed": seed, "a": a.model, "b": b.model,
+                            "n": int(a.y.size), "acc_a": float(ca.mean()),
+                            "acc_b": float(cb.mean()), "only_a": only_a, "only_b": only_b,
+                            "statistic": float(res.statistic), "p": float(res.pvalue),
+                            "test": "exact binomial" if exact else "chi-square, corrected"})
+    return out
