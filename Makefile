@@ -52,6 +52,11 @@ reproduce-ozer: install
 report: install
 	$(FER) report runs/ozer --out reports/ozer
 
+# Data loading, training and inference against the plain paper-style pipeline. On real data
+# ($(DATA)) it writes reports/bench/; without, it runs on the synthetic sample (runs/bench-sample/).
+bench: install
+	$(FER) bench $(if $(DATA),--data "$(DATA)")
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info runs/demo runs/_sample reports/demo
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

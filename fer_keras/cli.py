@@ -113,6 +113,15 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    data = args.data or os.environ.get("FER2013_DIR")
+    out = Path(args.out or ("reports/bench" if data else "runs/bench-sample"))
+    print(f"bench: {run_bench(Path(data) if data else None, out, reps=args.reps)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fer-keras", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -146,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--shard", default="0/1", help="i/n: run every n-th cell from i")
     r.add_argument("--tensorboard", action="store_true")
 
+    b = sub.add_parser("bench", help="data loading, training and inference benchmarks")
+    b.add_argument("--data", help="FER-2013 image export (default: $FER2013_DIR, else the "
+                   "synthetic sample)")
+    b.add_argument("--out", help="default: reports/bench (real data) or runs/bench-sample")
+    b.add_argument("--reps", type=int, default=3)
+
     rep = sub.add_parser("report", help="HTML + PNG report from a run folder")
     rep.add_argument("runs", help="runs/<experiment>")
     rep.add_argument("--out", required=True, help="reports/<experiment>")
@@ -164,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     from .data.errors import DataError
     from .models.registry import UnknownModelError
 
-    handlers = {"params": cmd_params, "data": cmd_data, "run": cmd_run, "report": cmd_report}
+    handlers = {"params": cmd_params, "data": cmd_data, "run": cmd_run, "report": cmd_report,
+                "bench": cmd_bench}
     try:
         return handlers[args.cmd](args)
     except (DataError, ConfigError, UnknownModelError, UsageError) as e:

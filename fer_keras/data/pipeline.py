@@ -1,5 +1,5 @@
-"""tf.data input pipeline: channel adaptation, scaling exactly once, cache, shuffle, augment,
-prefetch.
+"""tf.data input pipeline: shuffle, batch, channel adaptation, scaling exactly once, cache,
+augment, prefetch.
 
 The pipeline does not know models. The caller says how many channels the consumer wants and
 whether it wants raw 0..255 pixels (a model whose first layer is a Rescaling layer) or [0, 1]
@@ -57,13 +57,18 @@ def make_dataset(
     Training data is shuffled every epoch (seeded) and augmented when `augment` enables it;
     evaluation data keeps its order and is never augmented.
     """
+    # The uint8 arrays are already in memory, so the source needs no cache. Shuffling acts on
+    # single images; channel adaptation, scaling and one-hot act on whole batches (one
+    # vectorised op per batch instead of one per image). Evaluation batches never change, so
+    # they are cached after adaptation.
     ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
-    ds = ds.map(lambda x, y: (adapt_images(x, spec), tf.one_hot(y, num_classes)),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.cache()
     if training:
         ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
+    ds = ds.map(lambda x, y: (adapt_images(x, spec), tf.one_hot(y, num_classes)),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if not training:
+        ds = ds.cache()
     augmenter = build_augmenter(augment, (0.0, 255.0) if spec.raw_pixels else (0.0, 1.0), seed) \
         if (training and augment is not None) else None
     if augmenter is not None:

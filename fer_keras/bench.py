@@ -1,0 +1,340 @@
+"""`fer-keras bench`: data loading, training throughput, inference latency and memory, each
+measured side by side with the plain paper-style way of doing the same thing.
+
+Every comparison runs in one process, in alternation, several repetitions; we report the
+median and the range (min-max) and the ratio of medians. Runs on real FER-2013 when
+FER2013_DIR (or --data) is given, otherwise on the embedded synthetic sample.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .data import convert, load_csv, load_directory
+from .data.synthetic import write_sample
+from .labels import CLASS_NAMES
+
+
+def timed(fn: Callable[[], object], reps: int) -> tuple[list[float], object]:
+    times, out = [], None
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return times, out
+
+
+def summary(times: list[float]) -> dict:
+    return {"median": statistics.median(times), "min": min(times), "max": max(times),
+            "reps": len(times), "all": times}
+
+
+def pandas_idiom(csv_path: Path) -> np.ndarray:
+    """The common paper/notebook way: a Python split per row, float32."""
+    df = pd.read_csv(csv_path)
+    return np.stack(df["pixels"].apply(lambda s: np.array(s.split(), dtype="float32")).to_numpy())
+
+
+# ----------------------------------------------------------------------------- data loading
+
+def bench_csv(csv_path: Path, reps: int, cache_root: Path) -> dict:
+    os.environ["FER_KERAS_CACHE"] = str(cache_root)
+    cold_t, ours = timed(lambda: load_csv(csv_path, use_cache=False), reps)
+    load_csv(csv_path)  # fill the cache
+    warm_t, warm = timed(lambda: load_csv(csv_path), reps)
+    idiom_t, idiom = timed(lambda: pandas_idiom(csv_path), reps)
+    same = bool(np.array_equal(idiom.astype(np.uint8).reshape(-1, 48, 48, 1), ours.images)
+                and np.array_equal(warm.images, ours.images))
+    return {"rows": len(ours), "file_mb": round(csv_path.stat().st_size / 2**20, 1),
+            "ours_cold": summary(cold_t), "ours_warm": summary(warm_t),
+            "pandas_idiom": summary(idiom_t), "same_arrays": same,
+            "cold_speedup": statistics.median(idiom_t) / statistics.median(cold_t)}
+
+
+def keras_directory_once(folder: Path) -> int:
+    import keras
+
+    ds = keras.utils.image_dataset_from_directory(folder, color_mode="grayscale", batch_size=256,
+                                                  image_size=(48, 48), shuffle=False, verbose=False)
+    return sum(int(x.shape[0]) for x, _ in ds)
+
+
+def bench_directory(folder: Path, reps: int, cache_root: Path) -> dict:
+    os.environ["FER_KERAS_CACHE"] = str(cache_root)
+    cold_t, ours = timed(lambda: load_directory(folder, use_cache=False), reps)
+    load_directory(folder)
+    warm_t, _ = timed(lambda: load_directory(folder), reps)
+    keras_t, n = timed(lambda: keras_directory_once(folder), reps)
+    assert n == len(ours)
+    return {"images": len(ours), "ours_cold": summary(cold_t), "ours_warm": summary(warm_t),
+            "keras_image_dataset_from_directory": summary(keras_t),
+            "cold_speedup": statistics.median(keras_t) / statistics.median(cold_t)}
+
+
+# ---------------------------------------------------------------------------------- compute
+
+def model_flops(model) -> int:
+    """Forward multiply-adds x 2 per image, counted per layer (Conv2D, Dense, LSTM)."""
+    import keras
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            kh, kw = layer.kernel_size
+            cin = layer.input.shape[-1]
+            _, h, w, cout = layer.output.shape
+            total += 2 * kh * kw * cin * cout * h * w
+        elif isinstance(layer, keras.layers.Dense):
+            total += 2 * layer.input.shape[-1] * layer.units
+        elif isinstance(layer, keras.layers.LSTM):
+            steps, features = layer.input.shape[1:]
+            total += steps * 2 * 4 * (features + layer.units) * layer.units
+    return int(total)
+
+
+def matmul_peak(reps: int = 5, n: int = 2048) -> float:
+    """Achieved float32 FLOP/s of a large TensorFlow matmul: the practical peak here."""
+    import tensorflow as tf
+
+    a = tf.random.normal((n, n))
+    tf.linalg.matmul(a, a).numpy()
+    times, _ = timed(lambda: tf.linalg.matmul(a, a).numpy(), reps)
+    return 2 * n**3 / min(times)
+
+
+def _steady_rate(model, ds, steps: int, batch: int) -> float:
+    """Images/s over `steps` training batches after one warm-up pass of `steps` batches."""
+    model.fit(ds.take(steps), epochs=1, verbose=0, shuffle=False)
+    t0 = time.perf_counter()
+    model.fit(ds.take(steps), epochs=1, verbose=0, shuffle=False)
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def bench_training(images_dir: Path, data, reps: int, steps: int, batch: int = 32) -> dict:
+    import keras
+
+    from .data.pipeline import InputSpec, make_dataset
+    from .models import create_model, expects_raw_pixels, list_models
+
+    out = {}
+    peak = matmul_peak()
+    for name in list_models():
+        probe = create_model(name)
+        spec = InputSpec(int(probe.input_shape[-1]), expects_raw_pixels(probe))
+        ours = make_dataset(data.images, data.labels, spec, batch_size=batch, training=True,
+                            seed=0).repeat()
+        plain = keras.utils.image_dataset_from_directory(
+            images_dir, color_mode="rgb" if spec.channels == 3 else "grayscale",
+            image_size=(48, 48), batch_size=batch, label_mode="categorical", seed=0,
+            class_names=sorted(p.name for p in images_dir.iterdir() if p.is_dir()),
+            verbose=False)
+        if not spec.raw_pixels:
+            plain = plain.map(lambda x, y: (x / 255.0, y))
+        plain = plain.repeat()
+        rates = {"ours": [], "plain": []}
+        for _ in range(reps):
+            for key, ds in (("ours", ours), ("plain", plain)):
+                keras.utils.set_random_seed(0)
+                model = create_model(name)
+                model.compile("adam", "categorical_crossentropy")
+                rates[key].append(_steady_rate(model, ds, steps, batch))
+        flops = model_flops(probe)
+        best = statistics.median(rates["ours"])
+        out[name] = {"forward_flops_per_image": flops,
+                     "ours_images_per_s": summary(rates["ours"]),
+                     "plain_images_per_s": summary(rates["plain"]),
+                     "speedup": best / statistics.median(rates["plain"]),
+                     # training ~ 3x the forward pass (forward + two backward products)
+                     "achieved_train_flops_per_s": 3 * flops * best,
+                     "fraction_of_matmul_peak": 3 * flops * best / peak}
+    return {"matmul_peak_flops_per_s": peak, "steps": steps, "batch": batch, "models": out}
+
+
+def _time_path(fn: Callable, x1: np.ndarray, xb: np.ndarray, reps: int, n: int) -> dict:
+    for _ in range(10):  # warm-up: tracing, allocation
+        fn(x1)
+    latency = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn(x1)
+        latency.append((time.perf_counter() - t0) * 1000)
+    batch, _ = timed(lambda: fn(xb), reps)
+    return {"latency_ms_p50": float(np.percentile(latency, 50)),
+            "latency_ms_p95": float(np.percentile(latency, 95)),
+            "batch256_images_per_s": len(xb) / statistics.median(batch)}
+
+
+def _inference_one(model, reps: int, n: int) -> dict:
+    import tensorflow as tf
+
+    shape = model.input_shape[1:]
+    x1 = np.random.default_rng(0).uniform(0, 1, (1, *shape)).astype("float32")
+    xb = np.random.default_rng(1).uniform(0, 1, (256, *shape)).astype("float32")
+    serve = tf.function(lambda x: model(x, training=False), reduce_retracing=True,
+                        input_signature=[tf.TensorSpec((None, *shape), tf.float32)])
+    with tempfile.TemporaryDirectory() as tmp:
+        model.export(tmp, verbose=False)
+        loaded = tf.saved_model.load(tmp)  # kept alive: serve() refers to its variables
+        paths = {"eager model.predict": lambda x: model.predict(x, verbose=0),
+                 "tf.function": lambda x: serve(tf.constant(x)).numpy(),
+                 "exported SavedModel": lambda x: loaded.serve(tf.constant(x)).numpy()}
+        ref = model.predict(x1, verbose=0)
+        out = {}
+        for label, fn in paths.items():
+            np.testing.assert_allclose(fn(x1), ref, rtol=1e-4, atol=1e-6)  # same answers
+            out[label] = _time_path(fn, x1, xb, reps, n)
+    return out
+
+
+def bench_inference(reps: int, n: int = 200) -> dict:
+    from .models import create_model, list_models
+
+    return {name: _inference_one(create_model(name), reps, n) for name in list_models()}
+
+
+PEAK_SCRIPT = """
+import resource, sys
+from pathlib import Path
+from fer_keras.config import load_config
+from fer_keras.runner import RunOptions, run_experiment
+cfg = load_config(sys.argv[1], ["formats=csv", "models=ozer_cnn_lstm", "seeds=0",
+                                "max_epochs=" + sys.argv[5]])
+opts = RunOptions(data=Path(sys.argv[2]), csv=Path(sys.argv[3]), out=Path(sys.argv[4]))
+run_experiment(cfg, opts)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def bench_memory(images_dir: Path, csv_path: Path, epochs: int) -> dict:
+    config = Path(__file__).resolve().parents[1] / "experiments" / "ozer.py"
+    with tempfile.TemporaryDirectory() as tmp:
+        res = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(config), str(images_dir),
+                              str(csv_path), tmp, str(epochs)], capture_output=True, text=True,
+                             check=True)
+    kib = int(res.stdout.strip().splitlines()[-1])
+    return {"cell": "csv/ozer_cnn_lstm", "epochs": epochs, "peak_rss_mib": round(kib / 1024, 1)}
+
+
+# ----------------------------------------------------------------------------------- driver
+
+def environment() -> dict:
+    from importlib import metadata
+
+    cpu = platform.processor()
+    try:
+        cpu = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
+                   if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "packages": {p: metadata.version(p) for p in ("tensorflow", "keras", "numpy",
+                                                           "pandas", "opencv-python-headless")},
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def run_bench(data: Path | None, out: Path, reps: int = 3) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if data is None:
+            images_root, csv_path = write_sample(tmp / "sample", n=1400)
+            source, steps, mem_epochs = "embedded synthetic sample (1,400 images)", 20, 1
+        else:
+            images_root, csv_path = Path(data), tmp / "fer2013.csv"
+            print(f"building the challenge CSV from {data} ...", flush=True)
+            convert.dir_to_csv(images_root, csv_path)
+            source, steps, mem_epochs = f"FER-2013 at {data}", 200, 1
+        train_dir = images_root / "train"
+        print("CSV load ...", flush=True)
+        csv_res = bench_csv(csv_path, reps, tmp / "cache")
+        print("directory load ...", flush=True)
+        dir_res = bench_directory(train_dir, reps, tmp / "cache")
+        print("training throughput ...", flush=True)
+        train_data = load_directory(train_dir)
+        train_res = bench_training(train_dir, train_data, reps, steps)
+        print("inference ...", flush=True)
+        inf_res = bench_inference(reps)
+        print("peak memory of a CSV run ...", flush=True)
+        mem_res = bench_memory(images_root, csv_path, mem_epochs)
+    result = {"source": source, "environment": environment(), "csv_load": csv_res,
+              "directory_load": dir_res, "training": train_res, "inference": inf_res,
+              "memory": mem_res, "classes": list(CLASS_NAMES)}
+    (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "bench.md").write_text(render(result))
+    return out / "bench.md"
+
+
+def _t(s: dict) -> str:
+    return f"{s['median']:.2f} s ({s['min']:.2f}-{s['max']:.2f})"
+
+
+def _r(s: dict) -> str:
+    return f"{s['median']:.0f} ({s['min']:.0f}-{s['max']:.0f})"
+
+
+def render(r: dict) -> str:
+    env = r["environment"]
+    c, d, t = r["csv_load"], r["directory_load"], r["training"]
+    lines = [
+        "# fer-keras benchmark", "",
+        f"Data: {r['source']}. Machine: {env['cpu']}, {env['cores']} cores, no GPU. "
+        f"Python {env['python']}, " + ", ".join(f"{k} {v}" for k, v in env["packages"].items())
+        + f". Run {env['date']}.", "",
+        "Times: median over repetitions (min-max in brackets). Ratios: of medians.", "",
+        f"## CSV load ({c['rows']:,} rows, {c['file_mb']} MB)", "",
+        "| method | time | vs pandas idiom |", "|---|---|---|",
+        f"| pandas `df['pixels'].apply(lambda s: np.array(s.split(), dtype='float32'))` "
+        f"| {_t(c['pandas_idiom'])} | 1.0x |",
+        f"| ours, cold (parse) | {_t(c['ours_cold'])} | {c['cold_speedup']:.1f}x faster |",
+        f"| ours, warm (cache) | {_t(c['ours_warm'])} | "
+        f"{c['pandas_idiom']['median'] / c['ours_warm']['median']:.0f}x faster |", "",
+        f"Same arrays out: {'yes' if c['same_arrays'] else 'NO'}.", "",
+        f"## Directory load ({d['images']:,} images of train/)", "",
+        "| method | time | vs Keras |", "|---|---|---|",
+        f"| `keras.utils.image_dataset_from_directory`, iterated once "
+        f"| {_t(d['keras_image_dataset_from_directory'])} | 1.0x |",
+        f"| ours, cold (decode) | {_t(d['ours_cold'])} | {d['cold_speedup']:.1f}x faster |",
+        f"| ours, warm (cache) | {_t(d['ours_warm'])} | "
+        f"{d['keras_image_dataset_from_directory']['median'] / d['ours_warm']['median']:.0f}x "
+        f"faster |", "",
+        f"## Training throughput (images/s, {t['steps']} batches of {t['batch']} after a "
+        f"warm-up of as many)", "",
+        f"Practical peak: a 2048x2048 float32 TensorFlow matmul reaches "
+        f"{t['matmul_peak_flops_per_s'] / 1e9:.1f} GFLOP/s.", "",
+        "| model | forward MFLOP/image | plain `fit` on `image_dataset_from_directory` | ours "
+        "| ratio | achieved GFLOP/s (training) | of matmul peak |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, m in t["models"].items():
+        lines.append(f"| {name} | {m['forward_flops_per_image'] / 1e6:.1f} "
+                     f"| {_r(m['plain_images_per_s'])} | {_r(m['ours_images_per_s'])} "
+                     f"| {m['speedup']:.2f}x | {m['achieved_train_flops_per_s'] / 1e9:.1f} "
+                     f"| {m['fraction_of_matmul_peak']:.0%} |")
+    lines += ["", "Only the Özer models are registered so far; Ashok and EmotionNet++ models "
+              "join this table when they are.", "",
+              "## Inference", "",
+              "| model | path | single image p50 (ms) | p95 (ms) | batch of 256 (images/s) |",
+              "|---|---|---|---|---|"]
+    for name, paths in r["inference"].items():
+        for label, v in paths.items():
+            lines.append(f"| {name} | {label} | {v['latency_ms_p50']:.2f} | "
+                         f"{v['latency_ms_p95']:.2f} | {v['batch256_images_per_s']:.0f} |")
+    m = r["memory"]
+    lines += ["", "## Memory", "",
+              f"Peak resident memory of a whole `fer-keras run` process for the "
+              f"{m['cell']} cell ({m['epochs']} epoch; data, model and pipeline dominate, "
+              f"not the epoch count): {m['peak_rss_mib']:.0f} MiB.", ""]
+    return "\n".join(lines)
