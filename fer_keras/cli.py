@@ -175,9 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd != "run" or any(x.startswith("-") or "=" not in x for x in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = [*args.overrides, *extra]
-    from .config import ConfigError
-    from .data.errors import DataError
-    from .models.registry import UnknownModelError
+    from .errors import ConfigError, DataError, UnknownModelError
 
     handlers = {"params": cmd_params, "data": cmd_data, "run": cmd_run, "report": cmd_report,
                 "bench": cmd_bench}

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import keras
 
+from ..errors import UnknownModelError
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -26,11 +28,6 @@ class ModelSpec:
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
-
-
-class UnknownModelError(KeyError):
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
 
 
 def register_model(
