@@ -185,3 +185,29 @@ def test_no_data_message_and_exit_2(capsys, monkeypatch):
     assert main(["run", str(OZER)]) == 2
     err = capsys.readouterr().err
     assert "No FER-2013 data given" in err and "make demo" in err and "emotion,pixels,Usage" in err
+
+
+MIXED = """
+import json, sys
+from pathlib import Path
+from fer_keras.config import load_config
+from fer_keras.runner import RunOptions, run_experiment
+import keras
+images, csv_path, out, ozer = sys.argv[1:]
+cfg = load_config(ozer, ["max_epochs=1", "formats=csv", "models=ozer_cnn", "seeds=0"])
+run_experiment(cfg, RunOptions(data=Path(images), csv=Path(csv_path), out=Path(out),
+                               mixed_precision=True))
+print(keras.mixed_precision.dtype_policy().name)
+"""
+
+
+def test_mixed_precision_option(sample, tmp_path):
+    images, csv_path = sample
+    res = subprocess.run([sys.executable, "-c", MIXED, str(images), str(csv_path),
+                          str(tmp_path / "mp"), str(OZER)], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    assert res.stdout.strip().splitlines()[-1] == "mixed_float16"
+    folder = tmp_path / "mp/csv-ozer_cnn/seed-0"
+    assert json.loads((folder / "manifest.json").read_text())["mixed_precision"] is True
+    probs = np.load(folder / "predictions.npz")["probs"]
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-2)

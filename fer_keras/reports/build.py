@@ -61,6 +61,38 @@ def auc_table(runs: list[SeedRun], claimed: dict | None) -> list[dict]:
     return rows
 
 
+def _pm(m: dict, d: int = 2) -> str:
+    if m["mean"] is None:
+        return "n/a"
+    std = "" if m["std"] is None else f" ± {m['std']:.{d}f}"
+    return f"{m['mean']:.{d}f}{std}"
+
+
+def markdown_table1(rows: list[dict]) -> str:
+    """Table 1 as Markdown (measured mean ± std over seeds, paper, difference), for READMEs."""
+    head = "| format | architecture | seeds | " + " | ".join(
+        f"{label} ours | paper | diff" for _, label in METRICS) + " |"
+    out = [head, "|" + "---|" * (3 + 3 * len(METRICS))]
+    for r in rows:
+        cells = [r["format"], r["model"], str(len(r["seeds"]))]
+        for key, _ in METRICS:
+            m = r["metrics"][key]
+            paper = "–" if m["paper"] is None else f"{m['paper']:.3f}"
+            diff = "–" if m["diff"] is None else f"{m['diff']:+.2f}"
+            cells += [_pm(m), paper, diff]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def markdown_auc(cell: str, rows: list[dict]) -> str:
+    out = [f"| emotion | AUC ours ({cell}) | paper | diff |", "|---|---|---|---|"]
+    for a in rows:
+        paper = "–" if a["paper"] is None else f"{a['paper']:.4f}"
+        diff = "–" if a["diff"] is None else f"{a['diff']:+.4f}"
+        out.append(f"| {a['cls']} | {_pm(a, 4)} | {paper} | {diff} |")
+    return "\n".join(out) + "\n"
+
+
 def provenance(runs: list[SeedRun]) -> dict:
     mans = [r.manifest for r in runs]
     data = {}
@@ -174,6 +206,10 @@ def build_report(runs_dir: Path, out: Path) -> Path:
         mcnemar=stats.mcnemar_pairs(runs), prov=prov, generated=generated,
         class_names=CLASS_NAMES)
     (out / "index.html").write_text(html)
+    # The same tables as Markdown, for the README (tests/test_reference.py keeps them equal).
+    tables = markdown_table1(t1) + "".join(
+        "\n" + markdown_auc(c["cell"], c["auc"]) for c in cell_views if c["auc_claimed"])
+    (out / "tables.md").write_text(tables)
     _write_results(runs, out / "results.csv")
     _copy_runs(runs, runs_dir, out / "runs")
     summary = {"name": experiment["name"], "paper": experiment.get("paper", ""),
