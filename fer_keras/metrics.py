@@ -13,19 +13,27 @@ from sklearn.metrics import (
 from .labels import CLASS_NAMES
 
 
-def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, bins: int = 15) -> float:
-    """ECE with equal-width confidence bins (Guo et al. 2017): sum over bins of
-    |accuracy - mean confidence| weighted by the bin's share of samples."""
+def calibration_bins(y_true: np.ndarray, probs: np.ndarray, bins: int = 15) -> dict:
+    """Equal-width confidence bins: per bin the number of images, their accuracy and their
+    mean confidence (confidence = the top probability). Empty bins have NaN rates."""
     conf = probs.max(axis=1)
     correct = probs.argmax(axis=1) == y_true
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
-    ece = 0.0
-    for b in range(bins):
-        m = which == b
-        if m.any():
-            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
-    return float(ece)
+    count = np.bincount(which, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy = np.bincount(which, weights=correct, minlength=bins) / count
+        confidence = np.bincount(which, weights=conf, minlength=bins) / count
+    return {"edges": edges, "count": count, "accuracy": accuracy, "confidence": confidence}
+
+
+def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, bins: int = 15) -> float:
+    """ECE with equal-width confidence bins (Guo et al. 2017): sum over bins of
+    |accuracy - mean confidence| weighted by the bin's share of samples."""
+    b = calibration_bins(y_true, probs, bins)
+    filled = b["count"] > 0
+    share = b["count"][filled] / b["count"].sum()
+    return float(np.sum(share * np.abs(b["accuracy"][filled] - b["confidence"][filled])))
 
 
 def compute_metrics(y_true: np.ndarray, probs: np.ndarray,

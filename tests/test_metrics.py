@@ -44,3 +44,13 @@ def test_ece_hand_checked():
     probs = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]])
     y = np.array([0, 0, 0, 1])
     assert expected_calibration_error(y, probs, bins=10) == pytest.approx(0.5 * 0.1 + 0.5 * 0.1)
+
+
+def test_calibration_bins_hand_checked():
+    from fer_keras.metrics import calibration_bins
+
+    probs = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]])
+    b = calibration_bins(np.array([0, 0, 0, 1]), probs, bins=10)
+    assert b["count"].tolist() == [0, 0, 0, 0, 0, 2, 0, 0, 2, 0]  # 0.6 -> (0.5, 0.6], 0.9
+    assert b["accuracy"][5] == 0.5 and b["accuracy"][8] == 1.0
+    assert b["confidence"][5] == pytest.approx(0.6) and np.isnan(b["accuracy"][0])

@@ -15,6 +15,7 @@ from sklearn.metrics import auc, roc_curve  # noqa: E402
 from sklearn.preprocessing import label_binarize  # noqa: E402
 
 from ..labels import CLASS_NAMES  # noqa: E402
+from ..metrics import calibration_bins  # noqa: E402
 from .rundata import SeedRun  # noqa: E402
 
 CLASS_COLORS = dict(zip(CLASS_NAMES, sns.color_palette("tab10", len(CLASS_NAMES))))
@@ -154,15 +155,10 @@ def interaction(runs: list[SeedRun], path: Path, metric: str = "accuracy") -> Pa
 
 def reliability(runs: list[SeedRun], title: str, path: Path, bins: int = 15) -> Path:
     """Accuracy against confidence in equal-width bins (seeds pooled), with the bin counts."""
-    p = np.concatenate([r.probs for r in runs])
-    y = np.concatenate([r.y for r in runs])
-    conf, correct = p.max(1), p.argmax(1) == y
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
-    centres = (edges[:-1] + edges[1:]) / 2
-    acc = np.array([correct[which == b].mean() if np.any(which == b) else np.nan
-                    for b in range(bins)])
-    count = np.bincount(which, minlength=bins)
+    b = calibration_bins(np.concatenate([r.y for r in runs]),
+                         np.concatenate([r.probs for r in runs]), bins)
+    centres = (b["edges"][:-1] + b["edges"][1:]) / 2
+    acc, count = b["accuracy"], b["count"]
     fig, (ax, axc) = plt.subplots(2, 1, figsize=(5.5, 6), height_ratios=(3, 1), sharex=True)
     ax.bar(centres, acc, width=1 / bins, edgecolor="black", color="tab:blue", alpha=0.7,
            label="accuracy in bin")
