@@ -416,6 +416,7 @@ def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path:
     todo = cells(cfg, opts.shard)
     loaded: dict[str, FerData] = {}
     t0 = time.perf_counter()
+    trained = 0
     for i, cell in enumerate(todo, 1):
         label = f"[cell {i}/{len(todo)} {cell.name} seed {cell.seed}]"
         if is_done(cell.folder(opts.out), cfg):
@@ -424,9 +425,11 @@ def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path:
         if cell.format not in loaded:
             loaded[cell.format] = resolve_format(cfg, opts, cell.format)
         m = run_cell(cfg, cell, loaded[cell.format], opts, label)
+        trained += 1
         elapsed = time.perf_counter() - t0
+        left = elapsed / trained * (len(todo) - i)
         print(f"{label} test accuracy {m['accuracy']:.4f}, macro F1 {m['f1_macro']:.4f} "
-              f"({elapsed / 60:.1f} min so far)", flush=True)
+              f"({elapsed / 60:.1f} min so far, about {left / 60:.0f} min left)", flush=True)
         aggregate(opts.out)
     return aggregate(opts.out)
 
