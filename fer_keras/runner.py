@@ -156,6 +156,12 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# The commit of the code this process runs: read once, when the runner is imported, not when a
+# cell finishes (files may change on disk while a long experiment runs). "-dirty" marks
+# uncommitted changes to tracked files at that moment.
+CODE_COMMIT = _git_commit()
+
+
 def environment() -> dict:
     versions = {}
     for p in PACKAGES:
@@ -165,7 +171,7 @@ def environment() -> dict:
             versions[p] = None
     gpus = tf.config.list_physical_devices("GPU")
     return {
-        "git_commit": _git_commit(),
+        "git_commit": CODE_COMMIT,
         "python": platform.python_version(),
         "packages": versions,
         "cpu": _cpu_model(),
