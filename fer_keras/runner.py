@@ -263,9 +263,12 @@ def is_done(folder: Path, cfg: ExperimentConfig) -> bool:
 
 
 def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
-             label: str = "", test_labels: np.ndarray | None = None) -> dict:
+             label: str = "", test_labels: np.ndarray | None = None,
+             strategy: tf.distribute.Strategy | None = None) -> dict:
     """Train and evaluate one cell; returns its metrics. `test_labels` replaces the test
-    labels at scoring time only (used by the test proving the test split is not seen)."""
+    labels at scoring time only (used by the test proving the test split is not seen).
+    `strategy`: made once per process by run_experiment (a multi-worker strategy must exist
+    before other TensorFlow work); made from opts when a cell is run on its own."""
     folder = cell.folder(opts.out)
     cfg_json = {**cfg.to_json(), "cell": dataclasses.asdict(cell),
                 "training_hash": cfg.training_hash()}
@@ -284,7 +287,7 @@ def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
     keras.utils.set_random_seed(cell.seed)
     if cfg.deterministic:
         tf.config.experimental.enable_op_determinism()
-    strategy = make_strategy(opts.strategy)
+    strategy = strategy or make_strategy(opts.strategy)
     with strategy.scope():
         model = create_model(cell.model)
         if cfg.optimizer != "adam":
@@ -417,6 +420,7 @@ def configure_devices(opts: RunOptions) -> None:
 def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path:
     """Run (or resume) every cell of this shard; skip cells already done with this config."""
     configure_devices(opts)
+    strategy = make_strategy(opts.strategy)
     opts.out.mkdir(parents=True, exist_ok=True)
     _write_json(opts.out / "experiment.json", {**cfg.to_json(), "data": str(opts.data)})
     todo = cells(cfg, opts.shard)
@@ -430,7 +434,7 @@ def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path:
             continue
         if cell.format not in loaded:
             loaded[cell.format] = resolve_format(cfg, opts, cell.format)
-        m = run_cell(cfg, cell, loaded[cell.format], opts, label)
+        m = run_cell(cfg, cell, loaded[cell.format], opts, label, strategy=strategy)
         trained += 1
         elapsed = time.perf_counter() - t0
         left = elapsed / trained * (len(todo) - i)

@@ -211,3 +211,16 @@ def test_mixed_precision_option(sample, tmp_path):
     assert json.loads((folder / "manifest.json").read_text())["mixed_precision"] is True
     probs = np.load(folder / "predictions.npz")["probs"]
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-2)
+
+
+def test_multiworker_strategy_runs_as_a_single_worker(sample, tmp_path):
+    """Without TF_CONFIG, MultiWorkerMirroredStrategy is one local worker: the code path runs."""
+    images, csv_path = sample
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    subprocess.run([sys.executable, "-m", "fer_keras.cli", "run", str(OZER), "--data",
+                    str(images), "--csv", str(csv_path), "--out", str(tmp_path / "mw"),
+                    "--strategy", "multiworker", "formats=csv", "models=ozer_cnn,ozer_cnn_lstm",
+                    "seeds=0", "max_epochs=1"], cwd=ROOT, check=True, capture_output=True, env=env)
+    for model in ("ozer_cnn", "ozer_cnn_lstm"):
+        man = json.loads((tmp_path / f"mw/csv-{model}/seed-0/manifest.json").read_text())
+        assert man["strategy"] == "multiworker" and man["replicas"] == 1
