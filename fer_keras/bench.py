@@ -281,6 +281,10 @@ def _t(s: dict) -> str:
     return f"{s['median']:.2f} s ({s['min']:.2f}-{s['max']:.2f})"
 
 
+def _ratio(x: float) -> str:
+    return f"{x:.1f}x faster" if x >= 1 else f"{1 / x:.1f}x slower"
+
+
 def _r(s: dict) -> str:
     return f"{s['median']:.0f} ({s['min']:.0f}-{s['max']:.0f})"
 
@@ -298,18 +302,18 @@ def render(r: dict) -> str:
         "| method | time | vs pandas idiom |", "|---|---|---|",
         f"| pandas `df['pixels'].apply(lambda s: np.array(s.split(), dtype='float32'))` "
         f"| {_t(c['pandas_idiom'])} | 1.0x |",
-        f"| ours, cold (parse) | {_t(c['ours_cold'])} | {c['cold_speedup']:.1f}x faster |",
+        f"| ours, cold (parse) | {_t(c['ours_cold'])} | {_ratio(c['cold_speedup'])} |",
         f"| ours, warm (cache) | {_t(c['ours_warm'])} | "
-        f"{c['pandas_idiom']['median'] / c['ours_warm']['median']:.0f}x faster |", "",
+        f"{_ratio(c['pandas_idiom']['median'] / c['ours_warm']['median'])} |", "",
         f"Same arrays out: {'yes' if c['same_arrays'] else 'NO'}.", "",
         f"## Directory load ({d['images']:,} images of train/)", "",
         "| method | time | vs Keras |", "|---|---|---|",
         f"| `keras.utils.image_dataset_from_directory`, iterated once "
         f"| {_t(d['keras_image_dataset_from_directory'])} | 1.0x |",
-        f"| ours, cold (decode) | {_t(d['ours_cold'])} | {d['cold_speedup']:.1f}x faster |",
+        f"| ours, cold (decode) | {_t(d['ours_cold'])} | {_ratio(d['cold_speedup'])} |",
         f"| ours, warm (cache) | {_t(d['ours_warm'])} | "
-        f"{d['keras_image_dataset_from_directory']['median'] / d['ours_warm']['median']:.0f}x "
-        f"faster |", "",
+        f"{_ratio(d['keras_image_dataset_from_directory']['median'] / d['ours_warm']['median'])}"
+        " |", "",
         f"## Training throughput (images/s, {t['steps']} batches of {t['batch']} after a "
         f"warm-up of as many)", "",
         f"Practical peak: a 2048x2048 float32 TensorFlow matmul reaches "
