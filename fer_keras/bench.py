@@ -233,13 +233,9 @@ def bench_memory(images_dir: Path, csv_path: Path, epochs: int) -> dict:
 def environment() -> dict:
     from importlib import metadata
 
-    cpu = platform.processor()
-    try:
-        cpu = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
-                   if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+    from .runner import cpu_model
+
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
             "packages": {p: metadata.version(p) for p in ("tensorflow", "keras", "numpy",
                                                            "pandas", "opencv-python-headless")},
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}

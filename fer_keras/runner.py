@@ -47,7 +47,7 @@ from .data.pipeline import InputSpec, make_dataset
 from .data.splits import OFFICIAL, OFFICIAL_COUNTS, split_indices
 from .data.synthetic import is_synthetic
 from .data.weights import class_weights
-from .metrics import compute_metrics
+from .metrics import RESULT_COLUMNS, RESULT_METRICS, compute_metrics
 from .models import create_model, expects_raw_pixels
 
 PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "opencv-python-headless",
@@ -146,7 +146,7 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -174,7 +174,7 @@ def environment() -> dict:
         "git_commit": CODE_COMMIT,
         "python": platform.python_version(),
         "packages": versions,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "gpus": [tf.config.experimental.get_device_details(g).get("device_name", g.name)
                  for g in gpus],
@@ -383,9 +383,6 @@ def _rewrite_history(path: Path, rows: list[dict]) -> None:
 
 # ------------------------------------------------------------------------------ experiment
 
-RESULT_FIELDS = ("format", "model", "seed", "n_test", "accuracy", "precision_macro",
-                 "recall_macro", "f1_macro", "roc_auc_macro", "ece", "epochs", "best_epoch")
-
 
 def aggregate(out: Path) -> Path:
     """Write `<out>/results.csv`: one row per finished cell and seed (from the run folders)."""
@@ -396,11 +393,11 @@ def aggregate(out: Path) -> Path:
         m = json.loads((folder / "metrics.json").read_text())
         man = json.loads((folder / "manifest.json").read_text())
         rows.append({"format": cell["format"], "model": cell["model"], "seed": cell["seed"],
-                     "n_test": m["n"], **{k: m[k] for k in RESULT_FIELDS[4:10]},
+                     "n_test": m["n"], **{k: m[k] for k in RESULT_METRICS},
                      "epochs": man["epochs"], "best_epoch": man["best_epoch"]})
     path = out / "results.csv"
     with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=RESULT_FIELDS)
+        w = csv.DictWriter(f, fieldnames=RESULT_COLUMNS)
         w.writeheader()
         w.writerows(rows)
     return path

@@ -55,6 +55,12 @@ def dir_to_csv(src: str | os.PathLike, out: str | os.PathLike) -> int:
     return write_challenge_csv(load_directory(src, use_cache=False), out)
 
 
+def png_name(usage: str, row: int, rows: int) -> str:
+    """File name write_directory gives row `row` of `rows`: zero-padded so names sort in row
+    order (which keeps dir -> csv -> dir -> csv byte-identical)."""
+    return f"{usage or 'image'}_{row:0{max(5, len(str(rows)))}d}.png"
+
+
 def write_directory(data: FerData, out: str | os.PathLike) -> int:
     """Write `<out>/<train|test>/<class>/<Usage>_<row>.png` (lossless); returns the count.
 
@@ -63,12 +69,10 @@ def write_directory(data: FerData, out: str | os.PathLike) -> int:
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise DataError(f"{out}: output folder is not empty")
-    width = max(5, len(str(len(data))))
     for i in range(len(data)):
         usage = str(data.usage[i])
         folder = out / SPLIT_FOLDER[usage] if usage else out
-        name = f"{usage or 'image'}_{i:0{width}d}.png"
-        target = folder / CLASS_NAMES[int(data.labels[i])] / name
+        target = folder / CLASS_NAMES[int(data.labels[i])] / png_name(usage, i, len(data))
         target.parent.mkdir(parents=True, exist_ok=True)
         if not cv2.imwrite(str(target), data.images[i, :, :, 0]):
             raise DataError(f"{target}: could not write image")

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from ..labels import NUM_CLASSES, SPLIT_NAMES
-from .convert import write_challenge_csv, write_directory
+from .convert import png_name, write_challenge_csv, write_directory
 from .dataset import FerData
 
 # FER-2013 images per class (all 35,887), canonical order: the sample keeps these proportions.
@@ -118,6 +118,5 @@ def write_sample(out: str | os.PathLike, n: int = 1400, seed: int = 0) -> tuple[
 
 def _with_png_sources(data: FerData, images_dir: Path) -> FerData:
     """Name rows as write_directory named their files, so the CSV order is the row order."""
-    width = max(5, len(str(len(data))))
-    sources = np.array([f"{u}_{i:0{width}d}.png" for i, u in enumerate(data.usage)])
+    sources = np.array([png_name(str(u), i, len(data)) for i, u in enumerate(data.usage)])
     return FerData(data.images, data.labels, sources, data.usage, data.notes)

@@ -12,13 +12,12 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..labels import CLASS_NAMES
+from ..metrics import RESULT_COLUMNS, RESULT_METRICS
 from . import figures, stats
 from .rundata import KEPT_FILES, SeedRun, cells_of, read_runs
 
 METRICS = (("accuracy", "Accuracy"), ("precision_macro", "Precision (macro)"),
            ("recall_macro", "Recall (macro)"), ("f1_macro", "F1 (macro)"))
-RESULT_COLUMNS = ("format", "model", "seed", "n_test", "accuracy", "precision_macro",
-                  "recall_macro", "f1_macro", "roc_auc_macro", "ece", "epochs", "best_epoch")
 
 
 def _env() -> Environment:
@@ -148,7 +147,7 @@ def _write_results(runs: list[SeedRun], path: Path) -> None:
         for r in runs:
             w.writerow({"format": r.format, "model": r.model, "seed": r.seed,
                         "n_test": r.metrics["n"],
-                        **{k: f"{r.metrics[k]:.6f}" for k in RESULT_COLUMNS[4:10]},
+                        **{k: f"{r.metrics[k]:.6f}" for k in RESULT_METRICS},
                         "epochs": r.manifest["epochs"], "best_epoch": r.manifest["best_epoch"]})
 
 
