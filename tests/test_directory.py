@@ -107,3 +107,18 @@ def test_warm_load_uses_the_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(dirmod, "_decode", lambda p: (_ for _ in ()).throw(AssertionError(p)))
     assert load_directory(root).fingerprint == first.fingerprint
     np.testing.assert_array_equal(load_directory(root).labels, first.labels)
+
+
+def test_threaded_decode_keeps_every_image_with_its_file(tmp_path, monkeypatch):
+    # 350 files: several threads each decode a share into one array; order must survive.
+    import os
+
+    import cv2
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    root = write_image_tree(tmp_path / "t", per_class=50)
+    d = load_directory(root, use_cache=False)
+    assert len(d) == 350
+    for i in (0, 116, 117, 233, 234, 349):  # both sides of every share boundary
+        expected = cv2.imread(str(d.sources[i]), cv2.IMREAD_GRAYSCALE)
+        np.testing.assert_array_equal(d.images[i, ..., 0], expected)

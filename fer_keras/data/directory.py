@@ -85,13 +85,38 @@ def _scan(folder: Path) -> list[tuple[str, int, int, int]]:
 
 
 def _decode(path: str) -> tuple[np.ndarray, bool]:
-    raw = np.fromfile(path, dtype=np.uint8)
-    img = cv2.imdecode(raw, cv2.IMREAD_GRAYSCALE) if raw.size else None
+    img = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
     if img is None:
         raise DataError(f"{path}: unreadable or corrupt image (expected a JPEG, PNG or BMP file)")
     if img.shape != (SIZE, SIZE):
         return cv2.resize(img, (SIZE, SIZE), interpolation=cv2.INTER_AREA), True
     return img, False
+
+
+def _decode_into(paths: list[str], out: np.ndarray) -> int:
+    """Decode `paths` into `out` (n, 48, 48); returns how many were resized."""
+    resized = 0
+    for i, path in enumerate(paths):
+        out[i], r = _decode(path)
+        resized += r
+    return resized
+
+
+def _decode_all(paths: list[str]) -> tuple[np.ndarray, int]:
+    """(images (n, 48, 48), resized count), decoded by one thread per core.
+
+    Each thread decodes one contiguous share straight into the output array: one task per
+    thread, not per file, because a thread-pool task costs about as much as decoding a
+    48x48 JPEG. cv2.imread releases the GIL while reading and decoding, so the threads run
+    in parallel. (np.fromfile + cv2.imdecode was 4x slower: np.fromfile costs ~100 us/file.)
+    """
+    out = np.empty((len(paths), SIZE, SIZE), np.uint8)
+    workers = max(1, min(os.cpu_count() or 1, len(paths) // 64 or 1))
+    cuts = np.linspace(0, len(paths), workers + 1).astype(int)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        resized = pool.map(lambda i: _decode_into(paths[cuts[i]:cuts[i + 1]],
+                                                  out[cuts[i]:cuts[i + 1]]), range(workers))
+        return out, sum(resized)
 
 
 def load_directory(path: str | os.PathLike, subset: str | None = None,
@@ -133,11 +158,8 @@ def _load_grey(root: Path, subset: str | None, use_cache: bool) -> FerData:
     if use_cache and (hit := cache.load("dir", key, options)) is not None:
         return hit
 
-    # OpenCV releases the GIL while decoding, so threads use every core.
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        decoded = list(pool.map(_decode, (p for p, *_ in files), chunksize=256))
-    images = np.stack([img for img, _ in decoded])[..., None]
-    resized = sum(r for _, r in decoded)
+    images, resized = _decode_all([p for p, *_ in files])
+    images = images[..., None]
     notes = []
     if resized:
         notes.append(f"{resized} image(s) were not {SIZE}x{SIZE} and were resized")
