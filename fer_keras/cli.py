@@ -44,10 +44,10 @@ def cmd_params(args) -> int:
         built = count_params(create_model(name))
         match = built == spec.expected_params
         ok &= match
-        rows.append((name, spec.source, f"{spec.expected_params:,}", f"{built:,}",
-                     "yes" if match else "NO"))
-    header = ("model", "source", "expected params", "built params", "match")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+        rows.append((name, spec.source, f"{spec.expected_params:,}", spec.params_source,
+                     f"{built:,}", "yes" if match else "NO"))
+    header = ("model", "source", "expected params", "count from", "built params", "match")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, tuple("-" * w for w in widths), *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
     return 0 if ok else 1

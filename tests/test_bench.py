@@ -24,3 +24,35 @@ def test_pandas_idiom_reads_the_same_pixels(sample):
     idiom = pandas_idiom(csv_path)
     assert idiom.dtype == np.float32
     assert np.array_equal(idiom.astype(np.uint8).reshape(-1, 48, 48, 1), ours.images)
+
+
+def test_forward_flops_of_emotionnet_pp_hand_counted():
+    conv = 2 * 9 * (1 * 32 * 48 * 48 + 32 * 64 * 24 * 24 + 64 * 128 * 12 * 12
+                    + 128 * 256 * 6 * 6 + 256 * 256 * 3 * 3)
+    lstm = 1 * 2 * 4 * (256 + 128) * 128 + 1 * 2 * 4 * (128 + 64) * 64  # one step each
+    assert model_flops(create_model("emotionnet_pp")) == conv + lstm + 2 * 64 * 7
+
+
+def test_forward_flops_count_both_directions_and_dense_on_every_step():
+    trunk = 2 * 9 * (1 * 32 * 48 * 48 + 32 * 64 * 24 * 24 + 64 * 128 * 12 * 12)
+    bilstm = 2 * (36 * 2 * 4 * (128 + 128) * 128)
+    score = 2 * 36 * 256 * 1  # Dense(1) applied to each of the 36 steps
+    assert model_flops(create_model("ashok_cnn_bilstm_attention")) == (trunk + bilstm + score
+                                                                       + 2 * 256 * 7)
+
+
+def test_depthwise_convolutions_are_counted_per_channel():
+    import keras
+
+    model = keras.Sequential([keras.Input((8, 8, 4)),
+                              keras.layers.DepthwiseConv2D(3, padding="same", name="dw")])
+    assert model_flops(model) == 2 * 3 * 3 * 4 * 8 * 8
+
+
+def test_training_steps_follow_the_flop_budget():
+    from fer_keras.bench import training_steps
+
+    # 1e12 FLOPs / (3 x 1e9 FLOPs x 32 images) = 10.4 batches, clamped to [20, 200] -> 20
+    assert training_steps(10**9, 1e12, 32, 20, 200) == 20
+    assert training_steps(10**7, 1e12, 32, 20, 200) == 200
+    assert training_steps(10**8, 1e12, 32, 20, 200) == 104

@@ -1,6 +1,6 @@
 """Registered model builders. Importing this package registers every architecture."""
 
-from . import ozer  # noqa: F401  (registers ozer_cnn, ozer_cnn_lstm)
+from . import ashok, emotionnet, ozer  # noqa: F401  (importing registers the builders)
 from .registry import (
     ModelSpec,
     UnknownModelError,
