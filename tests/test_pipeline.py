@@ -82,3 +82,22 @@ def test_augmenter_has_the_configured_named_layers():
               training=True)
     assert tuple(out.shape) == (2, 48, 48, 1)
     assert isinstance(aug, keras.Sequential)
+
+
+def test_tf_data_autotuning_is_off_with_fixed_parallelism():
+    """AUTOTUNE made every epoch wait after its last batch (pipeline.py); it must stay off."""
+    from fer_keras.data import pipeline
+
+    for training in (True, False):
+        ds = make_dataset(WHITE, LABELS, InputSpec(1, False), batch_size=2, training=training)
+        assert ds.options().autotune.enabled is False
+    assert pipeline.PARALLEL_CALLS >= 1 and pipeline.PREFETCH_BATCHES == 2
+
+
+def test_functional_model_with_rescaling_after_its_input_expects_raw_pixels():
+    inputs = keras.Input((48, 48, 1), name="input")
+    x = keras.layers.Rescaling(1 / 255, name="rescaling")(inputs)
+    outputs = keras.layers.Dense(7, activation="softmax", name="out")(
+        keras.layers.Flatten(name="flatten")(x))
+    assert expects_raw_pixels(keras.Model(inputs, outputs))
+    assert not expects_raw_pixels(create_model("emotionnet_pp"))

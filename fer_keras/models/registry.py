@@ -86,9 +86,11 @@ def list_models() -> list[str]:
 
 
 def expects_raw_pixels(model: keras.Model) -> bool:
-    """True when the model rescales its own input (its first layer is a Rescaling layer).
+    """True when the model rescales its own input (its first layer after the input is a
+    Rescaling layer; functional models list their InputLayer first, Sequential ones do not).
 
     Such a model must be fed 0..255 pixels; every other model gets [0, 1]. This is how the
     runner keeps pixels divided by 255 exactly once (Özer §2.1).
     """
-    return bool(model.layers) and isinstance(model.layers[0], keras.layers.Rescaling)
+    first = next((ly for ly in model.layers if not isinstance(ly, keras.layers.InputLayer)), None)
+    return isinstance(first, keras.layers.Rescaling)
