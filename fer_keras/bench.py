@@ -139,7 +139,7 @@ def _timed_fit(model, ds, steps: int, batch: int) -> tuple[float, float]:
 
     ends: list[float] = []
     stamp = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda *_: ends.append(time.perf_counter()))
+        on_train_batch_end=lambda batch, logs: ends.append(time.perf_counter()))
     t0 = time.perf_counter()
     model.fit(ds.take(steps), epochs=1, verbose=0, shuffle=False, callbacks=[stamp])
     whole = steps * batch / (time.perf_counter() - t0)

@@ -56,3 +56,19 @@ def test_training_steps_follow_the_flop_budget():
     assert training_steps(10**9, 1e12, 32, 20, 200) == 20
     assert training_steps(10**7, 1e12, 32, 20, 200) == 200
     assert training_steps(10**8, 1e12, 32, 20, 200) == 104
+
+
+def test_timed_fit_gives_steady_and_whole_rates():
+    import keras
+    import tensorflow as tf
+
+    from fer_keras.bench import _timed_fit
+
+    model = create_model("ozer_cnn_lstm")
+    model.compile("adam", "categorical_crossentropy")
+    x = np.zeros((64, 48, 48, 1), "float32")
+    y = np.eye(7, dtype="float32")[np.arange(64) % 7]
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8).repeat()
+    steady, whole = _timed_fit(model, ds, steps=5, batch=8)
+    assert np.isfinite(steady) and np.isfinite(whole) and steady > 0 and whole > 0
+    assert isinstance(model, keras.Model)
