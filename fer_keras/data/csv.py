@@ -27,7 +27,7 @@ from . import cache, csv_fast
 from .dataset import FerData
 from .errors import DataError
 
-PIXELS = 48 * 48
+PIXELS = csv_fast.PIXELS  # 48 x 48, one definition for both readers
 LABEL_NAMES = ("emotion", "label", "labels", "emotions", "class", "target")
 PIXEL_NAMES = ("pixels", "pixel", "image", "img")
 USAGE_NAMES = ("usage", "split", "set")
