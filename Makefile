@@ -10,6 +10,8 @@ SEEDS ?= 0,1,2
 SAMPLE := runs/_sample
 
 .PHONY: install install-browser test params lint clean demo reproduce-ozer report bench
+# `make report` rebuilds from the local runs when there are any, else from the committed copy.
+OZER_RUNS = $(if $(wildcard runs/ozer/*/seed-*/done.json),runs/ozer,reports/ozer/runs)
 
 install: $(STAMP)
 
@@ -40,7 +42,7 @@ lint: install
 demo: install
 	$(FER) data sample $(SAMPLE)
 	$(FER) run experiments/ozer.py --data $(SAMPLE)/images --csv $(SAMPLE)/fer2013.csv \
-		--out runs/demo seeds=0,1 max_epochs=8
+		--out runs/demo --force seeds=0,1 max_epochs=8
 	$(FER) report runs/demo --out reports/demo
 
 # The full protocol of Özer & Subaşı on real FER-2013 ($(DATA) or $$FER2013_DIR), then the report.
@@ -48,9 +50,11 @@ reproduce-ozer: install
 	@if [ -z "$(DATA)" ]; then $(FER) run experiments/ozer.py; exit 2; fi
 	$(FER) run experiments/ozer.py --data "$(DATA)" --out runs/ozer seeds=$(SEEDS)
 	$(FER) report runs/ozer --out reports/ozer
+	$(FER) index reports
 
 report: install
-	$(FER) report runs/ozer --out reports/ozer
+	$(FER) report $(OZER_RUNS) --out reports/ozer
+	$(FER) index reports
 
 # Data loading, training and inference against the plain paper-style pipeline. On real data
 # ($(DATA)) it writes reports/bench/; without, it runs on the synthetic sample (runs/bench-sample/).

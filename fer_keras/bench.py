@@ -156,7 +156,7 @@ def bench_training(images_dir: Path, data, reps: int, budget: float, steps: tupl
                    batch: int = 32) -> dict:
     import keras
 
-    from .data.pipeline import InputSpec, make_dataset
+    from .data.pipeline import EpochClock, InputSpec, make_dataset
     from .models import create_model, expects_raw_pixels, list_models
 
     out = {}
@@ -172,7 +172,7 @@ def bench_training(images_dir: Path, data, reps: int, budget: float, steps: tupl
               flush=True)
         spec = InputSpec(int(model.input_shape[-1]), expects_raw_pixels(model))
         ours = make_dataset(data.images, data.labels, spec, batch_size=batch, training=True,
-                            seed=0).repeat()
+                            clock=EpochClock(0)).repeat()
         plain = keras.utils.image_dataset_from_directory(
             images_dir, color_mode="rgb" if spec.channels == 3 else "grayscale",
             image_size=(48, 48), batch_size=batch, label_mode="categorical", seed=0,
@@ -282,7 +282,7 @@ def bench_memory(images_dir: Path, csv_path: Path, epochs: int) -> dict:
 def environment() -> dict:
     from importlib import metadata
 
-    from .runner import cpu_model
+    from .provenance import cpu_model
 
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
             "packages": {p: metadata.version(p) for p in ("tensorflow", "keras", "numpy",

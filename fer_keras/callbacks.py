@@ -1,4 +1,4 @@
-"""Keras callbacks of the runner: progress with ETA, and resume support.
+"""Keras callbacks of the runner: progress with ETA, per-epoch seeds, and resume support.
 
 Keras' BackupAndRestore brings back the weights, the optimizer and the epoch of a killed run,
 but EarlyStopping, ReduceLROnPlateau and ModelCheckpoint start again from scratch. The
@@ -14,6 +14,8 @@ import time
 
 import keras
 import numpy as np
+
+from .data.pipeline import EpochClock, reseed
 
 
 def plateau_state(values: list[float], patience: int | None = None) -> tuple[float, int]:
@@ -31,6 +33,20 @@ def plateau_state(values: list[float], patience: int | None = None) -> tuple[flo
     return best, wait
 
 
+class EpochSeeds(keras.callbacks.Callback):
+    """At the start of epoch e, derive every random state of that epoch from (seed, e): the
+    input pipeline's shuffle and augmentation (its EpochClock) and the model's own generators
+    (dropout). A resumed run then draws in each epoch what an uninterrupted run draws."""
+
+    def __init__(self, clock: EpochClock):
+        super().__init__()
+        self.clock = clock
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.clock.set(epoch)
+        reseed(self.model.variables, self.clock.seed, epoch)
+
+
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     def __init__(self, past_values: list[float], **kwargs):
         super().__init__(**kwargs)
@@ -38,8 +54,9 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        if self.past_values:
-            self.best, self.wait = plateau_state(self.past_values)
+        counted = self.past_values[self.start_from_epoch:]  # Keras ignores epochs before it
+        if counted:
+            self.best, self.wait = plateau_state(counted)
 
 
 class ResumableReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
@@ -59,7 +76,7 @@ class ResumableReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
 class Progress(keras.callbacks.Callback):
     """One line per epoch: which cell of how many, epoch, metrics, learning rate, and ETA."""
 
-    def __init__(self, label: str, max_epochs: int, stream=sys.stdout):
+    def __init__(self, label: str, max_epochs: int, stream=None):
         super().__init__()
         self.label, self.max_epochs, self.stream = label, max_epochs, stream
         self.times: list[float] = []
@@ -80,5 +97,5 @@ class Progress(keras.callbacks.Callback):
             f"val_loss {logs.get('val_loss', float('nan')):.4f} "
             f"val_acc {logs.get('val_accuracy', float('nan')):.4f} lr {lr:.2e} "
             f"{self.times[-1]:.1f}s/epoch, at most {left / 60:.1f} min left in this cell",
-            file=self.stream, flush=True,
+            file=self.stream or sys.stdout, flush=True,
         )

@@ -1,17 +1,23 @@
 """`fer-keras`: a thin command line over the package.
 
-Bad input ends with one line `error: ...` naming the file/row and what was expected, exit 2.
+Bad input ends with one line `error: ...` naming the file/row and what was expected, exit 2;
+Ctrl-C with one line saying how to resume, exit 130. Never a traceback for either.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is imported
+
+INTERRUPTED = ("interrupted: nothing finished was lost; re-running the same command resumes "
+               "from the last finished epoch")
 
 NO_DATA = """\
 No FER-2013 data given. Point at it with --data PATH or the FER2013_DIR environment variable.
@@ -30,11 +36,44 @@ def _data_path(arg: str | None) -> Path:
     return Path(value)
 
 
-class UsageError(Exception):
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its start-up log lines (oneDNN and CUDA notices, which
+    TF_CPP_MIN_LOG_LEVEL does not silence) held back, so they never stand before our own
+    messages; shown if the import fails. The run's manifest records the devices used."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, io.UnsupportedOperation):  # stderr is not a file (captured)
+        import tensorflow  # noqa: F401
+        return
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), fd)
+        try:
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, fd)
+            held.seek(0)
+            sys.stderr.buffer.write(held.read())
+            raise
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
+from .errors import FerKerasError  # noqa: E402  (light: no TensorFlow)
+from .paths import output_file, output_folder  # noqa: E402
+
+
+class UsageError(FerKerasError):
     pass
 
 
 def cmd_params(args) -> int:
+    _import_tensorflow_quietly()
     from .models import create_model, get_spec, list_models
     from .models.summary import count_params
 
@@ -59,19 +98,26 @@ def cmd_data(args) -> int:
     from .data.synthetic import write_sample
 
     if args.data_cmd == "to-csv":
+        output_file(args.out, "the CSV")
         n = convert.dir_to_csv(args.src, args.out)
         print(f"wrote {n} rows to {args.out}")
     elif args.data_cmd == "to-dir":
-        n = convert.write_directory(load(args.src), args.out)
+        data = load(args.src)
+        n = convert.write_directory(data, output_folder(args.out, "the images"))
         print(f"wrote {n} PNG images under {args.out}")
     elif args.data_cmd == "audit":
+        if args.json:
+            output_file(args.json, "the audit's JSON")
         report = audit(load(args.path))
         print(render(report))
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
             print(f"JSON written to {args.json}")
     elif args.data_cmd == "sample":
-        images, csv_path = write_sample(args.out, n=args.n, seed=args.seed)
+        if args.n < 70:
+            raise UsageError(f"--n {args.n}: expected at least 70 images (10 per class)")
+        images, csv_path = write_sample(output_folder(args.out, "the sample"), n=args.n,
+                                        seed=args.seed)
         print(f"synthetic sample: {images} and {csv_path}")
     return 0
 
@@ -88,32 +134,46 @@ def _parse_shard(text: str) -> tuple[int, int]:
 
 def cmd_run(args) -> int:
     from .config import load_config
+
+    # Everything that needs no TensorFlow is checked before it is imported.
+    cfg = load_config(args.config, args.overrides)
+    data = _data_path(args.data)
+    for path, flag in ((data, "--data"), (Path(args.csv) if args.csv else None, "--csv")):
+        if path is not None and not path.exists():
+            raise UsageError(f"{path}: no such file or folder (given as {flag})")
+    out = Path(args.out or Path("runs") / cfg.name)
+    shard = _parse_shard(args.shard)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: is a file; expected a folder for the run (--out)")
+    _import_tensorflow_quietly()
     from .runner import RunOptions, run_experiment
 
-    cfg = load_config(args.config, args.overrides)
-    opts = RunOptions(
-        data=_data_path(args.data),
-        csv=Path(args.csv) if args.csv else None,
-        out=Path(args.out or Path("runs") / cfg.name),
-        strategy=args.strategy,
-        mixed_precision=args.mixed_precision,
-        shard=_parse_shard(args.shard),
-        tensorboard=args.tensorboard,
-    )
+    opts = RunOptions(data=data, csv=Path(args.csv) if args.csv else None, out=out,
+                      strategy=args.strategy, mixed_precision=args.mixed_precision, shard=shard,
+                      tensorboard=args.tensorboard, force=args.force, dry_run=args.dry_run)
     results = run_experiment(cfg, opts)
-    print(f"results: {results}")
+    if results is not None:
+        print(f"results: {results}")
     return 0
 
 
 def cmd_report(args) -> int:
     from .reports import build_report
 
-    index = build_report(Path(args.runs), Path(args.out))
+    index = build_report(Path(args.runs), output_folder(args.out, "the report"))
     print(f"report: {index}")
     return 0
 
 
+def cmd_index(args) -> int:
+    from .reports import build_index
+
+    print(f"index: {build_index(output_folder(args.reports, 'the index'))}")
+    return 0
+
+
 def cmd_bench(args) -> int:
+    _import_tensorflow_quietly()
     from .bench import run_bench
 
     data = args.data or os.environ.get("FER2013_DIR")
@@ -153,7 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--strategy", default="default", choices=("default", "mirrored", "multiworker"))
     r.add_argument("--mixed-precision", action="store_true")
     r.add_argument("--shard", default="0/1", help="i/n: run every n-th cell from i")
-    r.add_argument("--tensorboard", action="store_true")
+    r.add_argument("--tensorboard", action="store_true",
+                   help="also log each cell to <cell>/tensorboard (view: tensorboard --logdir)")
+    r.add_argument("--force", action="store_true",
+                   help="move cells finished with another config, data or model aside to "
+                   "<out>/_superseded/ (never deleted) and train them again")
+    r.add_argument("--dry-run", action="store_true",
+                   help="check config, data, splits and models; print the cells and what "
+                   "would happen to each; train nothing")
 
     b = sub.add_parser("bench", help="data loading, training and inference benchmarks")
     b.add_argument("--data", help="FER-2013 image export (default: $FER2013_DIR, else the "
@@ -161,9 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", help="default: reports/bench (real data) or runs/bench-sample")
     b.add_argument("--reps", type=int, default=3)
 
-    rep = sub.add_parser("report", help="HTML + PNG report from a run folder")
+    rep = sub.add_parser("report", help="HTML + PNG report from a run folder (writes only "
+                         "inside --out)")
     rep.add_argument("runs", help="runs/<experiment>")
     rep.add_argument("--out", required=True, help="reports/<experiment>")
+
+    ix = sub.add_parser("index", help="reports/index.html: every report in a folder")
+    ix.add_argument("reports", nargs="?", default="reports")
     return p
 
 
@@ -175,15 +246,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd != "run" or any(x.startswith("-") or "=" not in x for x in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = [*args.overrides, *extra]
-    from .errors import ConfigError, DataError, UnknownModelError
-
     handlers = {"params": cmd_params, "data": cmd_data, "run": cmd_run, "report": cmd_report,
-                "bench": cmd_bench}
+                "index": cmd_index, "bench": cmd_bench}
     try:
         return handlers[args.cmd](args)
-    except (DataError, ConfigError, UnknownModelError, UsageError) as e:
+    except FerKerasError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a path the system refused (permissions, a full disk, ...)
+        where = e.filename if e.filename is not None else "?"
+        print(f"error: {where}: {e.strerror or e}; expected a readable input or a writable "
+              "output path", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

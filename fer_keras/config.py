@@ -10,15 +10,34 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import runpy
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data.augment import AugmentConfig
+from .errors import FerKerasError
+
+FORMATS = ("directory", "csv")  # the two FER-2013 layouts (Özer §2.2 compares them)
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")  # Keras optimizers by name, Keras defaults
+OFFICIAL_SPLIT = "official"
+SPLITS = ("80/10/10", "80/20", "70/15/15", OFFICIAL_SPLIT)  # = fer_keras.data.splits' schemes
+DIRECTORY_SUBSETS = ("train", "test", "all")
+CSV_SUBSETS = ("all", "Training", "PublicTest", "PrivateTest")
+# Where early stopping and checkpoint selection look: the split's own validation part;
+# a stratified part carved out of the training part (papers that name no validation set);
+# or the held-out test part itself (the literal reading of such papers: test-set leakage,
+# offered only so a report can show what the leak is worth).
+VALIDATION_POLICIES = ("split", "carve", "test")
+
+# A field added after cells were computed, whose default is exactly the behaviour before it
+# existed, carries this metadata: at its default it is left out of a cell's identity, so
+# finished cells stay reusable. NEVER change the default of such a field.
+ADDED = {"omit_at_default": True}
 
 
-class ConfigError(ValueError):
+class ConfigError(FerKerasError, ValueError):
     pass
 
 
@@ -34,13 +53,19 @@ class ExperimentConfig:
     directory_subset: str = "train"  # which part of a train/+test/ export the directory cells use
     csv_subset: str = "all"  # "all", or a challenge split name, for the CSV cells
     split: str = "80/10/10"
+    validation: str = field(default="split", metadata=ADDED)  # one of VALIDATION_POLICIES
+    validation_fraction: float = field(default=0.1, metadata=ADDED)  # of the training part,
+    # for validation="carve"
     # training
     optimizer: str = "adam"
     learning_rate: float = 1e-3
     batch_size: int = 32
     max_epochs: int = 50
+    early_stopping: bool = field(default=True, metadata=ADDED)
     early_stopping_patience: int = 5
+    min_epochs: int = field(default=0, metadata=ADDED)  # no early stop before this epoch
     restore_best_weights: bool = True
+    reduce_lr: bool = field(default=True, metadata=ADDED)  # ReduceLROnPlateau on val_loss
     reduce_lr_patience: int = 3
     reduce_lr_factor: float = 0.1
     min_lr: float = 0.0
@@ -55,13 +80,90 @@ class ExperimentConfig:
     def to_json(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
-    def training_hash(self) -> str:
-        """Hash of everything that changes what a cell computes (not the claims or factors)."""
-        d = self.to_json()
-        for k in ("name", "paper", "formats", "models", "seeds", "claimed_metrics",
-                  "claimed_auc", "claimed_notes"):
+    def training_config(self) -> dict:
+        """Everything that changes what a cell computes: not the claims, names or factors,
+        nor fields ADDED later while they hold their default (see ADDED)."""
+        d = identity_json(self)
+        for k in NOT_TRAINING:
             d.pop(k)
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return d
+
+    def training_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.training_config(), sort_keys=True).encode()
+                              ).hexdigest()[:16]
+
+    def validate(self) -> ExperimentConfig:
+        """Refuse values no run can use, before anything is loaded or trained (one message
+        naming the key, the value and what is expected). Model names are checked by the
+        runner against the registry."""
+        for key in ("formats", "models", "seeds"):
+            values = getattr(self, key)
+            if not values:
+                raise ConfigError(f"{key}=(empty): expected at least one value")
+            if len(set(values)) != len(values):
+                raise ConfigError(f"{key}={','.join(map(str, values))}: a value is repeated")
+        _one_of("formats", self.formats, FORMATS)
+        _one_of("split", (self.split,), SPLITS)
+        _one_of("optimizer", (self.optimizer,), OPTIMIZERS)
+        _one_of("directory_subset", (self.directory_subset,), DIRECTORY_SUBSETS)
+        _one_of("csv_subset", (self.csv_subset,), CSV_SUBSETS)
+        _one_of("validation", (self.validation,), VALIDATION_POLICIES)
+        if not 0 < self.validation_fraction < 1:
+            raise ConfigError(f"validation_fraction={self.validation_fraction}: expected "
+                              "0 < fraction < 1")
+        if self.validation == "carve" and self.split == OFFICIAL_SPLIT:
+            raise ConfigError("validation=carve with split=official: the official split has "
+                              "its own validation part (PublicTest); expected validation=split")
+        if any(s < 0 for s in self.seeds):
+            raise ConfigError(f"seeds={','.join(map(str, self.seeds))}: expected integers >= 0")
+        _at_least("max_epochs", self.max_epochs, 1)
+        _at_least("batch_size", self.batch_size, 1)
+        _at_least("early_stopping_patience", self.early_stopping_patience, 1)
+        _at_least("min_epochs", self.min_epochs, 0)
+        _at_least("reduce_lr_patience", self.reduce_lr_patience, 1)
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ConfigError(f"learning_rate={self.learning_rate}: expected a number > 0")
+        if not 0 < self.reduce_lr_factor < 1:
+            raise ConfigError(f"reduce_lr_factor={self.reduce_lr_factor}: expected 0 < f < 1")
+        if not 0 <= self.min_lr < self.learning_rate:
+            raise ConfigError(f"min_lr={self.min_lr}: expected 0 <= min_lr < learning_rate "
+                              f"({self.learning_rate})")
+        try:
+            self.augment.validate()
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        return self
+
+
+def identity_json(obj) -> dict:
+    """A config dataclass as JSON, less ADDED fields at their default (recursively)."""
+    out = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.metadata.get("omit_at_default") and value == _default(f):
+            continue
+        out[f.name] = identity_json(value) if dataclasses.is_dataclass(value) else value
+    return json.loads(json.dumps(out))
+
+
+def _default(f: dataclasses.Field):
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
+
+
+# Keys of the config that do not change what a cell computes.
+NOT_TRAINING = ("name", "paper", "formats", "models", "seeds", "claimed_metrics", "claimed_auc",
+                "claimed_notes")
+
+
+def _one_of(key: str, values, known: tuple) -> None:
+    for v in values:
+        if v not in known:
+            raise ConfigError(f"{key}={v!r}: expected one of {', '.join(known)}")
+
+
+def _at_least(key: str, value: int, low: int) -> None:
+    if value < low:
+        raise ConfigError(f"{key}={value}: expected an integer >= {low}")
 
 
 def _coerce(key: str, text: str, typ):
@@ -119,13 +221,21 @@ def apply_overrides(cfg, overrides: list[str], prefix: str = ""):
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: no such experiment config")
-    namespace = runpy.run_path(str(path))
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such experiment config"
+                          + (" (it is a folder)" if path.is_dir() else ""))
+    try:
+        namespace = runpy.run_path(str(path))
+    except SyntaxError as e:
+        raise ConfigError(f"{path}: line {e.lineno}: not valid Python ({e.msg}); expected "
+                          "CONFIG = ExperimentConfig(...)") from None
+    except TypeError as e:  # e.g. ExperimentConfig(epochs=3): an unknown keyword
+        raise ConfigError(f"{path}: {e}; expected CONFIG = ExperimentConfig(...) with the "
+                          "keys of fer_keras.config.ExperimentConfig") from None
     cfg = namespace.get("CONFIG")
     if not isinstance(cfg, ExperimentConfig):
         raise ConfigError(f"{path}: defines no CONFIG = ExperimentConfig(...)")
-    return apply_overrides(cfg, overrides or [])
+    return apply_overrides(cfg, overrides or []).validate()
 
 
 def config_from_json(d: dict) -> ExperimentConfig:

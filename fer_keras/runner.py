@@ -1,7 +1,7 @@
 """Experiment runner: composes data, models and metrics into factorial runs.
 
 One folder per cell and seed, `<out>/<format>-<model>/seed-<n>/`, holding:
-    config.json       resolved experiment config, plus this cell's factors
+    config.json       resolved experiment config, this cell's factors and its identity
     manifest.json     git commit, package versions, hardware, start/end, data fingerprint,
                       split sizes, SHA-256 of the saved model, notes from loading
     split.npz         train/val/test indices into the loaded data (auditable)
@@ -10,26 +10,23 @@ One folder per cell and seed, `<out>/<format>-<model>/seed-<n>/`, holding:
     predictions.npz   test-set probabilities, labels and indices into the data
     examples.npz      the first 64 test images with their labels and probabilities
     metrics.json      scikit-learn metrics on the test set (fer_keras.metrics)
-    done.json         written last: the cell finished with this config (training hash)
+    done.json         written last: the cell finished with this identity (runfolder.py)
 
-The test split is touched once, after training, by the best checkpoint only: early stopping,
-checkpoint selection and the learning-rate schedule see the validation split alone.
+Before the first epoch, `run_experiment` checks everything every cell needs: the config, every
+data source, every split and every model, and whether each cell on disk may be reused or
+resumed (runfolder.py). The test split is touched once, after training, by the best
+checkpoint only: early stopping, checkpoint selection and the learning-rate schedule see the
+validation split alone.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import hashlib
 import json
 import os
-import platform
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 import h5py
@@ -38,22 +35,48 @@ import numpy as np
 import tensorflow as tf
 
 from . import data as fer_data
-from .callbacks import Progress, ResumableEarlyStopping, ResumableReduceLROnPlateau, plateau_state
+from .callbacks import (
+    EpochSeeds,
+    Progress,
+    ResumableEarlyStopping,
+    ResumableReduceLROnPlateau,
+    plateau_state,
+)
 from .config import ExperimentConfig
 from .data import FerData, convert
 from .data.directory import split_folders
 from .data.errors import DataError
-from .data.pipeline import InputSpec, make_dataset
-from .data.splits import OFFICIAL, OFFICIAL_COUNTS, split_indices
+from .data.pipeline import EpochClock, InputSpec, make_dataset
+from .data.splits import OFFICIAL, OFFICIAL_COUNTS, Split, split_indices, with_validation
 from .data.synthetic import is_synthetic
 from .data.weights import class_weights
-from .metrics import RESULT_COLUMNS, RESULT_METRICS, compute_metrics
+from .metrics import compute_metrics
 from .models import create_model, expects_raw_pixels
+from .models.summary import signature
+from .paths import output_folder
+from .provenance import environment, now, sha256_file, write_json
+from .runfolder import (
+    Cell,
+    CellState,
+    Identity,
+    RunConflictError,
+    aggregate,
+    cells,
+    conflict_message,
+    finish,
+    inspect,
+    move_aside,
+    read_history,
+    rewrite_history,
+    start_folder,
+)
 
-PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "opencv-python-headless",
-            "scipy", "statsmodels", "matplotlib")
+__all__ = ["Cell", "RunOptions", "cells", "run_cell", "run_experiment"]
+
 FULL_FER2013 = 35_887
 EXAMPLES = 64  # test images kept with their predictions for the report's qualitative figure
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+              "rmsprop": keras.optimizers.RMSprop, "adamw": keras.optimizers.AdamW}
 
 
 @dataclass(frozen=True)
@@ -65,52 +88,34 @@ class RunOptions:
     mixed_precision: bool = False
     shard: tuple[int, int] = (0, 1)  # (i, n): run every n-th cell starting at i
     tensorboard: bool = False
-
-
-@dataclass(frozen=True)
-class Cell:
-    format: str
-    model: str
-    seed: int
-
-    @property
-    def name(self) -> str:
-        return f"{self.format}-{self.model}"
-
-    def folder(self, out: Path) -> Path:
-        return out / self.name / f"seed-{self.seed}"
-
-
-def cells(cfg: ExperimentConfig, shard: tuple[int, int] = (0, 1)) -> list[Cell]:
-    """All cells in a fixed order (format, model, seed); a shard takes every n-th from i."""
-    everything = [Cell(f, m, s) for f in cfg.formats for m in cfg.models for s in cfg.seeds]
-    i, n = shard
-    if not 0 <= i < n:
-        raise ValueError(f"shard {i}/{n}: expected 0 <= i < n")
-    return everything[i::n]
+    force: bool = False  # move conflicting cells aside (never delete) and train them again
+    dry_run: bool = False  # check and print the plan; train nothing
 
 
 # ---------------------------------------------------------------------------------- data
 
 
-def _derived_dir(out: Path) -> Path:
-    return out / "_data"
+def _derived(opts: RunOptions, source: FerData, name: str) -> Path:
+    """Where a format converted from `source` lives: keyed by the source's fingerprint, so a
+    run given other data never reuses a conversion of the old data."""
+    return Path(opts.out) / "_data" / source.fingerprint[:16] / name
 
 
 def resolve_format(cfg: ExperimentConfig, opts: RunOptions, fmt: str) -> FerData:
     """Load the data of one format, converting from the other format where needed."""
     src = Path(opts.data)
     if not src.exists():
-        raise DataError(f"{src}: no such file or folder")
+        raise DataError(f"{src}: no such file or folder (given as --data)")
     official = cfg.split == OFFICIAL
     if fmt == "directory":
         root = src
         if src.is_file():  # a CSV was given: write the image export from it once
-            root = _derived_dir(opts.out) / "images"
+            source = fer_data.load_csv(src)
+            root = _derived(opts, source, "images")
             if not (root / ".complete").exists():
                 shutil.rmtree(root, ignore_errors=True)
                 print(f"building the directory format from {src} in {root} ...", flush=True)
-                convert.write_directory(fer_data.load_csv(src), root)
+                convert.write_directory(source, root)
                 (root / ".complete").touch()
         subset = None if official or not split_folders(root) or cfg.directory_subset == "all" \
             else cfg.directory_subset
@@ -118,89 +123,41 @@ def resolve_format(cfg: ExperimentConfig, opts: RunOptions, fmt: str) -> FerData
     if fmt == "csv":
         path = opts.csv or (src if src.is_file() else None)
         if path is None:  # an image export was given: build the challenge CSV from all of it
-            path = _derived_dir(opts.out) / "fer2013.csv"
+            source = fer_data.load_directory(src)
+            path = _derived(opts, source, "fer2013.csv")
             if not path.exists():
                 print(f"building the CSV format from {src} in {path} ...", flush=True)
+                path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(".tmp")
-                convert.dir_to_csv(src, tmp)
+                convert.write_challenge_csv(source, tmp)
                 os.replace(tmp, path)
         loaded = fer_data.load_csv(path)
         if cfg.csv_subset != "all" and not official:
             loaded = loaded.where_usage(cfg.csv_subset)
+            if not len(loaded):
+                raise DataError(f"{path}: no rows with Usage {cfg.csv_subset!r} (csv_subset)")
         return loaded
-    raise ValueError(f"unknown data format {fmt!r}; known: directory, csv")
+    raise DataError(f"unknown data format {fmt!r}; known: directory, csv")
 
 
-# ---------------------------------------------------------------------------- provenance
-
-
-def _git_commit() -> str:
-    here = Path(__file__).resolve().parent
+def split_of(cfg: ExperimentConfig, data: FerData, seed: int, where: str = "") -> Split:
+    """The split of one cell; a split that cannot serve the runner is refused, naming the data."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                                text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return (commit or "unknown") + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        split = with_validation(split_indices(data.labels, cfg.split, seed, data.usage),
+                                data.labels, cfg.validation, cfg.validation_fraction)
+    except DataError as e:
+        raise DataError(f"{where}: {e}" if where else str(e)) from None
+    if cfg.split == OFFICIAL and len(data) == FULL_FER2013 and split.sizes() != OFFICIAL_COUNTS:
+        raise DataError(f"{where}: official split sizes {split.sizes()} differ from FER-2013's "
+                        f"{OFFICIAL_COUNTS}")
+    if split.val.size == 0:
+        raise DataError(f"split {cfg.split!r} has no validation part; the runner needs one for "
+                        "early stopping and checkpoint selection: expected validation=carve "
+                        "(a part of the training images) or a split with one")
+    return split
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-# The commit of the code this process runs: read once, when the runner is imported, not when a
-# cell finishes (files may change on disk while a long experiment runs). "-dirty" marks
-# uncommitted changes to tracked files at that moment.
-CODE_COMMIT = _git_commit()
-
-
-def environment() -> dict:
-    versions = {}
-    for p in PACKAGES:
-        try:
-            versions[p] = metadata.version(p)
-        except metadata.PackageNotFoundError:
-            versions[p] = None
-    gpus = tf.config.list_physical_devices("GPU")
-    return {
-        "git_commit": CODE_COMMIT,
-        "python": platform.python_version(),
-        "packages": versions,
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "gpus": [tf.config.experimental.get_device_details(g).get("device_name", g.name)
-                 for g in gpus],
-        "platform": platform.platform(),
-    }
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
-# ------------------------------------------------------------------------------ training
+# ------------------------------------------------------------------------------ stages
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -213,11 +170,22 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     raise ValueError(f"unknown strategy {name!r}; known: default, mirrored, multiworker")
 
 
-def _read_history(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+def build(cfg: ExperimentConfig, cell: Cell, strategy: tf.distribute.Strategy
+          ) -> tuple[keras.Model, InputSpec]:
+    """The cell's model, compiled, with initial weights from the cell's seed."""
+    keras.utils.set_random_seed(cell.seed)
+    if cfg.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    with strategy.scope():
+        model = create_model(cell.model)
+        model.compile(optimizer=OPTIMIZERS[cfg.optimizer](cfg.learning_rate),
+                      loss="categorical_crossentropy", metrics=["accuracy"])
+    return model, InputSpec(channels=int(model.input_shape[-1]),
+                            raw_pixels=expects_raw_pixels(model))
+
+
+def identity_of(cfg: ExperimentConfig, data: FerData, model_signature: str) -> Identity:
+    return Identity(cfg.training_config(), data.fingerprint, model_signature)
 
 
 def _backup_epoch(backup: Path) -> int:
@@ -244,78 +212,36 @@ def _backup_epoch(backup: Path) -> int:
     return 0
 
 
-def _prepare_folder(folder: Path, cfg_json: dict) -> bool:
-    """Make the folder ready; True when an unfinished run of the same config can resume."""
-    config_path = folder / "config.json"
-    if config_path.exists() and json.loads(config_path.read_text()) == cfg_json:
-        return True
-    shutil.rmtree(folder, ignore_errors=True)  # another config's leftovers: start afresh
-    folder.mkdir(parents=True)
-    _write_json(config_path, cfg_json)
-    return False
+def train(cfg: ExperimentConfig, cell: Cell, model: keras.Model, spec: InputSpec, data: FerData,
+          split: Split, folder: Path, resuming: bool, opts: RunOptions, batch: int,
+          label: str) -> tuple[float, bool]:
+    """Fit with the paper's callbacks; resumable. Returns (seconds, resumed from a backup).
 
-
-def is_done(folder: Path, cfg: ExperimentConfig) -> bool:
-    done = folder / "done.json"
-    if not done.exists():
-        return False
-    return json.loads(done.read_text()).get("training_hash") == cfg.training_hash()
-
-
-def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
-             label: str = "", test_labels: np.ndarray | None = None,
-             strategy: tf.distribute.Strategy | None = None) -> dict:
-    """Train and evaluate one cell; returns its metrics. `test_labels` replaces the test
-    labels at scoring time only (used by the test proving the test split is not seen).
-    `strategy`: made once per process by run_experiment (a multi-worker strategy must exist
-    before other TensorFlow work); made from opts when a cell is run on its own."""
-    folder = cell.folder(opts.out)
-    cfg_json = {**cfg.to_json(), "cell": dataclasses.asdict(cell),
-                "training_hash": cfg.training_hash()}
-    resuming = _prepare_folder(folder, cfg_json)
-    started = _now()
-
-    split = split_indices(data.labels, cfg.split, cell.seed, data.usage)
-    if cfg.split == OFFICIAL and len(data) == FULL_FER2013 and split.sizes() != OFFICIAL_COUNTS:
-        raise DataError(f"official split sizes {split.sizes()} differ from FER-2013's "
-                        f"{OFFICIAL_COUNTS}")
-    if split.val.size == 0:
-        raise DataError(f"split {cfg.split!r} has no validation part; the runner needs one for "
-                        "early stopping and checkpoint selection (it never selects on test)")
-    np.savez(folder / "split.npz", **split.as_arrays())
-
-    keras.utils.set_random_seed(cell.seed)
-    if cfg.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    strategy = strategy or make_strategy(opts.strategy)
-    with strategy.scope():
-        model = create_model(cell.model)
-        if cfg.optimizer != "adam":
-            raise ValueError(f"optimizer {cfg.optimizer!r} is not supported yet (adam)")
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
-                      loss="categorical_crossentropy", metrics=["accuracy"])
-    spec = InputSpec(channels=int(model.input_shape[-1]), raw_pixels=expects_raw_pixels(model))
-    batch = cfg.batch_size * strategy.num_replicas_in_sync
-
-    def dataset(idx, training, labels=None):
-        return make_dataset(data.images[idx], data.labels[idx] if labels is None else labels,
-                            spec, batch_size=batch, training=training, seed=cell.seed,
-                            augment=cfg.augment)
-
+    Every random draw of epoch e (shuffle, augmentation, dropout) follows from (seed, e)
+    (EpochSeeds), and weights, optimizer and callback state come back from the backup, so a
+    run killed at any epoch and resumed ends exactly as an uninterrupted one."""
     history_path, backup = folder / "history.csv", folder / "backup"
-    past = _read_history(history_path)[: _backup_epoch(backup)] if resuming else []
+    past = read_history(history_path)[: _backup_epoch(backup)] if resuming else []
     if not resuming:
         shutil.rmtree(backup, ignore_errors=True)
     if resuming:  # keep exactly the epochs the backup holds
-        _rewrite_history(history_path, past)
+        rewrite_history(history_path, past)
+    clock = EpochClock(cell.seed)
+    train_ds = make_dataset(data.images[split.train], data.labels[split.train], spec,
+                            batch_size=batch, training=True, clock=clock, augment=cfg.augment)
+    val_ds = make_dataset(data.images[split.val], data.labels[split.val], spec,
+                          batch_size=batch, training=False)
     val_losses = [row["val_loss"] for row in past]
-    callbacks = [
-        ResumableEarlyStopping(val_losses, monitor="val_loss",
-                               patience=cfg.early_stopping_patience,
-                               restore_best_weights=cfg.restore_best_weights),
-        ResumableReduceLROnPlateau(val_losses, past[-1].get("learning_rate") if past else None,
-                                   monitor="val_loss", patience=cfg.reduce_lr_patience,
-                                   factor=cfg.reduce_lr_factor, min_lr=cfg.min_lr),
+    callbacks = [EpochSeeds(clock)]
+    if cfg.early_stopping:
+        callbacks.append(ResumableEarlyStopping(
+            val_losses, monitor="val_loss", patience=cfg.early_stopping_patience,
+            restore_best_weights=cfg.restore_best_weights, start_from_epoch=cfg.min_epochs))
+    if cfg.reduce_lr:
+        callbacks.append(ResumableReduceLROnPlateau(
+            val_losses, past[-1].get("learning_rate") if past else None, monitor="val_loss",
+            patience=cfg.reduce_lr_patience, factor=cfg.reduce_lr_factor, min_lr=cfg.min_lr))
+    callbacks += [
         keras.callbacks.ModelCheckpoint(
             folder / "best.keras", monitor="val_loss", save_best_only=True,
             initial_value_threshold=plateau_state(val_losses)[0] if val_losses else None),
@@ -325,17 +251,21 @@ def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
     ]
     if opts.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(folder / "tensorboard"))
-    weights = class_weights(data.labels[split.train]) if cfg.class_weights else None
+    weights = class_weights(data.labels[split.training_part]) if cfg.class_weights else None
     t0 = time.perf_counter()
-    model.fit(dataset(split.train, True), validation_data=dataset(split.val, False),
-              epochs=cfg.max_epochs, callbacks=callbacks, class_weight=weights, verbose=0,
-              shuffle=False)  # tf.data shuffles, seeded
-    train_seconds = time.perf_counter() - t0
+    model.fit(train_ds, validation_data=val_ds, epochs=cfg.max_epochs, callbacks=callbacks,
+              class_weight=weights, verbose=0, shuffle=False)  # the pipeline shuffles
+    return time.perf_counter() - t0, resuming and bool(past)
 
-    # The only use of the test split: the best checkpoint scores it once.
+
+def evaluate(folder: Path, data: FerData, split: Split, spec: InputSpec, batch: int,
+             test_labels: np.ndarray | None) -> dict:
+    """The only use of the test split: the best checkpoint scores it once."""
     best = keras.models.load_model(folder / "best.keras")
     y_test = data.labels[split.test] if test_labels is None else test_labels
-    probs = best.predict(dataset(split.test, False, y_test), verbose=0)
+    test_ds = make_dataset(data.images[split.test], y_test, spec, batch_size=batch,
+                           training=False)
+    probs = best.predict(test_ds, verbose=0)
     metrics = compute_metrics(y_test, probs)
     np.savez_compressed(folder / "predictions.npz", probs=probs.astype(np.float32),
                         labels=y_test.astype(np.int64), indices=split.test,
@@ -345,62 +275,66 @@ def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
     np.savez_compressed(folder / "examples.npz", images=data.images[split.test[:EXAMPLES]],
                         labels=y_test[:EXAMPLES].astype(np.int64),
                         probs=probs[:EXAMPLES].astype(np.float32))
-    _write_json(folder / "metrics.json", metrics)
-    history = _read_history(history_path)
-    _write_json(folder / "manifest.json", {
-        **environment(),
+    write_json(folder / "metrics.json", metrics)
+    return metrics
+
+
+def record(folder: Path, cfg: ExperimentConfig, cell: Cell, data: FerData, split: Split,
+           spec: InputSpec, model: keras.Model, opts: RunOptions, replicas: int,
+           started: str, seconds: float, resumed: bool, identity: Identity) -> None:
+    history = read_history(folder / "history.csv")
+    gpus = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
+            for g in tf.config.list_physical_devices("GPU")]
+    write_json(folder / "manifest.json", {
+        **environment(gpus),
         "started": started,
-        "finished": _now(),
-        "resumed": resuming and bool(past),
-        "train_seconds_this_session": round(train_seconds, 1),
+        "finished": now(),
+        "resumed": resumed,
+        "train_seconds_this_session": round(seconds, 1),
         "epochs": len(history),
         "best_epoch": int(np.argmin([h["val_loss"] for h in history])) + 1 if history else None,
         "data": {"path": str(opts.data), "csv": str(opts.csv) if opts.csv else None,
                  "format": cell.format, "n": len(data), "fingerprint": data.fingerprint,
                  "notes": list(data.notes),
                  "synthetic": is_synthetic(opts.data) or bool(opts.csv and is_synthetic(opts.csv))},
-        "split": {"scheme": cfg.split, "seed": cell.seed, **split.sizes(), "file": "split.npz"},
+        "split": {"scheme": cfg.split, "seed": cell.seed, **split.sizes(), "file": "split.npz",
+                  "validation": split.validation,
+                  "class_weights": (class_weights(data.labels[split.training_part])
+                                    if cfg.class_weights else None)},
         "input": {"channels": spec.channels, "raw_pixels": spec.raw_pixels,
                   "model_input_shape": list(model.input_shape[1:])},
-        "strategy": opts.strategy, "replicas": strategy.num_replicas_in_sync,
+        "strategy": opts.strategy, "replicas": replicas,
         "mixed_precision": opts.mixed_precision,
         "model_sha256": sha256_file(folder / "best.keras"),
     })
-    _write_json(folder / "done.json", {"training_hash": cfg.training_hash(), "finished": _now()})
+    finish(folder, identity, now())
+
+
+def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
+             label: str = "", test_labels: np.ndarray | None = None,
+             strategy: tf.distribute.Strategy | None = None) -> dict:
+    """Train and evaluate one cell; returns its metrics. `test_labels` replaces the test
+    labels at scoring time only (used by the test proving the test split is not seen).
+    `strategy`: made once per process by run_experiment (a multi-worker strategy must exist
+    before other TensorFlow work); made from opts when a cell is run on its own."""
+    started = now()
+    strategy = strategy or make_strategy(opts.strategy)
+    split = split_of(cfg, data, cell.seed)
+    model, spec = build(cfg, cell, strategy)
+    identity = identity_of(cfg, data, signature(model))
+    folder = cell.folder(opts.out)
+    resuming = start_folder(inspect(cell, opts.out, identity), cfg, identity)
+    np.savez(folder / "split.npz", **split.as_arrays())
+    batch = cfg.batch_size * strategy.num_replicas_in_sync
+    seconds, resumed = train(cfg, cell, model, spec, data, split, folder, resuming, opts, batch,
+                             label)
+    metrics = evaluate(folder, data, split, spec, batch, test_labels)
+    record(folder, cfg, cell, data, split, spec, model, opts, strategy.num_replicas_in_sync,
+           started, seconds, resumed, identity)
     return metrics
 
 
-def _rewrite_history(path: Path, rows: list[dict]) -> None:
-    if not rows:
-        path.unlink(missing_ok=True)
-        return
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        for row in rows:
-            w.writerow({k: (int(v) if k == "epoch" else v) for k, v in row.items()})
-
-
 # ------------------------------------------------------------------------------ experiment
-
-
-def aggregate(out: Path) -> Path:
-    """Write `<out>/results.csv`: one row per finished cell and seed (from the run folders)."""
-    rows = []
-    for done in sorted(out.glob("*/seed-*/done.json")):
-        folder = done.parent
-        cell = json.loads((folder / "config.json").read_text())["cell"]
-        m = json.loads((folder / "metrics.json").read_text())
-        man = json.loads((folder / "manifest.json").read_text())
-        rows.append({"format": cell["format"], "model": cell["model"], "seed": cell["seed"],
-                     "n_test": m["n"], **{k: m[k] for k in RESULT_METRICS},
-                     "epochs": man["epochs"], "best_epoch": man["best_epoch"]})
-    path = out / "results.csv"
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=RESULT_COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
-    return path
 
 
 def configure_devices(opts: RunOptions) -> None:
@@ -414,29 +348,70 @@ def configure_devices(opts: RunOptions) -> None:
         keras.mixed_precision.set_global_policy("mixed_float16")
 
 
-def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path:
-    """Run (or resume) every cell of this shard; skip cells already done with this config."""
+@dataclass(frozen=True)
+class Plan:
+    """What a run will do, checked before anything is trained."""
+
+    data: dict[str, FerData]
+    states: list[CellState]
+    identities: dict[Cell, Identity]
+
+    def render(self, cfg: ExperimentConfig) -> str:
+        lines = [f"{'cell':<40} {'seed':>4}  {'status':<9} {'images':>7}  split "
+                 f"(train/val/test, {cfg.split})"]
+        for s in self.states:
+            d = self.data[s.cell.format]
+            sizes = split_of(cfg, d, s.cell.seed).sizes()
+            lines.append(f"{s.cell.name:<40} {s.cell.seed:>4}  {s.status:<9} {len(d):>7}  "
+                         f"{sizes['train']}/{sizes['val']}/{sizes['test']}"
+                         + (f"  ({'; '.join(s.differs)})" if s.differs else ""))
+        return "\n".join(lines)
+
+
+def plan(cfg: ExperimentConfig, opts: RunOptions) -> Plan:
+    """Check everything every cell of this shard needs, load every data source once, and
+    find each cell's state on disk; raises before any training."""
+    todo = cells(cfg.validate(), opts.shard)
+    data = {fmt: resolve_format(cfg, opts, fmt) for fmt in dict.fromkeys(c.format for c in todo)}
+    for c in todo:  # every split must be computable before the first epoch
+        split_of(cfg, data[c.format], c.seed, where=f"{c.format} data ({len(data[c.format])} "
+                                                    f"images), seed {c.seed}")
+    signatures = {m: signature(create_model(m)) for m in dict.fromkeys(c.model for c in todo)}
+    identities = {c: identity_of(cfg, data[c.format], signatures[c.model]) for c in todo}
+    states = [inspect(c, opts.out, identities[c]) for c in todo]
+    return Plan(data, states, identities)
+
+
+def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path | None:
+    """Run (or resume) every cell of this shard; reuse cells finished with the same identity.
+    With opts.dry_run, print the plan and return None."""
     configure_devices(opts)
     strategy = make_strategy(opts.strategy)
-    opts.out.mkdir(parents=True, exist_ok=True)
-    _write_json(opts.out / "experiment.json", {**cfg.to_json(), "data": str(opts.data)})
-    todo = cells(cfg, opts.shard)
-    loaded: dict[str, FerData] = {}
-    t0 = time.perf_counter()
-    trained = 0
-    for i, cell in enumerate(todo, 1):
-        label = f"[cell {i}/{len(todo)} {cell.name} seed {cell.seed}]"
-        if is_done(cell.folder(opts.out), cfg):
-            print(f"{label} already done with this config; skipped", flush=True)
+    p = plan(cfg, opts)
+    if opts.dry_run:
+        print(p.render(cfg))
+        return None
+    conflicts = [s for s in p.states if s.status == "conflict"]
+    if conflicts and not opts.force:
+        raise RunConflictError(conflict_message(conflicts, opts.out))
+    output_folder(opts.out, "the run")
+    for s in conflicts:
+        print(f"--force: moved {s.folder} aside to {move_aside(s, opts.out)}", flush=True)
+    states = [dataclasses.replace(s, status="new") if s.status == "conflict" else s
+              for s in p.states]
+    t0, trained = time.perf_counter(), 0
+    for i, s in enumerate(states, 1):
+        cell = s.cell
+        label = f"[cell {i}/{len(states)} {cell.name} seed {cell.seed}]"
+        if s.status == "done":
+            print(f"{label} already done with the same config, data and model; reused",
+                  flush=True)
             continue
-        if cell.format not in loaded:
-            loaded[cell.format] = resolve_format(cfg, opts, cell.format)
-        m = run_cell(cfg, cell, loaded[cell.format], opts, label, strategy=strategy)
+        m = run_cell(cfg, cell, p.data[cell.format], opts, label, strategy=strategy)
         trained += 1
         elapsed = time.perf_counter() - t0
-        left = elapsed / trained * (len(todo) - i)
+        left = elapsed / trained * sum(x.status != "done" for x in states[i:])
         print(f"{label} test accuracy {m['accuracy']:.4f}, macro F1 {m['f1_macro']:.4f} "
               f"({elapsed / 60:.1f} min so far, about {left / 60:.0f} min left)", flush=True)
-        aggregate(opts.out)
-    return aggregate(opts.out)
-
+        aggregate(opts.out, cfg)
+    return aggregate(opts.out, cfg)

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,47 @@ def test_json_round_trip_and_training_hash():
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="no such experiment config"):
         load_config(tmp_path / "none.py")
+
+
+# The training keys before the ADDED fields existed: a config at their defaults must keep
+# exactly these, so cells finished earlier keep their identity.
+ORIGINAL_TRAINING_KEYS = {
+    "directory_subset", "csv_subset", "split", "optimizer", "learning_rate", "batch_size",
+    "max_epochs", "early_stopping_patience", "restore_best_weights", "reduce_lr_patience",
+    "reduce_lr_factor", "min_lr", "class_weights", "augment", "deterministic"}
+ORIGINAL_AUGMENT_KEYS = {"rotation_deg", "horizontal_flip", "zoom", "shift", "shear",
+                         "brightness", "contrast", "noise_std"}
+
+
+def test_fields_added_later_are_left_out_of_the_identity_at_their_default():
+    cfg = load_config(OZER)
+    assert set(cfg.training_config()) == ORIGINAL_TRAINING_KEYS
+    assert set(cfg.training_config()["augment"]) == ORIGINAL_AUGMENT_KEYS
+    changed = load_config(OZER, ["validation=test", "augment.crop=0.1", "min_epochs=3",
+                                 "reduce_lr=false", "early_stopping=false"])
+    extra = set(changed.training_config()) - ORIGINAL_TRAINING_KEYS
+    assert extra == {"validation", "min_epochs", "reduce_lr", "early_stopping"}
+    assert changed.training_config()["augment"]["crop"] == 0.1
+    assert changed.training_hash() != cfg.training_hash()
+
+
+@pytest.mark.parametrize("override,message", [
+    ("validation=holdout", "validation='holdout': expected one of split, carve, test"),
+    ("validation_fraction=1.5", "validation_fraction=1.5: expected 0 < fraction < 1"),
+    ("min_epochs=-1", "min_epochs=-1: expected an integer >= 0"),
+    ("models=", "models=(empty): expected at least one value"),
+    ("seeds=1,1", "seeds=1,1: a value is repeated"),
+    ("reduce_lr_factor=1", "reduce_lr_factor=1.0: expected 0 < f < 1"),
+    ("augment.crop=0.9", "augment.crop=0.9: expected 0 <= value <= 0.5"),
+])
+def test_values_no_run_can_use_are_refused(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(OZER, [override])
+
+
+def test_a_config_file_with_a_wrong_keyword_is_one_error(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from fer_keras.config import ExperimentConfig\n"
+                   "CONFIG = ExperimentConfig(name='x', paper='y', epochs=3)\n")
+    with pytest.raises(ConfigError, match="unexpected keyword argument 'epochs'"):
+        load_config(bad)

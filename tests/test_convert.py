@@ -45,11 +45,23 @@ def test_to_dir_writes_kaggle_layout(tmp_path, sample):
                                   np.bincount(load(csv_path).labels, minlength=7))
 
 
-def test_to_csv_needs_the_split_in_file_names(tmp_path):
-    root = write_image_tree(tmp_path / "d", per_class=1, prefix="img_")
-    with pytest.raises(DataError, match="cannot tell the challenge split"):
-        from fer_keras.data.convert import dir_to_csv
+def test_to_csv_without_any_split_in_file_names_writes_no_usage(tmp_path):
+    from fer_keras.data.convert import dir_to_csv
 
+    root = write_image_tree(tmp_path / "d", per_class=2, prefix="img_")
+    assert dir_to_csv(root, tmp_path / "o.csv") == 14
+    assert (tmp_path / "o.csv").read_text().splitlines()[0] == "emotion,pixels"
+    back = load(tmp_path / "o.csv")
+    assert sorted(back.labels.tolist()) == sorted(load(root).labels.tolist())
+    assert set(back.usage) == {""}
+
+
+def test_to_csv_refuses_a_mix_of_known_and_unknown_splits(tmp_path):
+    from fer_keras.data.convert import dir_to_csv
+
+    root = write_image_tree(tmp_path / "d", per_class=1, prefix="img_")
+    write_image_tree(root, per_class=1, prefix="Training_")
+    with pytest.raises(DataError, match="cannot tell the challenge split"):
         dir_to_csv(root, tmp_path / "o.csv")
 
 

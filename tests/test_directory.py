@@ -76,8 +76,28 @@ def test_corrupt_image_is_an_error_naming_the_file(tmp_path):
     bad.write_bytes(b"\xff\xd8 not really a jpeg")
     with pytest.raises(DataError) as e:
         load_directory(root, use_cache=False)
-    assert str(e.value) == (f"{bad}: unreadable or corrupt image (expected a JPEG, PNG or BMP "
-                            f"file)")
+    assert str(e.value) == (f"{bad}: truncated or corrupt JPEG (no end-of-image marker); "
+                            "expected a complete file: re-copy or remove it")
+
+
+def test_truncated_jpeg_is_an_error_not_grey_padding(tmp_path):
+    """libjpeg decodes half a JPEG without failing (grey fill, a warning naming no file)."""
+    root = write_image_tree(tmp_path / "d", per_class=1, ext=".jpg")
+    whole = root / "happy" / "Training_happy0.jpg"
+    data = whole.read_bytes()
+    whole.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match=f"{whole}: truncated or corrupt JPEG"):
+        load_directory(root, use_cache=False)
+    whole.write_bytes(data + b"\0" * 16)  # padding after the end marker is harmless
+    assert len(load_directory(root, use_cache=False)) == 7
+
+
+def test_truncated_png_is_an_error_naming_the_file(tmp_path):
+    root = write_image_tree(tmp_path / "d", per_class=1)
+    png = root / "fear" / "Training_fear0.png"
+    png.write_bytes(png.read_bytes()[:200])
+    with pytest.raises(DataError, match=f"{png}: unreadable or corrupt image"):
+        load_directory(root, use_cache=False)
 
 
 @pytest.mark.parametrize("case", ["missing", "file", "empty"])

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from fer_keras.data.augment import AugmentConfig, build_augmenter
-from fer_keras.data.pipeline import InputSpec, make_dataset
+from fer_keras.data.pipeline import EpochClock, InputSpec, make_dataset
 from fer_keras.models import create_model, expects_raw_pixels, list_models
 
 WHITE = np.full((4, 48, 48, 1), 255, np.uint8)
@@ -63,7 +63,7 @@ def test_evaluation_data_keeps_order_and_is_never_augmented():
 def test_training_data_is_augmented_when_configured():
     imgs = np.random.default_rng(0).integers(0, 256, (8, 48, 48, 1), dtype=np.uint8)
     ds = make_dataset(imgs, np.zeros(8, int), InputSpec(1, False), batch_size=8, training=True,
-                      augment=AugmentConfig(noise_std=0.2))
+                      clock=EpochClock(0), augment=AugmentConfig(noise_std=0.2))
     x, _ = next(iter(ds))
     plain = np.sort((imgs / 255.0).ravel())
     assert not np.allclose(np.sort(x.numpy().ravel()), plain, atol=1e-3)
@@ -89,7 +89,8 @@ def test_tf_data_autotuning_is_off_with_fixed_parallelism():
     from fer_keras.data import pipeline
 
     for training in (True, False):
-        ds = make_dataset(WHITE, LABELS, InputSpec(1, False), batch_size=2, training=training)
+        ds = make_dataset(WHITE, LABELS, InputSpec(1, False), batch_size=2, training=training,
+                          clock=EpochClock(0))
         assert ds.options().autotune.enabled is False
     assert pipeline.PARALLEL_CALLS >= 1 and pipeline.PREFETCH_BATCHES == 2
 
@@ -101,3 +102,12 @@ def test_functional_model_with_rescaling_after_its_input_expects_raw_pixels():
         keras.layers.Flatten(name="flatten")(x))
     assert expects_raw_pixels(keras.Model(inputs, outputs))
     assert not expects_raw_pixels(create_model("emotionnet_pp"))
+
+
+def test_crop_augmentation_is_a_named_random_crop_resized_back():
+    aug = build_augmenter(AugmentConfig(crop=0.1), (0.0, 1.0), seed=0, size=(48, 48))
+    assert [ly.name for ly in aug.layers] == ["aug_crop", "aug_crop_resize"]
+    assert (aug.layers[0].height, aug.layers[0].width) == (43, 43)  # round(0.9 x 48)
+    x = np.random.default_rng(0).uniform(0, 1, (4, 48, 48, 1)).astype("float32")
+    out = keras.ops.convert_to_numpy(aug(x, training=True))
+    assert out.shape == (4, 48, 48, 1) and not np.allclose(out, x)

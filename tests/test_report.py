@@ -116,9 +116,21 @@ def test_rebuild_from_the_reports_own_copy(report, tmp_path):
 
 
 def test_top_level_index_lists_the_report(report):
+    from fer_keras.reports import build_index
+
     _, index = report
-    top = (index.parent.parent / "index.html").read_text()
+    assert not (index.parent.parent / "index.html").exists()  # a report writes only in --out
+    top = build_index(index.parent.parent).read_text()
     assert 'href="fake/index.html"' in top
+
+
+def test_report_writes_nothing_outside_its_out_folder(tmp_path):
+    runs = write_fake_runs(tmp_path / "runs" / "x")
+    (tmp_path / "D").mkdir()
+    (tmp_path / "D" / "index.html").write_text("mine")
+    build_report(runs, tmp_path / "D" / "rep")
+    assert (tmp_path / "D" / "index.html").read_text() == "mine"
+    assert sorted(p.name for p in (tmp_path / "D").iterdir()) == ["index.html", "rep"]
 
 
 def test_single_seed_says_the_anova_needs_two(tmp_path):

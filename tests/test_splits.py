@@ -49,3 +49,33 @@ def test_official_split_needs_usage_and_unknown_scheme_is_an_error():
         split_indices(np.zeros(4, int), "official", usage=np.array(["", "", "", ""]))
     with pytest.raises(DataError, match="unknown split '50/50'"):
         split_indices(LABELS, "50/50")
+
+
+def test_validation_policies():
+    from fer_keras.data.splits import with_validation
+
+    base = split_indices(LABELS, "80/20", seed=3)
+    assert with_validation(base, LABELS, "split", 0.1) is base
+    carved = with_validation(base, LABELS, "carve", 0.1)
+    assert carved.validation == "carve"
+    np.testing.assert_array_equal(carved.test, base.test)  # the test part is untouched
+    np.testing.assert_array_equal(np.sort(np.concatenate([carved.train, carved.val])),
+                                  base.train)
+    np.testing.assert_array_equal(carved.training_part, base.train)
+    assert carved.val.size == int(np.ceil(0.1 * base.train.size))
+    # stratified: each class's share of the carved validation is within one image of 10 %
+    for c in range(7):
+        n_c = int((LABELS[base.train] == c).sum())
+        assert abs((LABELS[carved.val] == c).sum() - 0.1 * n_c) <= 1
+    assert set(carved.as_arrays()) == {"train", "val", "test", "pool"}
+    leak = with_validation(base, LABELS, "test", 0.1)
+    assert leak.validation == "test"
+    np.testing.assert_array_equal(leak.val, base.test)
+
+
+def test_a_class_with_one_image_is_named():
+    labels = np.array([0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6] * 3 + [1])
+    labels[labels == 1] = 0
+    labels[-1] = 1
+    with pytest.raises(DataError, match=r"single image: disgust \(1\)"):
+        split_indices(labels, "80/10/10")

@@ -33,3 +33,18 @@ def test_ashok_table_2_from_an_80_20_split_of_all_35887_images(fer2013_dir):
         assert w[c] == pytest.approx(expected, abs=0.001), c
     official = class_weights(data.labels[data.usage == "Training"])
     assert official[0] == pytest.approx(1.0266, abs=0.0001)
+
+
+@pytest.mark.real_data
+def test_carved_validation_keeps_table_2_weights(fer2013_dir):
+    """validation=carve takes validation images out of the 28,709, but the class weights are
+    still those of the whole training part, i.e. Table 2."""
+    from fer_keras.data.splits import with_validation
+
+    data = load(fer2013_dir)
+    split = with_validation(split_indices(data.labels, "80/20", seed=1), data.labels, "carve",
+                            0.1)
+    assert split.sizes() == {"train": 25_838, "val": 2_871, "test": 7_178}
+    w = class_weights(data.labels[split.training_part])
+    for c, expected in TABLE_2.items():
+        assert w[c] == pytest.approx(expected, abs=0.001), c

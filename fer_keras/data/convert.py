@@ -26,28 +26,32 @@ _PIXEL_TEXT = [str(v) for v in range(256)]
 def csv_order(data: FerData) -> np.ndarray:
     """Indices ordering rows as the challenge CSV: by split, then by file name."""
     names = np.array([os.path.basename(s) for s in data.sources])
-    rank = np.array([SPLIT_NAMES.index(u) for u in data.usage])
+    rank = np.array([SPLIT_NAMES.index(u) if u else -1 for u in data.usage])
     return np.lexsort((names, rank))
 
 
 def write_challenge_csv(data: FerData, out: str | os.PathLike) -> int:
-    """Write `emotion,pixels,Usage`; returns the number of rows."""
+    """Write `emotion,pixels,Usage`, or `emotion,pixels` when no image's challenge split is
+    known (an export whose files are not named Training_*, PublicTest_*, PrivateTest_*);
+    returns the number of rows. A mix of known and unknown splits is refused."""
     missing = np.flatnonzero(data.usage == "")
-    if missing.size:
+    with_usage = missing.size == 0
+    if 0 < missing.size < len(data):
         raise DataError(
             f"{data.sources[missing[0]]}: cannot tell the challenge split of this image (file "
-            f"names must start with {', '.join(s + '_' for s in SPLIT_NAMES)}); "
-            f"{missing.size} image(s) like it"
+            f"names must start with {', '.join(s + '_' for s in SPLIT_NAMES)}, as "
+            f"{len(data) - missing.size} other image(s) do); {missing.size} image(s) like it"
         )
     order = csv_order(data)
     flat = data.images.reshape(len(data), -1)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="\n") as f:
-        f.write("emotion,pixels,Usage\n")
+        f.write("emotion,pixels,Usage\n" if with_usage else "emotion,pixels\n")
         for i in order:
             pixels = " ".join(map(_PIXEL_TEXT.__getitem__, flat[i].tolist()))
-            f.write(f"{int(data.labels[i])},{pixels},{data.usage[i]}\n")
+            usage = f",{data.usage[i]}" if with_usage else ""
+            f.write(f"{int(data.labels[i])},{pixels}{usage}\n")
     return len(order)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,8 @@ def _token_at(buf: np.ndarray, pos: int) -> str:
 
 
 def _pixel_problem(token: str) -> str:
+    if token.strip() in ("", "nan", "None"):
+        return f"missing pixel value (expected {PIXELS} pixel columns after the label)"
     try:
         value = float(token)
     except ValueError:
@@ -163,9 +166,33 @@ def _read_challenge(path: Path, has_header: bool, cols: dict) -> tuple:
     return _read_challenge_general(path, has_header, cols)
 
 
+def _read_frame(path: Path, has_header: bool, **kwargs) -> pd.DataFrame:
+    """pandas.read_csv with blank lines kept (so line numbers stay true), a row with too many
+    fields named by its line, and trailing blank lines (an editor's last newline) dropped."""
+    try:
+        frame = pd.read_csv(path, header=0 if has_header else None, skip_blank_lines=False,
+                            encoding="utf-8-sig", **kwargs)
+    except pd.errors.ParserError as e:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
+        if found:
+            expected, line, saw = found.groups()
+            raise DataError(f"{path}: line {line}: {saw} fields, expected {expected} (as in "
+                            "line 1)") from None
+        raise DataError(f"{path}: not a readable CSV ({e})") from None
+    blank = (frame.isna() | (frame == "")).all(axis=1)
+    end = len(frame)
+    while end and blank.iat[end - 1]:
+        end -= 1
+    frame = frame.iloc[:end]
+    if blank.iloc[:end].any():
+        row = int(np.flatnonzero(blank.iloc[:end].to_numpy())[0])
+        raise DataError(f"{path}: line {_line(row, has_header)}: empty line (expected a data "
+                        "row; only trailing empty lines are ignored)")
+    return frame
+
+
 def _read_challenge_general(path: Path, has_header: bool, cols: dict) -> tuple:
-    frame = pd.read_csv(path, header=0 if has_header else None, dtype=str,
-                        keep_default_na=False, skip_blank_lines=False, encoding="utf-8-sig")
+    frame = _read_frame(path, has_header, dtype=str, keep_default_na=False)
     labels = _labels(path, frame.iloc[:, cols["label"]], has_header)
     pixels = _parse_pixel_strings(path, frame.iloc[:, cols["pixels"]].tolist(), has_header)
     if cols["usage"] is not None:
@@ -186,8 +213,7 @@ def _read_canonical(path: Path, has_header: bool, has_usage: bool) -> tuple:
 
 
 def _read_wide(path: Path, has_header: bool) -> tuple:
-    frame = pd.read_csv(path, header=0 if has_header else None, skip_blank_lines=False,
-                        encoding="utf-8-sig")
+    frame = _read_frame(path, has_header)
     if frame.shape[1] != PIXELS + 1:
         raise DataError(f"{path}: {frame.shape[1]} columns, expected a label and {PIXELS} pixels")
     labels = _labels(path, frame.iloc[:, 0].astype(str), has_header)

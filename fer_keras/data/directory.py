@@ -84,7 +84,21 @@ def _scan(folder: Path) -> list[tuple[str, int, int, int]]:
     return files
 
 
+def _jpeg_complete(path: str) -> bool:
+    """A JPEG ends with its EOI marker (FF D9; only padding may follow). libjpeg decodes a
+    truncated file without failing, filling the missing part with grey and printing a warning
+    that names no file, so the end is checked here. (In entropy-coded data FF is always
+    followed by 00 or a restart marker, so FF D9 near the end is the real EOI.)"""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 64))
+        return b"\xff\xd9" in f.read()
+
+
 def _decode(path: str) -> tuple[np.ndarray, bool]:
+    if path.lower().endswith((".jpg", ".jpeg")) and not _jpeg_complete(path):
+        raise DataError(f"{path}: truncated or corrupt JPEG (no end-of-image marker); expected "
+                        "a complete file: re-copy or remove it")
     img = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
     if img is None:
         raise DataError(f"{path}: unreadable or corrupt image (expected a JPEG, PNG or BMP file)")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import sys
 
+from ..errors import FerKerasError
 
-class DataError(ValueError):
+
+class DataError(FerKerasError, ValueError):
     """Input data that cannot be used as it is."""
 
 

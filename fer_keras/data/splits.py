@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from ..labels import SPLIT_NAMES
+from ..labels import CLASS_NAMES, SPLIT_NAMES
 from .errors import DataError
 
 SCHEMES: dict[str, tuple[float, float, float]] = {
@@ -41,13 +41,46 @@ class Split:
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
+    # The scheme's whole training part when validation was carved out of it (class weights
+    # are computed on it, as a paper that names no validation set computed them); else None.
+    pool: np.ndarray | None = None
+    validation: str = "split"  # how val was chosen: "split", "carve" or "test" (leakage)
+
+    @property
+    def training_part(self) -> np.ndarray:
+        return self.train if self.pool is None else self.pool
 
     def sizes(self) -> dict[str, int]:
         return {"train": int(self.train.size), "val": int(self.val.size),
                 "test": int(self.test.size)}
 
     def as_arrays(self) -> dict[str, np.ndarray]:
-        return {"train": self.train, "val": self.val, "test": self.test}
+        arrays = {"train": self.train, "val": self.val, "test": self.test}
+        return arrays if self.pool is None else {**arrays, "pool": self.pool}
+
+
+def with_validation(split: Split, labels: np.ndarray, policy: str, fraction: float) -> Split:
+    """Apply a validation policy (fer_keras.config.VALIDATION_POLICIES) to a split:
+    "split" keeps its validation part; "carve" takes a stratified `fraction` of the training
+    part as validation (seeded like the split), the test part untouched; "test" validates on
+    the test part itself, which is test-set leakage (the literal reading of papers that split
+    only train/test, run so that a report can say what the leak is worth)."""
+    if policy == "split":
+        return split
+    if policy == "test":
+        return Split(split.scheme, split.seed, split.train, split.test, split.test,
+                     validation="test")
+    if policy != "carve":
+        raise DataError(f"validation policy {policy!r}: expected split, carve or test")
+    labels = np.asarray(labels)
+    try:
+        train, val = train_test_split(split.train, test_size=fraction,
+                                      stratify=labels[split.train], random_state=split.seed)
+    except ValueError as e:
+        raise DataError(f"validation=carve of {split.train.size} training images: {e}; "
+                        "expected more images per class") from None
+    return Split(split.scheme, split.seed, np.sort(train), np.sort(val), split.test,
+                 pool=split.train, validation="carve")
 
 
 def split_indices(labels: np.ndarray, scheme: str, seed: int = 0,
@@ -63,14 +96,24 @@ def split_indices(labels: np.ndarray, scheme: str, seed: int = 0,
     if scheme not in SCHEMES:
         raise DataError(f"unknown split {scheme!r}; known: {', '.join([*SCHEMES, OFFICIAL])}")
     train_frac, val_frac, test_frac = SCHEMES[scheme]
+    counts = np.bincount(labels, minlength=len(CLASS_NAMES))
+    present = counts[counts > 0]
+    if present.size and present.min() < 2:
+        rare = ", ".join(f"{CLASS_NAMES[c]} ({counts[c]})" for c in np.flatnonzero(counts == 1))
+        raise DataError(f"split {scheme!r}: class(es) with a single image: {rare}; a stratified "
+                        "split needs at least 2 images per class (add images or remove the class)")
     # floor(share * n) as scikit-learn does for a float share, but without its float error
     # (0.7 * 2850 = 1994.9999...): 80 % of 35,887 is 28,709, the size Ashok's Table 2 implies.
     n_train = math.floor(train_frac * labels.size + 1e-9)
-    train, rest = train_test_split(everything, train_size=n_train, stratify=labels,
-                                   random_state=seed)
-    if val_frac == 0:
-        val, test = np.array([], dtype=int), rest
-    else:
-        val, test = train_test_split(rest, test_size=test_frac / (val_frac + test_frac),
-                                     stratify=labels[rest], random_state=seed)
+    try:
+        train, rest = train_test_split(everything, train_size=n_train, stratify=labels,
+                                       random_state=seed)
+        if val_frac == 0:
+            val, test = np.array([], dtype=int), rest
+        else:
+            val, test = train_test_split(rest, test_size=test_frac / (val_frac + test_frac),
+                                         stratify=labels[rest], random_state=seed)
+    except ValueError as e:  # too few images for a stratified split of this size
+        raise DataError(f"split {scheme!r} of {labels.size} images ({present.size} classes): "
+                        f"{e}; expected more images per class") from None
     return Split(scheme, seed, np.sort(train), np.sort(val), np.sort(test))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import keras
@@ -37,3 +39,23 @@ def summary_rows(model: keras.Model) -> list[LayerRow]:
 
 def count_params(model: keras.Model) -> int:
     return int(sum(int(keras.ops.size(w)) for w in model.weights))
+
+
+def _without_names(obj):
+    """A layer config without its (and its sublayers') names: auto-generated names depend on
+    how many layers a process has built before, not on the architecture."""
+    if isinstance(obj, dict):
+        return {k: _without_names(v) for k, v in obj.items() if k != "name"}
+    if isinstance(obj, (list, tuple)):
+        return [_without_names(v) for v in obj]
+    return obj
+
+
+def signature(model: keras.Model) -> str:
+    """SHA-256 (16 hex digits) of the architecture: every layer's class, configuration (less
+    names), output shape and parameter count, in order. Equal signatures: same computation."""
+    rows = [[type(layer).__name__, _without_names(layer.get_config()),
+             _shape_text(layer.output.shape), int(layer.count_params())]
+            for layer in model.layers]
+    text = json.dumps([list(model.input_shape), rows], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

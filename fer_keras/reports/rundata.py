@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import FerKerasError
 from ..metrics import compute_metrics
 
 # What a report keeps of each run (no model files, no split indices).
@@ -42,7 +43,7 @@ class SeedRun:
         return f"{self.format}/{self.model}"
 
 
-class RunFolderError(ValueError):
+class RunFolderError(FerKerasError, ValueError):
     pass
 
 
@@ -67,10 +68,13 @@ def read_runs(runs_dir: Path) -> tuple[dict, list[SeedRun]]:
     """(experiment config, finished runs in factor order). Unfinished runs are left out."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
-        raise RunFolderError(f"{runs_dir}: no such run folder")
+        raise RunFolderError(f"{runs_dir}: no such run folder; expected the --out folder of "
+                             "`fer-keras run` (e.g. runs/ozer) or a report's runs/ copy")
     folders = sorted(p.parent for p in runs_dir.glob("*/seed-*/done.json"))
     if not folders:
-        raise RunFolderError(f"{runs_dir}: no finished runs (no */seed-*/done.json)")
+        raise RunFolderError(f"{runs_dir}: no finished cells; expected "
+                             "<format>-<model>/seed-<n>/done.json below it (run `fer-keras run` "
+                             "first)")
     runs = [read_seed_run(f) for f in folders]
     exp_path = runs_dir / "experiment.json"
     experiment = json.loads(exp_path.read_text()) if exp_path.exists() else runs[0].config

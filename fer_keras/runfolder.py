@@ -1,0 +1,272 @@
+"""A run folder's bookkeeping: which cells exist, what each computed, and whether a finished
+cell may be reused. Nothing finished is ever deleted or silently reused.
+
+`<out>/<format>-<model>/seed-<n>/` is one cell. Its identity is everything that changes what
+it computes: the training config, the data's fingerprint (SHA-256 of pixels and labels) and
+the model's signature (its architecture; `models.summary.signature`). `config.json` records
+the identity when the cell starts and `done.json` when it finishes. A finished cell is reused
+only when its whole identity matches; an unfinished one is resumed only then. Any other cell
+in the way is a conflict: the run refuses before training anything, naming the cell and what
+differs, unless `--force` asks to move the old cell aside (to `<out>/_superseded/`), never to
+delete it.
+
+`results.csv` and `experiment.json` are rebuilt from the finished cells on disk after every
+cell, so they always describe exactly those cells.
+
+Light on purpose (no TensorFlow): reading and planning a run folder needs no training code.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .config import ExperimentConfig
+from .errors import FerKerasError
+from .metrics import RESULT_COLUMNS, RESULT_METRICS
+from .provenance import write_json
+
+SUPERSEDED = "_superseded"  # where --force moves cells that are in the way
+
+
+class RunConflictError(FerKerasError):
+    """A cell on disk that this run may neither reuse nor replace without being told to."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    format: str
+    model: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.format}-{self.model}"
+
+    def folder(self, out: Path) -> Path:
+        return Path(out) / self.name / f"seed-{self.seed}"
+
+
+def cells(cfg: ExperimentConfig, shard: tuple[int, int] = (0, 1)) -> list[Cell]:
+    """All cells in a fixed order (format, model, seed); a shard takes every n-th from i."""
+    everything = [Cell(f, m, s) for f in cfg.formats for m in cfg.models for s in cfg.seeds]
+    i, n = shard
+    if not 0 <= i < n:
+        raise ValueError(f"shard {i}/{n}: expected 0 <= i < n")
+    return everything[i::n]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Everything that changes what a cell computes."""
+
+    training: dict  # ExperimentConfig.training_config()
+    data_fingerprint: str
+    model_signature: str
+
+    @property
+    def key(self) -> str:
+        return _hash(dataclasses.asdict(self))
+
+    @property
+    def training_hash(self) -> str:  # equals ExperimentConfig.training_hash()
+        return _hash(self.training)
+
+    def to_json(self) -> dict:
+        return {**dataclasses.asdict(self), "key": self.key}
+
+    def differences(self, recorded: dict | None) -> list[str]:
+        """What differs from an identity recorded on disk, in words (empty: the same)."""
+        if not recorded:
+            return ["it records no identity (written by an older version of fer-keras)"]
+        out = []
+        old, new = _flat(recorded.get("training", {})), _flat(self.training)
+        for k in sorted(set(old) | set(new)):
+            if old.get(k, "(unset)") != new.get(k, "(unset)"):
+                out.append(f"{k}: {old.get(k, '(unset)')!r} -> {new.get(k, '(unset)')!r}")
+        if recorded.get("data_fingerprint") != self.data_fingerprint:
+            out.append(f"data: fingerprint {str(recorded.get('data_fingerprint'))[:12]} -> "
+                       f"{self.data_fingerprint[:12]}")
+        if recorded.get("model_signature") != self.model_signature:
+            out.append(f"model architecture: signature {recorded.get('model_signature')} -> "
+                       f"{self.model_signature}")
+        return out
+
+
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class CellState:
+    """A cell of this run as found on disk: "new", "done" (reused), "resume" or "conflict"."""
+
+    cell: Cell
+    folder: Path
+    status: str
+    differs: tuple[str, ...] = ()
+
+
+def inspect(cell: Cell, out: Path, identity: Identity) -> CellState:
+    folder = cell.folder(out)
+    if not folder.exists():
+        return CellState(cell, folder, "new")
+    done = _read_json(folder / "done.json")
+    if done is not None:
+        differs = identity.differences(done.get("identity"))
+        return CellState(cell, folder, "conflict" if differs else "done", tuple(differs))
+    config = _read_json(folder / "config.json")
+    if config is None and not any(folder.iterdir()):
+        return CellState(cell, folder, "new")  # an empty folder holds nothing to keep
+    differs = identity.differences((config or {}).get("identity"))
+    return CellState(cell, folder, "conflict" if differs else "resume", tuple(differs))
+
+
+def conflict_message(conflicts: list[CellState], out: Path) -> str:
+    first = conflicts[0]
+    kind = "finished" if (first.folder / "done.json").exists() else "unfinished"
+    more = f" (and {len(conflicts) - 1} more cell(s))" if len(conflicts) > 1 else ""
+    return (f"{first.folder}: {kind} cell was computed differently "
+            f"({'; '.join(first.differs)}){more}; nothing was changed. Expected the same "
+            f"config, data and model to reuse or resume it: run with --out NEW_FOLDER to keep "
+            f"both, or --force to move the old cell(s) aside to {Path(out) / SUPERSEDED} and "
+            "train again")
+
+
+def move_aside(state: CellState, out: Path) -> Path:
+    """--force: keep the old cell under <out>/_superseded/<UTC time>/, never delete it."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    target = Path(out) / SUPERSEDED / stamp / state.folder.relative_to(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(state.folder), str(target))
+    return target
+
+
+def start_folder(state: CellState, cfg: ExperimentConfig, identity: Identity) -> bool:
+    """Make a new cell's folder (config.json with its identity); True when it resumes."""
+    if state.status == "resume":
+        return True
+    if state.status == "done":
+        raise RunConflictError(f"{state.folder}: already finished with the same config, data "
+                               "and model; expected an empty or unfinished cell folder")
+    if state.status != "new":
+        raise RunConflictError(conflict_message([state], state.folder.parents[1]))
+    state.folder.mkdir(parents=True, exist_ok=True)
+    write_json(state.folder / "config.json", {
+        **cfg.to_json(), "cell": dataclasses.asdict(state.cell),
+        "training_hash": cfg.training_hash(), "identity": identity.to_json()})
+    return False
+
+
+def finish(folder: Path, identity: Identity, finished: str) -> None:
+    """done.json, written last: the cell finished with this identity."""
+    write_json(folder / "done.json", {"identity": identity.to_json(), "finished": finished,
+                                      "training_hash": identity.training_hash})
+
+
+# ------------------------------------------------------------------------- history
+
+
+def read_history(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def rewrite_history(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        path.unlink(missing_ok=True)
+        return
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: (int(v) if k == "epoch" else v) for k, v in row.items()})
+
+
+# ------------------------------------------------------------------------- aggregates
+
+
+def finished_cells(out: Path) -> list[Path]:
+    return sorted(p.parent for p in Path(out).glob("*/seed-*/done.json"))
+
+
+def aggregate(out: Path, cfg: ExperimentConfig) -> Path:
+    """Rebuild `<out>/results.csv` and `<out>/experiment.json` from the finished cells on
+    disk (and nothing else): one results row per cell and seed; the experiment's claims and
+    names from `cfg`, its factors, training config(s) and data from the cells themselves."""
+    out = Path(out)
+    rows, described = [], []
+    for folder in finished_cells(out):
+        config = json.loads((folder / "config.json").read_text())
+        m = json.loads((folder / "metrics.json").read_text())
+        man = json.loads((folder / "manifest.json").read_text())
+        cell = config["cell"]
+        rows.append({"format": cell["format"], "model": cell["model"], "seed": cell["seed"],
+                     "n_test": m["n"], **{k: m[k] for k in RESULT_METRICS},
+                     "epochs": man["epochs"], "best_epoch": man["best_epoch"]})
+        described.append((config, man))
+    path = out / "results.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=RESULT_COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    write_json(out / "experiment.json", describe(cfg, described))
+    return path
+
+
+def _ordered(values, preferred) -> list:
+    seen = list(dict.fromkeys(values))
+    return [v for v in preferred if v in seen] + [v for v in seen if v not in preferred]
+
+
+def describe(cfg: ExperimentConfig, described: list[tuple[dict, dict]]) -> dict:
+    """experiment.json: the current config's names and claims; factors, training config and
+    data as the finished cells record them (a mix of configs is listed, never hidden)."""
+    cells_ = [c["cell"] for c, _ in described]
+    trainings = {c["training_hash"]: c["identity"]["training"] for c, _ in described}
+    base = cfg.to_json()
+    if len(trainings) == 1:
+        base.update(next(iter(trainings.values())))
+    data: dict[str, dict] = {}
+    for _, man in described:
+        d = man["data"]
+        entry = {"path": d["csv"] if d["format"] == "csv" and d.get("csv") else d["path"],
+                 "fingerprint": d["fingerprint"], "n": d["n"]}
+        data.setdefault(d["format"], [])
+        if entry not in data[d["format"]]:
+            data[d["format"]].append(entry)
+    return {
+        **base,
+        "formats": _ordered([c["format"] for c in cells_], cfg.formats),
+        "models": _ordered([c["model"] for c in cells_], cfg.models),
+        "seeds": sorted({int(c["seed"]) for c in cells_}),
+        "training_configs": trainings,
+        "mixed_training_configs": len(trainings) > 1,
+        "data": data,
+        "cells": [{**c["cell"], "identity": c["identity"]["key"]} for c, _ in described],
+    }

@@ -1,0 +1,99 @@
+"""A run killed with SIGKILL at any epoch and resumed ends byte for byte as an uninterrupted
+run: same history, same selected epoch, same predictions and metrics. The cell uses dropout
+and random augmentation (rotation, flip, noise), so every random state must come back."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+OZER = ROOT / "experiments" / "ozer.py"
+CELL = "csv-ashok_cnn/seed-0"
+COMPARED = ("history.csv", "metrics.json", "predictions.npz", "examples.npz", "split.npz")
+pytestmark = pytest.mark.slow
+
+
+def _command(sample, out: Path) -> list[str]:
+    images, csv_path = sample
+    return [sys.executable, "-m", "fer_keras.cli", "run", str(OZER), "--data", str(images),
+            "--csv", str(csv_path), "--out", str(out), "formats=csv", "models=ashok_cnn",
+            "seeds=0", "max_epochs=6", "early_stopping_patience=50", "reduce_lr_patience=2",
+            "augment.rotation_deg=10", "augment.horizontal_flip=true", "augment.noise_std=0.05"]
+
+
+def _kill_after(cmd: list[str], history: Path, epochs: int) -> list[str]:
+    """Start the run, SIGKILL it once `epochs` epochs are logged; the logged rows."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if history.exists() and len(history.read_text().splitlines()) >= epochs + 1:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not (history.parent / "done.json").exists()
+    return history.read_text().splitlines()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(sample, tmp_path_factory):
+    out = tmp_path_factory.mktemp("whole")
+    subprocess.run(_command(sample, out), cwd=ROOT, check=True, capture_output=True)
+    return out / CELL
+
+
+@pytest.mark.parametrize("kill_after", [2, 4])
+def test_killed_and_resumed_run_equals_the_uninterrupted_one(sample, tmp_path, uninterrupted,
+                                                            kill_after):
+    out = tmp_path / "killed"
+    history = out / CELL / "history.csv"
+    killed_rows = _kill_after(_command(sample, out), history, kill_after)
+    subprocess.run(_command(sample, out), cwd=ROOT, check=True, capture_output=True)
+    resumed = out / CELL
+    manifest = json.loads((resumed / "manifest.json").read_text())
+    assert manifest["resumed"] is True and manifest["epochs"] == 6
+    rows = history.read_text().splitlines()
+    assert [int(r.split(",")[0]) for r in rows[1:]] == list(range(6))
+    assert rows[1] == killed_rows[1]  # epochs the backup held were kept, not trained again
+    for name in COMPARED:
+        assert (resumed / name).read_bytes() == (uninterrupted / name).read_bytes(), name
+    whole = json.loads((uninterrupted / "manifest.json").read_text())
+    assert manifest["best_epoch"] == whole["best_epoch"]
+
+
+def test_an_epochs_random_draws_depend_on_seed_and_epoch_only():
+    """The pipeline's order and augmentation in epoch e are the same whichever epochs came
+    before (what a resumed run relies on), differ between epochs, and cover every image."""
+    import numpy as np
+
+    from fer_keras.data.augment import AugmentConfig
+    from fer_keras.data.pipeline import EpochClock, InputSpec, make_dataset
+
+    images = (np.arange(10 * 48 * 48).reshape(10, 48, 48, 1) % 256).astype(np.uint8)
+    labels = np.arange(10) % 7
+
+    def draws(clock, epochs):
+        ds = make_dataset(images, labels, InputSpec(1, False), batch_size=4, training=True,
+                          clock=clock, augment=AugmentConfig(noise_std=0.1))
+        out = {}
+        for e in epochs:
+            clock.set(e)
+            batches = list(ds)
+            out[e] = (np.concatenate([x.numpy() for x, _ in batches]),
+                      np.concatenate([y.numpy().argmax(1) for _, y in batches]))
+        return out
+
+    a = draws(EpochClock(3), [0, 1, 2, 3])  # epochs in order
+    b = draws(EpochClock(3), [3, 0])  # epoch 3 first, as after a restart
+    for e in (0, 3):
+        np.testing.assert_array_equal(a[e][0], b[e][0])
+        np.testing.assert_array_equal(a[e][1], b[e][1])
+        assert sorted(a[e][1].tolist()) == sorted(labels.tolist())
+    assert not np.array_equal(a[0][1], a[3][1]) or not np.array_equal(a[0][0], a[3][0])
+    assert not np.array_equal(draws(EpochClock(4), [3])[3][0], a[3][0])  # the seed matters
