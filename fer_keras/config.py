@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import runpy
 import typing
 from dataclasses import dataclass, field
@@ -53,6 +54,9 @@ class ExperimentConfig:
     directory_subset: str = "train"  # which part of a train/+test/ export the directory cells use
     csv_subset: str = "all"  # "all", or a challenge split name, for the CSV cells
     split: str = "80/10/10"
+    # Quick checks: a stratified subsample of this many images of each data source (the same
+    # images for every cell and seed), before splitting; 0 = all.
+    limit: int = field(default=0, metadata=ADDED)
     validation: str = field(default="split", metadata=ADDED)  # one of VALIDATION_POLICIES
     validation_fraction: float = field(default=0.1, metadata=ADDED)  # of the training part,
     # for validation="carve"
@@ -72,9 +76,15 @@ class ExperimentConfig:
     class_weights: bool = False
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     deterministic: bool = True
+    # Named variants run beside the main cells: {name: ("key=value", ...)}, overrides of this
+    # config (factors included, e.g. "models=..." to run a variant for some models only).
+    # Used where a paper allows several readings; each variant cell is its own cell.
+    variants: dict = field(default_factory=dict)
     # what the paper claims, for the report (percent, as printed); keys "format/model"
     claimed_metrics: dict = field(default_factory=dict)
     claimed_auc: dict = field(default_factory=dict)  # {"format/model": {class name: AUC}}
+    claimed_class_weights: dict = field(default_factory=dict)  # {class name: weight}
+    proposed_model: str = ""  # the paper's own model, compared with every other one
     claimed_notes: str = ""
 
     def to_json(self) -> dict:
@@ -120,6 +130,9 @@ class ExperimentConfig:
         _at_least("batch_size", self.batch_size, 1)
         _at_least("early_stopping_patience", self.early_stopping_patience, 1)
         _at_least("min_epochs", self.min_epochs, 0)
+        if self.limit and self.limit < 70:
+            raise ConfigError(f"limit={self.limit}: expected 0 (all images) or at least 70 "
+                              "(10 per class)")
         _at_least("reduce_lr_patience", self.reduce_lr_patience, 1)
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise ConfigError(f"learning_rate={self.learning_rate}: expected a number > 0")
@@ -132,7 +145,26 @@ class ExperimentConfig:
             self.augment.validate()
         except ValueError as e:
             raise ConfigError(str(e)) from None
+        for name in self.variants:
+            if not isinstance(name, str) or not VARIANT_NAME.fullmatch(name):
+                raise ConfigError(f"variants: name {name!r}: expected lower-case letters, "
+                                  "digits and '-'")
+            try:
+                self.variant(name).validate()
+            except ConfigError as e:
+                raise ConfigError(f"variants[{name!r}]: {e}") from None
         return self
+
+    def variant(self, name: str) -> ExperimentConfig:
+        """The config of a named variant ("" is the main config itself)."""
+        if not name:
+            return self
+        if name not in self.variants:
+            raise ConfigError(f"unknown variant {name!r}; known: {', '.join(self.variants)}")
+        overrides = self.variants[name]
+        if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides):
+            raise ConfigError(f"variants[{name!r}]: expected a tuple of 'key=value' strings")
+        return apply_overrides(dataclasses.replace(self, variants={}), list(overrides))
 
 
 def identity_json(obj) -> dict:
@@ -146,13 +178,25 @@ def identity_json(obj) -> dict:
     return json.loads(json.dumps(out))
 
 
+def flatten(d: dict, prefix: str = "") -> dict:
+    """Nested config JSON as dotted keys, the override syntax: {"augment.zoom": 0.1, ...}."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
 def _default(f: dataclasses.Field):
     return f.default_factory() if f.default is dataclasses.MISSING else f.default
 
 
 # Keys of the config that do not change what a cell computes.
-NOT_TRAINING = ("name", "paper", "formats", "models", "seeds", "claimed_metrics", "claimed_auc",
-                "claimed_notes")
+NOT_TRAINING = ("name", "paper", "formats", "models", "seeds", "variants", "claimed_metrics",
+                "claimed_auc", "claimed_class_weights", "proposed_model", "claimed_notes")
+VARIANT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 def _one_of(key: str, values, known: tuple) -> None:
@@ -241,6 +285,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
 def config_from_json(d: dict) -> ExperimentConfig:
     d = dict(d)
     d["augment"] = AugmentConfig(**d.get("augment", {}))
+    d["variants"] = {k: tuple(v) for k, v in d.get("variants", {}).items()}
     for k in ("formats", "models", "seeds"):
         d[k] = tuple(d[k])
     return ExperimentConfig(**d)

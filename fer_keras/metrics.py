@@ -13,10 +13,10 @@ from sklearn.metrics import (
 from .labels import CLASS_NAMES
 
 # Columns of results.csv, one row per cell and seed (written by the runner and by the report).
-RESULT_COLUMNS = ("format", "model", "seed", "n_test", "accuracy", "precision_macro",
+RESULT_COLUMNS = ("format", "model", "variant", "seed", "n_test", "accuracy", "precision_macro",
                   "recall_macro", "f1_macro", "roc_auc_macro", "ece", "epochs", "best_epoch")
 # The metrics among them, as keys of compute_metrics' result.
-RESULT_METRICS = RESULT_COLUMNS[4:10]
+RESULT_METRICS = RESULT_COLUMNS[5:11]
 
 
 def calibration_bins(y_true: np.ndarray, probs: np.ndarray, bins: int = 15) -> dict:

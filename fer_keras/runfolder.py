@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import ExperimentConfig
+from .config import ExperimentConfig, flatten
 from .errors import FerKerasError
 from .metrics import RESULT_COLUMNS, RESULT_METRICS
 from .provenance import write_json
@@ -44,18 +44,23 @@ class Cell:
     format: str
     model: str
     seed: int
+    variant: str = ""  # a named variant of the config (ExperimentConfig.variants), or ""
 
     @property
     def name(self) -> str:
-        return f"{self.format}-{self.model}"
+        return f"{self.format}-{self.model}" + (f"+{self.variant}" if self.variant else "")
 
     def folder(self, out: Path) -> Path:
         return Path(out) / self.name / f"seed-{self.seed}"
 
 
 def cells(cfg: ExperimentConfig, shard: tuple[int, int] = (0, 1)) -> list[Cell]:
-    """All cells in a fixed order (format, model, seed); a shard takes every n-th from i."""
+    """All cells in a fixed order (format, model, seed), then each variant's; a shard takes
+    every n-th from i."""
     everything = [Cell(f, m, s) for f in cfg.formats for m in cfg.models for s in cfg.seeds]
+    for name in cfg.variants:
+        v = cfg.variant(name)
+        everything += [Cell(f, m, s, name) for f in v.formats for m in v.models for s in v.seeds]
     i, n = shard
     if not 0 <= i < n:
         raise ValueError(f"shard {i}/{n}: expected 0 <= i < n")
@@ -86,7 +91,7 @@ class Identity:
         if not recorded:
             return ["it records no identity (written by an older version of fer-keras)"]
         out = []
-        old, new = _flat(recorded.get("training", {})), _flat(self.training)
+        old, new = flatten(recorded.get("training", {})), flatten(self.training)
         for k in sorted(set(old) | set(new)):
             if old.get(k, "(unset)") != new.get(k, "(unset)"):
                 out.append(f"{k}: {old.get(k, '(unset)')!r} -> {new.get(k, '(unset)')!r}")
@@ -102,15 +107,6 @@ class Identity:
 def _hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[prefix + k] = v
-    return out
 
 
 def _read_json(path: Path) -> dict | None:
@@ -226,7 +222,8 @@ def aggregate(out: Path, cfg: ExperimentConfig) -> Path:
         m = json.loads((folder / "metrics.json").read_text())
         man = json.loads((folder / "manifest.json").read_text())
         cell = config["cell"]
-        rows.append({"format": cell["format"], "model": cell["model"], "seed": cell["seed"],
+        rows.append({"format": cell["format"], "model": cell["model"],
+                     "variant": cell.get("variant", ""), "seed": cell["seed"],
                      "n_test": m["n"], **{k: m[k] for k in RESULT_METRICS},
                      "epochs": man["epochs"], "best_epoch": man["best_epoch"]})
         described.append((config, man))
@@ -235,23 +232,35 @@ def aggregate(out: Path, cfg: ExperimentConfig) -> Path:
         w = csv.DictWriter(f, fieldnames=RESULT_COLUMNS)
         w.writeheader()
         w.writerows(rows)
-    write_json(out / "experiment.json", describe(cfg, described))
+    previous = None
+    try:
+        previous = json.loads((out / "experiment.json").read_text())
+    except (OSError, ValueError):
+        pass
+    write_json(out / "experiment.json", describe(cfg, described, previous))
     return path
 
 
 def _ordered(values, preferred) -> list:
     seen = list(dict.fromkeys(values))
+    preferred = list(dict.fromkeys(preferred))
     return [v for v in preferred if v in seen] + [v for v in seen if v not in preferred]
 
 
-def describe(cfg: ExperimentConfig, described: list[tuple[dict, dict]]) -> dict:
+def describe(cfg: ExperimentConfig, described: list[tuple[dict, dict]],
+             previous: dict | None = None) -> dict:
     """experiment.json: the current config's names and claims; factors, training config and
-    data as the finished cells record them (a mix of configs is listed, never hidden)."""
+    data as the finished cells record them (a mix of configs is listed, never hidden).
+    Factor levels keep the order in which they first appeared (`previous`), then the
+    config's, so a run made in several invocations reads in the order it was made."""
     cells_ = [c["cell"] for c, _ in described]
     trainings = {c["training_hash"]: c["identity"]["training"] for c, _ in described}
+    per_variant: dict[str, set] = {}
+    for c, _ in described:
+        per_variant.setdefault(c["cell"].get("variant", ""), set()).add(c["training_hash"])
     base = cfg.to_json()
-    if len(trainings) == 1:
-        base.update(next(iter(trainings.values())))
+    if len(per_variant.get("", ())) == 1:  # the main cells' config, as they ran
+        base.update(trainings[next(iter(per_variant[""]))])
     data: dict[str, dict] = {}
     for _, man in described:
         d = man["data"]
@@ -262,11 +271,14 @@ def describe(cfg: ExperimentConfig, described: list[tuple[dict, dict]]) -> dict:
             data[d["format"]].append(entry)
     return {
         **base,
-        "formats": _ordered([c["format"] for c in cells_], cfg.formats),
-        "models": _ordered([c["model"] for c in cells_], cfg.models),
+        "formats": _ordered([c["format"] for c in cells_],
+                            [*(previous or {}).get("formats", []), *cfg.formats]),
+        "models": _ordered([c["model"] for c in cells_],
+                           [*(previous or {}).get("models", []), *cfg.models]),
         "seeds": sorted({int(c["seed"]) for c in cells_}),
         "training_configs": trainings,
-        "mixed_training_configs": len(trainings) > 1,
+        # cells of one arm (the main config or one variant) trained with different configs
+        "mixed_training_configs": any(len(h) > 1 for h in per_variant.values()),
         "data": data,
         "cells": [{**c["cell"], "identity": c["identity"]["key"]} for c, _ in described],
     }

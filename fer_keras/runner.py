@@ -47,7 +47,14 @@ from .data import FerData, convert
 from .data.directory import split_folders
 from .data.errors import DataError
 from .data.pipeline import EpochClock, InputSpec, make_dataset
-from .data.splits import OFFICIAL, OFFICIAL_COUNTS, Split, split_indices, with_validation
+from .data.splits import (
+    OFFICIAL,
+    OFFICIAL_COUNTS,
+    Split,
+    split_indices,
+    subsample,
+    with_validation,
+)
 from .data.synthetic import is_synthetic
 from .data.weights import class_weights
 from .metrics import compute_metrics
@@ -316,7 +323,9 @@ def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
     """Train and evaluate one cell; returns its metrics. `test_labels` replaces the test
     labels at scoring time only (used by the test proving the test split is not seen).
     `strategy`: made once per process by run_experiment (a multi-worker strategy must exist
-    before other TensorFlow work); made from opts when a cell is run on its own."""
+    before other TensorFlow work); made from opts when a cell is run on its own. `cfg` is the
+    experiment's config; a variant cell runs with its variant's."""
+    cfg = cfg.variant(cell.variant)
     started = now()
     strategy = strategy or make_strategy(opts.strategy)
     split = split_of(cfg, data, cell.seed)
@@ -352,18 +361,19 @@ def configure_devices(opts: RunOptions) -> None:
 class Plan:
     """What a run will do, checked before anything is trained."""
 
-    data: dict[str, FerData]
+    data: dict[Cell, FerData]
+    splits: dict[Cell, Split]
     states: list[CellState]
-    identities: dict[Cell, Identity]
 
-    def render(self, cfg: ExperimentConfig) -> str:
-        lines = [f"{'cell':<40} {'seed':>4}  {'status':<9} {'images':>7}  split "
-                 f"(train/val/test, {cfg.split})"]
+    def render(self) -> str:
+        lines = [f"{'cell':<44} {'seed':>4}  {'status':<9} {'images':>7}  "
+                 "train/val/test (validation)"]
         for s in self.states:
-            d = self.data[s.cell.format]
-            sizes = split_of(cfg, d, s.cell.seed).sizes()
-            lines.append(f"{s.cell.name:<40} {s.cell.seed:>4}  {s.status:<9} {len(d):>7}  "
-                         f"{sizes['train']}/{sizes['val']}/{sizes['test']}"
+            split = self.splits[s.cell]
+            sizes = split.sizes()
+            lines.append(f"{s.cell.name:<44} {s.cell.seed:>4}  {s.status:<9} "
+                         f"{len(self.data[s.cell]):>7}  {sizes['train']}/{sizes['val']}/"
+                         f"{sizes['test']} ({split.scheme}, {split.validation})"
                          + (f"  ({'; '.join(s.differs)})" if s.differs else ""))
         return "\n".join(lines)
 
@@ -372,14 +382,28 @@ def plan(cfg: ExperimentConfig, opts: RunOptions) -> Plan:
     """Check everything every cell of this shard needs, load every data source once, and
     find each cell's state on disk; raises before any training."""
     todo = cells(cfg.validate(), opts.shard)
-    data = {fmt: resolve_format(cfg, opts, fmt) for fmt in dict.fromkeys(c.format for c in todo)}
-    for c in todo:  # every split must be computable before the first epoch
-        split_of(cfg, data[c.format], c.seed, where=f"{c.format} data ({len(data[c.format])} "
-                                                    f"images), seed {c.seed}")
+    configs = {c: cfg.variant(c.variant) for c in todo}
+    loaded: dict[tuple, FerData] = {}
+    data = {}
+    for c in todo:  # each data source once: what loading depends on is the key
+        k = configs[c]
+        key = (c.format, k.directory_subset, k.csv_subset, k.split == OFFICIAL, k.limit)
+        if key not in loaded:
+            loaded[key] = resolve_format(k, opts, c.format)
+            if k.limit:  # quick checks: the same stratified subsample for every cell
+                full = loaded[key]
+                part = full.subset(subsample(full.labels, k.limit))
+                loaded[key] = dataclasses.replace(part, notes=(
+                    *part.notes, f"limit: a stratified {len(part)} of {len(full)} images"))
+        data[c] = loaded[key]
+    # every split must be computable before the first epoch
+    splits = {c: split_of(configs[c], data[c], c.seed,
+                          where=f"{c.format} data ({len(data[c])} images), seed {c.seed}")
+              for c in todo}
     signatures = {m: signature(create_model(m)) for m in dict.fromkeys(c.model for c in todo)}
-    identities = {c: identity_of(cfg, data[c.format], signatures[c.model]) for c in todo}
-    states = [inspect(c, opts.out, identities[c]) for c in todo]
-    return Plan(data, states, identities)
+    states = [inspect(c, opts.out, identity_of(configs[c], data[c], signatures[c.model]))
+              for c in todo]
+    return Plan(data, splits, states)
 
 
 def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path | None:
@@ -389,7 +413,7 @@ def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path | None:
     strategy = make_strategy(opts.strategy)
     p = plan(cfg, opts)
     if opts.dry_run:
-        print(p.render(cfg))
+        print(p.render())
         return None
     conflicts = [s for s in p.states if s.status == "conflict"]
     if conflicts and not opts.force:
@@ -407,7 +431,7 @@ def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path | None:
             print(f"{label} already done with the same config, data and model; reused",
                   flush=True)
             continue
-        m = run_cell(cfg, cell, p.data[cell.format], opts, label, strategy=strategy)
+        m = run_cell(cfg, cell, p.data[cell], opts, label, strategy=strategy)
         trained += 1
         elapsed = time.perf_counter() - t0
         left = elapsed / trained * sum(x.status != "done" for x in states[i:])

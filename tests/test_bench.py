@@ -36,9 +36,10 @@ def test_forward_flops_of_emotionnet_pp_hand_counted():
 def test_forward_flops_count_both_directions_and_dense_on_every_step():
     trunk = 2 * 9 * (1 * 32 * 48 * 48 + 32 * 64 * 24 * 24 + 64 * 128 * 12 * 12)
     bilstm = 2 * (36 * 2 * 4 * (128 + 128) * 128)
-    score = 2 * 36 * 256 * 1  # Dense(1) applied to each of the 36 steps
-    assert model_flops(create_model("ashok_cnn_bilstm_attention")) == (trunk + bilstm + score
-                                                                       + 2 * 256 * 7)
+    # Dense(128) then Dense(1) applied to each of the 36 steps
+    attention = 2 * 36 * 256 * 128 + 2 * 36 * 128 * 1
+    assert model_flops(create_model("ashok_cnn_bilstm_attention")) == (
+        trunk + bilstm + attention + 2 * 256 * 7)
 
 
 def test_depthwise_convolutions_are_counted_per_channel():

@@ -208,3 +208,21 @@ def test_no_image_named_by_split_still_runs_both_formats(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "directory-ozer_cnn" in out and "csv-ozer_cnn_lstm" in out
     assert os.path.exists(tmp_path / "o" / "_data")
+
+
+def test_the_model_registry_knows_nothing_of_config_or_data():
+    """errors.py is dependency-free: importing the registry drags in neither layer."""
+    code = ("import sys, fer_keras.models.registry; "
+            "print(sorted(m for m in sys.modules if m.startswith(('fer_keras.config', "
+            "'fer_keras.data'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+    from fer_keras.config import ConfigError
+    from fer_keras.data import DataError
+    from fer_keras.errors import FerKerasError, UnknownModelError
+    from fer_keras.reports.rundata import RunFolderError
+    from fer_keras.runfolder import RunConflictError
+
+    for cls in (ConfigError, DataError, UnknownModelError, RunFolderError, RunConflictError):
+        assert issubclass(cls, FerKerasError), cls

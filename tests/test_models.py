@@ -148,6 +148,18 @@ def test_ashok_attention_weights_are_a_distribution_over_the_36_steps():
     w = probe.predict(np.random.default_rng(0).uniform(0, 1, (2, 48, 48, 1)), verbose=0)
     assert w.shape == (2, 36, 1)
     np.testing.assert_allclose(w.sum(axis=1), 1.0, rtol=1e-5)
+    # the standard additive form: tanh projection, then a LINEAR score (a tanh score would cap
+    # every weight at e / (e + 35 / e) = 0.174 over 36 steps)
+    assert model.get_layer("attention_projection").units == 128
+    assert model.get_layer("attention_projection").activation.__name__ == "tanh"
+    score = model.get_layer("attention_score")
+    assert score.units == 1 and score.activation.__name__ == "linear"
+    # with a large enough score one step can take almost all the weight
+    seq = model.get_layer("bilstm").output
+    probe = keras.Model(model.input, [seq, model.get_layer("attention_weights").output])
+    score.set_weights([np.full((128, 1), 50.0, np.float32), np.zeros(1, np.float32)])
+    _, w = probe.predict(np.random.default_rng(1).uniform(0, 1, (2, 48, 48, 1)), verbose=0)
+    assert w.max() > 0.174
 
 
 @pytest.mark.parametrize("name,first_conv", [

@@ -59,6 +59,20 @@ class Split:
         return arrays if self.pool is None else {**arrays, "pool": self.pool}
 
 
+def subsample(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of a stratified subsample of n images (all of them when n >= size)."""
+    labels = np.asarray(labels)
+    if n >= labels.size:
+        return np.arange(labels.size)
+    try:
+        keep, _ = train_test_split(np.arange(labels.size), train_size=n, stratify=labels,
+                                   random_state=seed)
+    except ValueError as e:
+        raise DataError(f"limit={n} of {labels.size} images: {e}; expected a larger limit")\
+            from None
+    return np.sort(keep)
+
+
 def with_validation(split: Split, labels: np.ndarray, policy: str, fraction: float) -> Split:
     """Apply a validation policy (fer_keras.config.VALIDATION_POLICIES) to a split:
     "split" keeps its validation part; "carve" takes a stratified `fraction` of the training

@@ -16,9 +16,12 @@ ours, pinned by the tests, not published numbers:
   for such blocks; the paper gives no rates.
 * The 6x6x128 map becomes a sequence of 36 steps of 128 features, one step per spatial
   position, as in Özer's Figure 4 (§3.5.1: "treat those features as a sequence").
-* LSTM width 128 (per direction for the BiLSTM). Attention (§4, after Kumar et al. 2023):
-  additive attention pooling over the 36 BiLSTM outputs (a Dense(1) score per step, softmax
-  over the steps, weighted sum), the usual "attention layer" of Keras FER notebooks.
+* LSTM width 128 (per direction for the BiLSTM). Note that CNN+LSTM (one LSTM of 128)
+  against CNN+BiLSTM (2 x 128) changes width as well as direction: Table 3's 62 -> 72 %
+  cannot be credited to bidirectionality alone.
+* Attention (§4, after Kumar et al. 2023): standard additive (Bahdanau-style) attention
+  pooling over the 36 BiLSTM outputs: a Dense(128, tanh) projection per step, a linear
+  Dense(1) score, softmax over the steps, weighted sum (see its builder).
 * ResNet-50, DenseNet-121 and MobileNetV2 are Keras' own builders, trained from scratch
   (weights=None) on (48, 48, 1): the paper does not say it used ImageNet weights, and those
   need 3 channels and a download. Our head: global average pooling and Dense softmax 7.
@@ -109,17 +112,27 @@ def build_ashok_cnn_bilstm(input_shape=(48, 48, 1), num_classes: int = 7) -> ker
 
 @register_model("ashok_cnn_bilstm_attention",
                 source=f"{ASHOK}, Table 3 'CNN+BI-LSTM+ATTENTION' (66 %)",
-                expected_params=358_792, params_source=NOT_PUBLISHED, input_shape=(48, 48, 1))
+                expected_params=391_560, params_source=NOT_PUBLISHED, input_shape=(48, 48, 1))
 def build_ashok_cnn_bilstm_attention(input_shape=(48, 48, 1), num_classes: int = 7) -> keras.Model:
-    """Trunk, 36 steps, BiLSTM 2 x 128 returning every step, additive attention pooling
-    (Dense(1) score per step, softmax over the steps, weighted sum), Dropout 0.5, softmax.
+    """Trunk, 36 steps, BiLSTM 2 x 128 returning every step, additive attention pooling,
+    Dropout 0.5, softmax.
 
-    358,535 + 257 (the score layer: 256 + 1) = 358,792 parameters.
+    Attention: u_t = tanh(W h_t + b) with W 256 -> 128 (ASSUMPTION: the projection width is
+    not given; 128 is the LSTM width per direction), score e_t = v . u_t + c (linear),
+    a = softmax over the 36 steps, context = sum_t a_t h_t.
+
+    Why not our first reading, Dense(1, activation="tanh") as the score: scores in [-1, 1]
+    over 36 steps cap every weight at e / (e + 35 / e) = 0.174, so the "attention" could never
+    move far from uniform average pooling. The linear score has no such cap.
+
+    358,535 + 32,896 (projection: 256 x 128 + 128) + 129 (score: 128 + 1) = 391,560
+    parameters.
     """
     def body(x):
         seq = layers.Bidirectional(layers.LSTM(128, return_sequences=True), name="bilstm")(
             _sequence(_trunk(x)))
-        score = layers.Dense(1, activation="tanh", name="attention_score")(seq)
+        hidden = layers.Dense(128, activation="tanh", name="attention_projection")(seq)
+        score = layers.Dense(1, name="attention_score")(hidden)
         weights = layers.Softmax(axis=1, name="attention_weights")(score)
         context = layers.Dot(axes=1, name="attention_context")([weights, seq])  # (None, 1, 256)
         return layers.Flatten(name="context")(context)

@@ -8,13 +8,13 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..labels import CLASS_NAMES
 from ..metrics import RESULT_COLUMNS, RESULT_METRICS
-from . import figures, stats
-from .rundata import KEPT_FILES, SeedRun, cells_of, read_runs
+from . import claims, figures, stats
+from .claims import claim_of, mean_std
+from .rundata import KEPT_FILES, SeedRun, cells_of, main_runs, read_runs
 
 METRICS = (("accuracy", "Accuracy"), ("precision_macro", "Precision (macro)"),
            ("recall_macro", "Recall (macro)"), ("f1_macro", "F1 (macro)"))
@@ -26,21 +26,15 @@ def _env() -> Environment:
                        lstrip_blocks=True)
 
 
-def mean_std(values: list[float]) -> dict:
-    v = np.asarray(values, dtype=float)
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else None,
-            "n": int(v.size)}
-
-
 def table1(cells: dict[str, list[SeedRun]], claimed: dict) -> list[dict]:
     """Per cell: mean +/- std over seeds of each metric (percent), beside the paper's value."""
     rows = []
     for cell, runs in cells.items():
-        row = {"cell": cell, "format": runs[0].format, "model": runs[0].model,
+        row = {"cell": cell, "format": runs[0].format, "model": runs[0].arm,
                "seeds": [r.seed for r in runs], "metrics": {}}
         for key, _ in METRICS:
             m = mean_std([r.metrics[key] * 100 for r in runs])
-            paper = claimed.get(cell, {}).get(key)
+            paper = claim_of(claimed, runs[0]).get(key)
             m["paper"] = paper
             m["diff"] = None if paper is None else m["mean"] - paper
             row["metrics"][key] = m
@@ -145,7 +139,8 @@ def _write_results(runs: list[SeedRun], path: Path) -> None:
         w = csv.DictWriter(f, fieldnames=RESULT_COLUMNS)
         w.writeheader()
         for r in runs:
-            w.writerow({"format": r.format, "model": r.model, "seed": r.seed,
+            w.writerow({"format": r.format, "model": r.model, "variant": r.variant,
+                        "seed": r.seed,
                         "n_test": r.metrics["n"],
                         **{k: f"{r.metrics[k]:.6f}" for k in RESULT_METRICS},
                         "epochs": r.manifest["epochs"], "best_epoch": r.manifest["best_epoch"]})
@@ -185,25 +180,35 @@ def build_report(runs_dir: Path, out: Path) -> Path:
                                           out / f"examples-{_slug(example_cell)}.png").name
                     if example_run is not None else None)
 
-    anova = stats.two_way_anova(runs)
-    interaction_png = (figures.interaction(runs, out / "interaction.png").name
-                       if len({r.format for r in runs}) > 1 or len({r.model for r in runs}) > 1
-                       else None)
+    factorial = main_runs(runs)  # variants stand beside the factorial, not in it
+    anova = stats.two_way_anova(factorial)
+    interaction_png = (figures.interaction(factorial, out / "interaction.png").name
+                       if len({r.format for r in factorial}) > 1
+                       or len({r.model for r in factorial}) > 1 else None)
     main_effects = {
-        factor: {level: mean_std([r.metrics["accuracy"] * 100 for r in runs
+        factor: {level: mean_std([r.metrics["accuracy"] * 100 for r in factorial
                                   if getattr(r, factor) == level])
-                 for level in dict.fromkeys(getattr(r, factor) for r in runs)}
+                 for level in dict.fromkeys(getattr(r, factor) for r in factorial)}
         for factor in ("format", "model")}
 
     t1 = table1(cells, claimed_metrics)
     prov = provenance(runs)
+    mcnemar = stats.mcnemar_pairs(runs)
+    proposed = experiment.get("proposed_model", "")
+    head = claims.headline(t1, runs, proposed)
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     html = _env().get_template("report.html.j2").render(
         experiment=experiment, table1=t1, metrics=METRICS, cells=cell_views,
         examples_png=examples_png, example_cell=example_cell, anova=anova,
         interaction_png=interaction_png, main_effects=main_effects,
-        mcnemar=stats.mcnemar_pairs(runs), prov=prov, generated=generated,
-        class_names=CLASS_NAMES)
+        mcnemar=mcnemar, prov=prov, generated=generated, class_names=CLASS_NAMES,
+        factorial=len(main_effects["format"]) > 1,
+        protocol=claims.protocol(runs), ranking=claims.ranking(t1, runs), proposed=proposed,
+        proposed_vs=claims.proposed_against_others(mcnemar, proposed) if proposed else [],
+        class_weights=claims.class_weights_used(runs, experiment.get("claimed_class_weights",
+                                                                     {})),
+        recall=claims.per_class_recall(runs), variants=claims.variant_effects(runs),
+        headline=head)
     (out / "index.html").write_text(html)
     # The same tables as Markdown, for the README (tests/test_reference.py keeps them equal).
     tables = markdown_table1(t1) + "".join(
@@ -213,17 +218,38 @@ def build_report(runs_dir: Path, out: Path) -> Path:
     _copy_runs(runs, runs_dir, out / "runs")
     summary = {"name": experiment["name"], "paper": experiment.get("paper", ""),
                "table1": t1, "seeds": prov["seeds"], "finished": prov["finished"],
-               "hardware": prov["cpu"], "anova": anova, "synthetic": prov["synthetic"]}
+               "hardware": prov["cpu"], "anova": anova, "synthetic": prov["synthetic"],
+               "headline": head}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return out / "index.html"  # writes only inside `out`; the suite's index: build_index
 
 
+SCOREBOARD_COLUMNS = ("report", "paper", "cell", "seeds", *(
+    f"{key}_{part}" for key, _ in METRICS for part in ("mean", "std", "paper")))
+
+
 def build_index(reports_root: Path) -> Path:
-    """reports/index.html: every report under reports/ with its claimed-vs-measured headline."""
+    """The suite's scoreboard: reports/index.html, one row per report (paper) with its
+    headline claim, our measured value, the gap and a verdict, then every cell; and
+    reports/results.csv, one row per report and cell (mean, std and claim of each metric)."""
     reports_root = Path(reports_root)
-    entries = []
+    entries, rows = [], []
     for s in sorted(reports_root.glob("*/summary.json")):
-        entries.append({"dir": s.parent.name, **json.loads(s.read_text())})
+        summary = json.loads(s.read_text())
+        entries.append({"dir": s.parent.name, **summary})
+        for t in summary["table1"]:
+            row = {"report": s.parent.name, "paper": summary.get("paper", ""),
+                   "cell": t["cell"], "seeds": len(t["seeds"])}
+            for key, _ in METRICS:
+                m = t["metrics"][key]
+                row.update({f"{key}_mean": f"{m['mean']:.4f}",
+                            f"{key}_std": "" if m["std"] is None else f"{m['std']:.4f}",
+                            f"{key}_paper": "" if m["paper"] is None else m["paper"]})
+            rows.append(row)
     html = _env().get_template("index.html.j2").render(entries=entries, metrics=METRICS)
     (reports_root / "index.html").write_text(html)
+    with open(reports_root / "results.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=SCOREBOARD_COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
     return reports_root / "index.html"

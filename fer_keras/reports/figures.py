@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from sklearn.metrics import auc, roc_curve  # noqa: E402
 from sklearn.preprocessing import label_binarize  # noqa: E402
 
@@ -42,20 +43,29 @@ def training_curves(runs: list[SeedRun], title: str, path: Path) -> Path:
         for ax, key in zip(axes, ("accuracy", "loss")):
             ax.plot(ep, h[key], style, color="tab:blue", label=f"train, seed {r.seed}")
             ax.plot(ep, h[f"val_{key}"], style, color="tab:orange", label=f"val, seed {r.seed}")
-        lr = h["learning_rate"].to_numpy()
-        drops = np.flatnonzero(lr[1:] < lr[:-1]) + 1
-        axes[1].plot(ep[drops], h["val_loss"].to_numpy()[drops], "v", color="tab:red",
-                     label="LR reduced" if k == 0 else None)
+        if "learning_rate" in h:  # logged by the LR schedule, when the protocol has one
+            lr = h["learning_rate"].to_numpy()
+            drops = np.flatnonzero(lr[1:] < lr[:-1]) + 1
+            axes[1].plot(ep[drops], h["val_loss"].to_numpy()[drops], "v", color="tab:red",
+                         label="LR reduced" if k == 0 else None)
         best = int(np.argmin(h["val_loss"].to_numpy()))
         axes[1].plot(ep[best], h["val_loss"].iloc[best], "o", mfc="none", ms=10, color="black",
                      label="best epoch (kept)" if k == 0 else None)
         axes[1].axvline(ep[-1], color="grey", lw=0.6, ls=style)
+    # A model stuck on its initial plateau predicts the largest class: its accuracy sits on
+    # this line (the share of the largest class among the test labels, as stratified
+    # validation has it), which makes a stuck run obvious.
+    majority = float(np.bincount(runs[0].y).max() / runs[0].y.size)
+    axes[0].axhline(majority, color="grey", ls=":", lw=1)
+    axes[0].annotate("largest class only", (1, majority), fontsize=7, color="grey",
+                     xytext=(0, 3), textcoords="offset points")
     axes[0].set(title=f"{title}: accuracy", xlabel="epoch", ylabel="accuracy")
     axes[1].set(title=f"{title}: loss (grey lines: last epoch)", xlabel="epoch",
                 ylabel="categorical cross-entropy")
     axes[1].legend(fontsize=7, ncol=2)
-    axes[0].grid(alpha=0.3)
-    axes[1].grid(alpha=0.3)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     return _save(fig, path)
 
 

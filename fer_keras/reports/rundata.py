@@ -37,10 +37,16 @@ class SeedRun:
     indices: np.ndarray
     metrics: dict  # recomputed from predictions.npz
     examples: dict | None
+    variant: str = ""  # a named variant of the experiment's config, or ""
+
+    @property
+    def arm(self) -> str:
+        """The model, with its variant when it has one: what a comparison compares."""
+        return self.model + (f"+{self.variant}" if self.variant else "")
 
     @property
     def cell(self) -> str:
-        return f"{self.format}/{self.model}"
+        return f"{self.format}/{self.arm}"
 
 
 class RunFolderError(FerKerasError, ValueError):
@@ -61,6 +67,7 @@ def read_seed_run(folder: Path) -> SeedRun:
         history=pd.read_csv(folder / "history.csv"),
         y=pred["labels"], probs=pred["probs"], indices=pred["indices"],
         metrics=compute_metrics(pred["labels"], pred["probs"]), examples=examples,
+        variant=cell.get("variant", ""),
     )
 
 
@@ -80,8 +87,14 @@ def read_runs(runs_dir: Path) -> tuple[dict, list[SeedRun]]:
     experiment = json.loads(exp_path.read_text()) if exp_path.exists() else runs[0].config
     order = {(f, m): i for i, (f, m) in enumerate(
         (f, m) for f in experiment["formats"] for m in experiment["models"])}
-    runs.sort(key=lambda r: (order.get((r.format, r.model), len(order)), r.seed))
+    runs.sort(key=lambda r: (bool(r.variant), r.variant,
+                             order.get((r.format, r.model), len(order)), r.seed))
     return experiment, runs
+
+
+def main_runs(runs: list[SeedRun]) -> list[SeedRun]:
+    """The runs of the main factorial (no variant): what the ANOVA and interaction plot use."""
+    return [r for r in runs if not r.variant]
 
 
 def cells_of(runs: list[SeedRun]) -> dict[str, list[SeedRun]]:

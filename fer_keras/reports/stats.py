@@ -54,7 +54,7 @@ def mcnemar_pairs(runs: list[SeedRun]) -> list[dict]:
                 table = [[int(np.sum(ca & cb)), only_a], [only_b, int(np.sum(~ca & ~cb))]]
                 exact = only_a + only_b < 25
                 res = mcnemar(table, exact=exact, correction=True)
-                out.append({"format": fmt, "seed": seed, "a": a.model, "b": b.model,
+                out.append({"format": fmt, "seed": seed, "a": a.arm, "b": b.arm,
                             "n": int(a.y.size), "acc_a": float(ca.mean()),
                             "acc_b": float(cb.mean()), "only_a": only_a, "only_b": only_b,
                             "statistic": float(res.statistic), "p": float(res.pvalue),

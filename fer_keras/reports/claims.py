@@ -1,0 +1,179 @@
+"""Claims against measurements, for any paper: the protocol each cell ran with, the ranking
+claimed vs measured, the paper's proposed model against every other one, class weights,
+per-class recall, what each variant changes, and one headline with a verdict.
+
+Reads run folders only (through SeedRun); knows no paper.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+
+from ..config import flatten
+from ..labels import CLASS_NAMES
+from .rundata import SeedRun, cells_of, main_runs
+
+
+def mean_std(values: list[float]) -> dict:
+    v = np.asarray(values, dtype=float)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else None,
+            "n": int(v.size)}
+
+
+def claim_of(claimed: dict, run: SeedRun) -> dict:
+    """The paper's numbers for a cell; a variant cell stands beside its model's claim."""
+    return claimed.get(run.cell) or claimed.get(f"{run.format}/{run.model}") or {}
+
+
+# ----------------------------------------------------------------------------- protocol
+
+
+
+def training_of(run: SeedRun) -> dict:
+    """The training config a run recorded (its identity; older runs: its config.json)."""
+    identity = run.config.get("identity")
+    if identity:
+        return identity["training"]
+    skip = {"name", "paper", "formats", "models", "seeds", "cell", "claimed_metrics",
+            "claimed_auc", "claimed_notes", "training_hash", "variants"}
+    return {k: v for k, v in run.config.items() if k not in skip}
+
+
+def protocol(runs: list[SeedRun]) -> dict:
+    """The protocol most main cells ran with, and per cell what differs from it (a capped
+    epoch budget, a variant's validation policy, ...), so no cell trained differently is
+    shown beside the others without saying so."""
+    main = main_runs(runs) or runs
+    texts = Counter(json.dumps(training_of(r), sort_keys=True) for r in main)
+    reference = flatten(json.loads(texts.most_common(1)[0][0]))
+    differences = {}
+    for cell, cruns in cells_of(runs).items():
+        seen = []
+        for r in cruns:
+            flat = flatten(training_of(r))
+            diff = [f"{k} = {flat.get(k, '(unset)')} (protocol: {reference.get(k, '(unset)')})"
+                    for k in sorted(set(flat) | set(reference))
+                    if flat.get(k, "(unset)") != reference.get(k, "(unset)")]
+            if diff not in seen:
+                seen.append(diff)
+        differences[cell] = [d for d in seen if d]
+    return {"reference": reference, "differences": differences,
+            "mixed": any(differences.values())}
+
+
+# ------------------------------------------------------------------------------ ranking
+
+
+def ranking(table1: list[dict], runs: list[SeedRun]) -> list[dict]:
+    """Main cells with a claimed accuracy: claimed rank and measured rank (1 = best)."""
+    main_cells = {r.cell for r in main_runs(runs)}
+    rows = [{"cell": t["cell"], "claimed": t["metrics"]["accuracy"]["paper"],
+             "measured": t["metrics"]["accuracy"]["mean"],
+             "std": t["metrics"]["accuracy"]["std"]}
+            for t in table1 if t["cell"] in main_cells
+            and t["metrics"]["accuracy"]["paper"] is not None]
+    for key in ("claimed", "measured"):
+        for rank, row in enumerate(sorted(rows, key=lambda r: -r[key]), start=1):
+            row[f"{key}_rank"] = rank
+    return sorted(rows, key=lambda r: r["claimed_rank"])
+
+
+def proposed_against_others(mcnemar: list[dict], proposed: str) -> list[dict]:
+    """The paper's proposed model (its main arm) against every other arm: per other arm the
+    seeds compared, mean accuracies, and in how many seeds each side was significantly
+    better (McNemar, p < 0.05)."""
+    out: dict[str, dict] = {}
+    for t in mcnemar:
+        if proposed not in (t["a"], t["b"]):
+            continue
+        flip = t["b"] == proposed
+        other = t["a"] if flip else t["b"]
+        acc_p, acc_o = (t["acc_b"], t["acc_a"]) if flip else (t["acc_a"], t["acc_b"])
+        row = out.setdefault(other, {"other": other, "seeds": [], "acc_proposed": [],
+                                     "acc_other": [], "p": [], "proposed_better": 0,
+                                     "other_better": 0})
+        row["seeds"].append(t["seed"])
+        row["acc_proposed"].append(acc_p * 100)
+        row["acc_other"].append(acc_o * 100)
+        row["p"].append(t["p"])
+        if t["p"] < 0.05:
+            row["proposed_better" if acc_p > acc_o else "other_better"] += 1
+    for row in out.values():
+        row["acc_proposed"] = mean_std(row["acc_proposed"])
+        row["acc_other"] = mean_std(row["acc_other"])
+    return list(out.values())
+
+
+# ------------------------------------------------------------------------------ classes
+
+
+def class_weights_used(runs: list[SeedRun], claimed: dict) -> list[dict]:
+    """The class weights the runs trained with (their manifests) beside the paper's."""
+    used = [r.manifest.get("split", {}).get("class_weights") for r in main_runs(runs)]
+    used = [u for u in used if u]
+    if not used and not claimed:
+        return []
+    rows = []
+    for i, name in enumerate(CLASS_NAMES):
+        values = sorted({round(float(u[str(i)]), 4) for u in used})
+        rows.append({"cls": name, "used": values, "paper": claimed.get(name)})
+    return rows
+
+
+def per_class_recall(runs: list[SeedRun]) -> list[dict]:
+    """Per cell, each class's recall (%), mean over seeds: what class weights are for."""
+    return [{"cell": cell, "recall": {
+        name: mean_std([r.metrics["per_class"][name]["recall"] * 100 for r in cruns])
+        for name in CLASS_NAMES}} for cell, cruns in cells_of(runs).items()]
+
+
+# ------------------------------------------------------------------------------ variants
+
+
+def variant_effects(runs: list[SeedRun]) -> list[dict]:
+    """Each variant arm against its model's main arm, seed by seed on the same split:
+    accuracy difference in points (mean +/- std over paired seeds)."""
+    base = {(r.format, r.model, r.seed): r for r in main_runs(runs)}
+    out: dict[tuple, dict] = {}
+    for r in runs:
+        if not r.variant or (r.format, r.model, r.seed) not in base:
+            continue
+        b = base[(r.format, r.model, r.seed)]
+        row = out.setdefault((r.format, r.model, r.variant), {
+            "cell": r.cell, "base": b.cell, "seeds": [], "variant_acc": [], "base_acc": [],
+            "diff": []})
+        row["seeds"].append(r.seed)
+        row["variant_acc"].append(r.metrics["accuracy"] * 100)
+        row["base_acc"].append(b.metrics["accuracy"] * 100)
+        row["diff"].append((r.metrics["accuracy"] - b.metrics["accuracy"]) * 100)
+    for row in out.values():
+        for k in ("variant_acc", "base_acc", "diff"):
+            row[k] = mean_std(row[k])
+    return list(out.values())
+
+
+# ------------------------------------------------------------------------------ headline
+
+
+def headline(table1: list[dict], runs: list[SeedRun], proposed: str) -> dict | None:
+    """The claim a reader looks for first: the proposed model's accuracy when the paper names
+    one, else its best claimed cell; with a verdict. "reached": measured mean at or above the
+    claim; "within noise": the claim is within two standard deviations over seeds above the
+    mean; otherwise "not reached"."""
+    main_cells = {r.cell: r for r in main_runs(runs)}
+    candidates = [t for t in table1 if t["cell"] in main_cells
+                  and t["metrics"]["accuracy"]["paper"] is not None]
+    if not candidates:
+        return None
+    chosen = next((t for t in candidates if main_cells[t["cell"]].model == proposed), None) \
+        or max(candidates, key=lambda t: t["metrics"]["accuracy"]["paper"])
+    a = chosen["metrics"]["accuracy"]
+    gap = a["mean"] - a["paper"]
+    spread = 2 * (a["std"] or 0.0)
+    verdict = ("reached" if gap >= 0 else "within noise" if -gap <= spread
+               else f"not reached ({gap:+.1f} points)")
+    return {"cell": chosen["cell"], "claimed": a["paper"], "measured": a["mean"],
+            "std": a["std"], "seeds": len(chosen["seeds"]), "gap": gap, "verdict": verdict}
