@@ -12,7 +12,7 @@ from .errors import OutputPathError
 def _no_file_in_the_way(path: Path, what: str) -> None:
     for p in (path, *path.parents):
         if p.exists() and not p.is_dir():
-            raise OutputPathError(f"{p}: is a file; expected a folder for {what} {path}")
+            raise OutputPathError(f"{p}: is a file; expected a folder there for {what}")
 
 
 def output_folder(path: str | os.PathLike, what: str = "the output") -> Path:
