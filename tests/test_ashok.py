@@ -50,9 +50,10 @@ def test_make_reproduce_ashok_quick_mode_on_the_sample(sample, tmp_path):
     runs, report = tmp_path / "runs", tmp_path / "report"
     tracked = (ROOT / "reports" / "index.html").read_bytes()
     env = {**os.environ, "MAKEFLAGS": ""}
-    subprocess.run(["make", "-s", "reproduce-ashok", f"DATA={images}", "EPOCHS=1", "LIMIT=350",
-                    "SEEDS=0", f"ASHOK_RUNS={runs}", f"ASHOK_REPORT={report}"], cwd=ROOT,
-                   check=True, capture_output=True, env=env)
+    res = subprocess.run(["make", "-s", "reproduce-ashok", f"DATA={images}", "EPOCHS=1",
+                          "LIMIT=350", "SEEDS=0", f"ASHOK_RUNS={runs}", f"ASHOK_REPORT={report}"],
+                         cwd=ROOT, capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
     rows = list(csv.DictReader(open(runs / "results.csv")))
     arms = sorted(r["model"] + (f"+{r['variant']}" if r["variant"] else "") for r in rows)
     assert arms == sorted([*TABLE_3, "ashok_cnn_bilstm+test-leak"])
