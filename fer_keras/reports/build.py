@@ -172,8 +172,8 @@ def build_report(runs_dir: Path, out: Path) -> Path:
                 "best_epochs": [int(r.manifest["best_epoch"]) for r in cruns]}
         cell_views.append(view)
 
-    # Figure 11 of the paper shows its best cell; we show the cell the paper's claims are about
-    # when it ran, otherwise the first cell.
+    # Examples of the cell the paper's per-class claims are about when it ran, otherwise of
+    # the first cell.
     example_cell = next((c for c in claimed_auc if c in cells), next(iter(cells)))
     example_run = next((r for r in cells[example_cell] if r.examples is not None), None)
     examples_png = (figures.examples_grid(example_run, example_cell,
