@@ -232,12 +232,8 @@ def aggregate(out: Path, cfg: ExperimentConfig) -> Path:
         w = csv.DictWriter(f, fieldnames=RESULT_COLUMNS)
         w.writeheader()
         w.writerows(rows)
-    previous = None
-    try:
-        previous = json.loads((out / "experiment.json").read_text())
-    except (OSError, ValueError):
-        pass
-    write_json(out / "experiment.json", describe(cfg, described, previous))
+    write_json(out / "experiment.json",
+               describe(cfg, described, _read_json(out / "experiment.json")))
     return path
 
 

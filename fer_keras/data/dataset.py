@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -29,7 +30,7 @@ class FerData:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    @property
+    @cached_property  # hashed once per object: the runner asks for it for every cell
     def fingerprint(self) -> str:
         """SHA-256 of pixels and labels: two loads with equal fingerprints hold the same data."""
         h = hashlib.sha256()

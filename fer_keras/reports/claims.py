@@ -12,7 +12,7 @@ from collections import Counter
 
 import numpy as np
 
-from ..config import flatten
+from ..config import NOT_TRAINING, flatten
 from ..labels import CLASS_NAMES
 from .rundata import SeedRun, cells_of, main_runs
 
@@ -37,8 +37,7 @@ def training_of(run: SeedRun) -> dict:
     identity = run.config.get("identity")
     if identity:
         return identity["training"]
-    skip = {"name", "paper", "formats", "models", "seeds", "cell", "claimed_metrics",
-            "claimed_auc", "claimed_notes", "training_hash", "variants"}
+    skip = {*NOT_TRAINING, "cell", "training_hash"}
     return {k: v for k, v in run.config.items() if k not in skip}
 
 
