@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data.augment import AugmentConfig
+from .data.preprocess import PreprocessConfig
 from .errors import FerKerasError
 
 FORMATS = ("directory", "csv")  # the two FER-2013 layouts (Özer §2.2 compares them)
@@ -74,7 +75,17 @@ class ExperimentConfig:
     reduce_lr_factor: float = 0.1
     min_lr: float = 0.0
     class_weights: bool = False
+    # "Class-wise augmentation": every class's training images repeated (each repeat drawn
+    # afresh by the augmentation) up to the largest class's count, once per run and seed.
+    oversample: bool = field(default=False, metadata=ADDED)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # Applied to every image of the data set once (training, validation and test alike),
+    # before splitting; cached in the run folder (fer_keras.data.preprocess).
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig, metadata=ADDED)
+    # Robustness: after training, the best checkpoint also scores the test split with Gaussian
+    # noise of these standard deviations (grey levels, 0-255) added to the raw images, before
+    # any preprocessing (robustness.json). Never used for any choice.
+    noise_eval: tuple[float, ...] = field(default=(), metadata=ADDED)
     deterministic: bool = True
     # Named variants run beside the main cells: {name: ("key=value", ...)}, overrides of this
     # config (factors included, e.g. "models=..." to run a variant for some models only).
@@ -143,8 +154,12 @@ class ExperimentConfig:
                               f"({self.learning_rate})")
         try:
             self.augment.validate()
+            self.preprocess.validate()
         except ValueError as e:
             raise ConfigError(str(e)) from None
+        if any(not 0 <= s <= 255 for s in self.noise_eval):
+            raise ConfigError(f"noise_eval={','.join(map(str, self.noise_eval))}: expected "
+                              "standard deviations 0 <= s <= 255 (grey levels)")
         for name in self.variants:
             if not isinstance(name, str) or not VARIANT_NAME.fullmatch(name):
                 raise ConfigError(f"variants: name {name!r}: expected lower-case letters, "
@@ -285,6 +300,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
 def config_from_json(d: dict) -> ExperimentConfig:
     d = dict(d)
     d["augment"] = AugmentConfig(**d.get("augment", {}))
+    d["preprocess"] = PreprocessConfig(**d.get("preprocess", {}))
+    d["noise_eval"] = tuple(d.get("noise_eval", ()))
     d["variants"] = {k: tuple(v) for k, v in d.get("variants", {}).items()}
     for k in ("formats", "models", "seeds"):
         d[k] = tuple(d[k])

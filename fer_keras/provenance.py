@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "opencv-python-headless",
-            "scipy", "statsmodels", "matplotlib")
+            "scipy", "statsmodels", "matplotlib", "dlib-bin")
 
 
 def _git_commit() -> str:

@@ -10,6 +10,7 @@ One folder per cell and seed, `<out>/<format>-<model>/seed-<n>/`, holding:
     predictions.npz   test-set probabilities, labels and indices into the data
     examples.npz      the first 64 test images with their labels and probabilities
     metrics.json      scikit-learn metrics on the test set (fer_keras.metrics)
+    robustness.json   with noise_eval: test metrics with Gaussian noise added to the images
     done.json         written last: the cell finished with this identity (runfolder.py)
 
 Before the first epoch, `run_experiment` checks everything every cell needs: the config, every
@@ -47,6 +48,7 @@ from .data import FerData, convert
 from .data.directory import split_folders
 from .data.errors import DataError
 from .data.pipeline import EpochClock, InputSpec, make_dataset
+from .data.preprocess import LandmarkEyes, Preprocessed, preprocess, with_noise
 from .data.splits import (
     OFFICIAL,
     OFFICIAL_COUNTS,
@@ -56,7 +58,7 @@ from .data.splits import (
     with_validation,
 )
 from .data.synthetic import is_synthetic
-from .data.weights import class_weights
+from .data.weights import class_weights, oversampled
 from .metrics import compute_metrics
 from .models import create_model, expects_raw_pixels
 from .models.summary import signature
@@ -164,6 +166,27 @@ def split_of(cfg: ExperimentConfig, data: FerData, seed: int, where: str = "") -
     return split
 
 
+def prepare(cfg: ExperimentConfig, data: FerData, opts: RunOptions
+            ) -> tuple[FerData, Preprocessed | None]:
+    """The preprocessing stage: every image of the data set through cfg.preprocess, once per
+    data set and settings (cached under <out>/_data/<fingerprint>/, keyed on both)."""
+    if not cfg.preprocess.enabled:
+        return data, None
+    path = _derived(opts, data, f"preprocessed-{cfg.preprocess.key()}.npz")
+    if path.exists():
+        with np.load(path) as z:
+            done = Preprocessed(z["images"], z["angles"], z["rotated"], cfg.preprocess)
+    else:
+        print(f"preprocessing {len(data)} images ({cfg.preprocess}) ...", flush=True)
+        done = preprocess(data.images, cfg.preprocess)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, images=done.images, angles=done.angles, rotated=done.rotated)
+        os.replace(tmp, path)
+    note = "preprocessed: " + ", ".join(f"{k} {v}" for k, v in done.summary().items())
+    return dataclasses.replace(data, images=done.images, notes=(*data.notes, note)), done
+
+
 # ------------------------------------------------------------------------------ stages
 
 
@@ -234,7 +257,9 @@ def train(cfg: ExperimentConfig, cell: Cell, model: keras.Model, spec: InputSpec
     if resuming:  # keep exactly the epochs the backup holds
         rewrite_history(history_path, past)
     clock = EpochClock(cell.seed)
-    train_ds = make_dataset(data.images[split.train], data.labels[split.train], spec,
+    train_index = oversampled(data.labels, split.train, cell.seed) if cfg.oversample \
+        else split.train
+    train_ds = make_dataset(data.images[train_index], data.labels[train_index], spec,
                             batch_size=batch, training=True, clock=clock, augment=cfg.augment)
     val_ds = make_dataset(data.images[split.val], data.labels[split.val], spec,
                           batch_size=batch, training=False)
@@ -286,9 +311,35 @@ def evaluate(folder: Path, data: FerData, split: Split, spec: InputSpec, batch: 
     return metrics
 
 
+def robustness(folder: Path, cfg: ExperimentConfig, raw: FerData, split: Split, spec: InputSpec,
+               batch: int, seed: int) -> None:
+    """With cfg.noise_eval: the best checkpoint scores the test split again with Gaussian noise
+    added to the raw images, which then go through the cell's own preprocessing (a model
+    trained on aligned, CLAHE-enhanced faces meets noisy faces the same way). Scores only;
+    nothing is chosen by them."""
+    if not cfg.noise_eval:
+        return
+    best = keras.models.load_model(folder / "best.keras")
+    y = raw.labels[split.test]
+    levels = []
+    for sigma in cfg.noise_eval:
+        noisy = with_noise(raw.images[split.test], sigma, seed)
+        if cfg.preprocess.enabled:
+            noisy = preprocess(noisy, cfg.preprocess).images
+        probs = best.predict(make_dataset(noisy, y, spec, batch_size=batch, training=False),
+                             verbose=0)
+        m = compute_metrics(y, probs)
+        levels.append({"sigma": sigma, "accuracy": m["accuracy"], "f1_macro": m["f1_macro"]})
+    write_json(folder / "robustness.json", {
+        "noise": "Gaussian, standard deviation in grey levels (0-255), added to the raw test "
+                 "images and rounded/clipped to 0-255, before the cell's preprocessing",
+        "preprocess": cfg.preprocess.enabled, "levels": levels})
+
+
 def record(folder: Path, cfg: ExperimentConfig, cell: Cell, data: FerData, split: Split,
            spec: InputSpec, model: keras.Model, opts: RunOptions, replicas: int,
-           started: str, seconds: float, resumed: bool, identity: Identity) -> None:
+           started: str, seconds: float, resumed: bool, identity: Identity,
+           prepared: Preprocessed | None) -> None:
     history = read_history(folder / "history.csv")
     gpus = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
             for g in tf.config.list_physical_devices("GPU")]
@@ -307,7 +358,10 @@ def record(folder: Path, cfg: ExperimentConfig, cell: Cell, data: FerData, split
         "split": {"scheme": cfg.split, "seed": cell.seed, **split.sizes(), "file": "split.npz",
                   "validation": split.validation,
                   "class_weights": (class_weights(data.labels[split.training_part])
-                                    if cfg.class_weights else None)},
+                                    if cfg.class_weights else None),
+                  "oversampled_train": (len(oversampled(data.labels, split.train, cell.seed))
+                                        if cfg.oversample else None)},
+        "preprocess": prepared.summary() if prepared is not None else None,
         "input": {"channels": spec.channels, "raw_pixels": spec.raw_pixels,
                   "model_input_shape": list(model.input_shape[1:])},
         "strategy": opts.strategy, "replicas": replicas,
@@ -330,7 +384,8 @@ def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
     strategy = strategy or make_strategy(opts.strategy)
     split = split_of(cfg, data, cell.seed)
     model, spec = build(cfg, cell, strategy)
-    identity = identity_of(cfg, data, signature(model))
+    identity = identity_of(cfg, data, signature(model))  # of the data as loaded
+    raw, (data, prepared) = data, prepare(cfg, data, opts)
     folder = cell.folder(opts.out)
     resuming = start_folder(inspect(cell, opts.out, identity), cfg, identity)
     np.savez(folder / "split.npz", **split.as_arrays())
@@ -338,8 +393,9 @@ def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
     seconds, resumed = train(cfg, cell, model, spec, data, split, folder, resuming, opts, batch,
                              label)
     metrics = evaluate(folder, data, split, spec, batch, test_labels)
+    robustness(folder, cfg, raw, split, spec, batch, cell.seed)
     record(folder, cfg, cell, data, split, spec, model, opts, strategy.num_replicas_in_sync,
-           started, seconds, resumed, identity)
+           started, seconds, resumed, identity, prepared)
     return metrics
 
 
@@ -401,6 +457,12 @@ def plan(cfg: ExperimentConfig, opts: RunOptions) -> Plan:
                           where=f"{c.format} data ({len(data[c])} images), seed {c.seed}")
               for c in todo}
     signatures = {m: signature(create_model(m)) for m in dict.fromkeys(c.model for c in todo)}
+    sizes = {k.preprocess.landmark_size for k in configs.values() if k.preprocess.align}
+    for size in sizes:  # the landmark model loads (dlib installed, model file present)
+        try:
+            LandmarkEyes(size)
+        except RuntimeError as e:
+            raise DataError(f"preprocess.align: {e}") from None
     states = [inspect(c, opts.out, identity_of(configs[c], data[c], signatures[c.model]))
               for c in todo]
     return Plan(data, splits, states)

@@ -28,7 +28,7 @@ def test_the_papers_models_are_registered():
         "ozer_cnn", "ozer_cnn_lstm",
         "ashok_cnn", "ashok_cnn_lstm", "ashok_cnn_bilstm", "ashok_cnn_bilstm_attention",
         "ashok_resnet50", "ashok_densenet121", "ashok_mobilenetv2",
-        "emotionnet_pp",
+        "emotionnet_pp", "emotionnet_pp_seq4", "emotionnet_cnn", "emotionnet_cnn_gru",
     }
 
 
@@ -183,3 +183,27 @@ def test_emotionnet_pp_sequence_has_one_step_at_48x48():
     # on larger frames the sequence is longer: 96 -> 3x3 = 9 steps
     big = create_model("emotionnet_pp", input_shape=(96, 96, 1))
     assert big.get_layer("to_sequence").output.shape[1:] == (9, 256)
+
+
+def test_emotionnet_pp_seq4_reads_four_steps_with_the_same_weights():
+    """'same' pooling: 48 -> 24 -> 12 -> 6 -> 3 -> 2, a 2x2 map read as 4 steps."""
+    model = built("emotionnet_pp_seq4")
+    sizes = [model.get_layer(f"pool{i}").output.shape[1] for i in range(1, 6)]
+    assert sizes == [24, 12, 6, 3, 2]
+    assert model.get_layer("to_sequence").output.shape[1:] == (4, 256)
+    one_step = built("emotionnet_pp")
+    assert [w.shape for w in model.weights] == [w.shape for w in one_step.weights]
+
+
+def test_emotionnet_baselines_change_only_the_head():
+    """CNN-only: the LSTMs become dense layers of the same widths; CNN-GRU: GRUs."""
+    pp, cnn, gru = (built(n) for n in ("emotionnet_pp", "emotionnet_cnn", "emotionnet_cnn_gru"))
+    trunk = [ly.name for ly in pp.layers if not ly.name.startswith(("to_sequence", "lstm",
+                                                                     "dropout_lstm"))][:-1]
+    for model in (cnn, gru):
+        assert [ly.name for ly in model.layers[:len(trunk)]] == trunk
+        assert model.get_layer("predictions").units == 7
+    assert [cnn.get_layer(n).units for n in ("dense1", "dense2")] == [128, 64]
+    assert [type(gru.get_layer(n)).__name__ for n in ("gru1", "gru2")] == ["GRU", "GRU"]
+    assert [gru.get_layer(n).units for n in ("gru1", "gru2")] == [128, 64]
+    assert not any(type(ly).__name__ in ("LSTM", "GRU") for ly in cnn.layers)

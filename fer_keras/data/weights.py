@@ -20,3 +20,20 @@ def class_weights(train_labels: np.ndarray, num_classes: int = NUM_CLASSES) -> d
     out = {int(c): 0.0 for c in classes}  # a class absent from training gets no weight
     out.update({int(c): float(w) for c, w in zip(present, weights)})
     return out
+
+
+def oversampled(labels: np.ndarray, index: np.ndarray, seed: int) -> np.ndarray:
+    """`index` (training images) with every class's images repeated up to the largest class's
+    count: whole repeats first, then a seeded draw without replacement for the remainder, so
+    no image is repeated twice more often than another of its class. Order: by class; the
+    pipeline shuffles each epoch. ("Class-wise data augmentation": the augmentation makes
+    each repeat a different image.)"""
+    rng = np.random.default_rng([seed, 7])
+    classes, counts = np.unique(labels[index], return_counts=True)
+    target = counts.max()
+    parts = []
+    for c, n in zip(classes, counts):
+        own = index[labels[index] == c]
+        whole, rest = divmod(int(target), int(n))
+        parts += [np.tile(own, whole), np.sort(rng.choice(own, rest, replace=False))]
+    return np.concatenate(parts)

@@ -196,6 +196,9 @@ def build_report(runs_dir: Path, out: Path) -> Path:
     mcnemar = stats.mcnemar_pairs(runs)
     proposed = experiment.get("proposed_model", "")
     head = claims.headline(t1, runs, proposed)
+    robust = claims.robustness(runs)
+    robustness_png = (figures.robustness(robust, out / "robustness.png").name
+                      if robust else None)
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     html = _env().get_template("report.html.j2").render(
         experiment=experiment, table1=t1, metrics=METRICS, cells=cell_views,
@@ -208,7 +211,9 @@ def build_report(runs_dir: Path, out: Path) -> Path:
         class_weights=claims.class_weights_used(runs, experiment.get("claimed_class_weights",
                                                                      {})),
         recall=claims.per_class_recall(runs), variants=claims.variant_effects(runs),
-        headline=head)
+        headline=head, consistency=claims.consistency(claimed_metrics),
+        preprocessing=claims.preprocessing(runs), robustness=robust,
+        robustness_png=robustness_png)
     (out / "index.html").write_text(html)
     # The same tables as Markdown, for the README (tests/test_reference.py keeps them equal).
     tables = markdown_table1(t1) + "".join(

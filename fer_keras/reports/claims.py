@@ -63,6 +63,49 @@ def protocol(runs: list[SeedRun]) -> dict:
             "mixed": any(differences.values())}
 
 
+def consistency(claimed: dict) -> list[dict]:
+    """Claimed macro metrics that cannot hold together. Each class's F1 is the harmonic mean
+    of its precision and recall, at most their arithmetic mean, so macro F1 <= (macro
+    precision + macro recall) / 2 for any predictions. One row per claimed cell giving all
+    three."""
+    rows = []
+    for cell, c in claimed.items():
+        if all(k in c for k in ("precision_macro", "recall_macro", "f1_macro")):
+            bound = (c["precision_macro"] + c["recall_macro"]) / 2
+            rows.append({"cell": cell, "precision": c["precision_macro"],
+                         "recall": c["recall_macro"], "f1": c["f1_macro"], "bound": bound,
+                         "possible": c["f1_macro"] <= bound + 0.05})  # printed to 0.1
+    return rows
+
+
+def preprocessing(runs: list[SeedRun]) -> list[dict]:
+    """What the preprocessing stage did, per cell (its manifests; the same data set and
+    settings give the same numbers for every seed)."""
+    rows = []
+    for cell, cruns in cells_of(runs).items():
+        seen = []
+        for r in cruns:
+            s = r.manifest.get("preprocess")
+            if s and s not in seen:
+                seen.append(s)
+        rows += [{"cell": cell, **s} for s in seen]
+    return rows
+
+
+def robustness(runs: list[SeedRun]) -> list[dict]:
+    """Per cell, test accuracy (%) at each added-noise level, mean over seeds."""
+    rows = []
+    for cell, cruns in cells_of(runs).items():
+        levels: dict[float, list[float]] = {}
+        for r in cruns:
+            for lv in (r.robustness or {}).get("levels", []):
+                levels.setdefault(float(lv["sigma"]), []).append(lv["accuracy"] * 100)
+        if levels:
+            rows.append({"cell": cell, "levels": {s: mean_std(v)
+                                                  for s, v in sorted(levels.items())}})
+    return rows
+
+
 # ------------------------------------------------------------------------------ ranking
 
 

@@ -178,3 +178,20 @@ def reliability(runs: list[SeedRun], title: str, path: Path, bins: int = 15) -> 
     axc.bar(centres, count, width=1 / bins, color="grey", edgecolor="black")
     axc.set(xlabel="confidence (max probability)", ylabel="images", xlim=(0, 1))
     return _save(fig, path)
+
+
+def robustness(rows: list[dict], path: Path) -> Path:
+    """Test accuracy against the standard deviation of added Gaussian noise, one line per cell
+    (mean over seeds, +/- one std); `rows` as claims.robustness gives them."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for k, row in enumerate(rows):
+        sigmas = list(row["levels"])
+        means = [row["levels"][s]["mean"] for s in sigmas]
+        stds = [row["levels"][s]["std"] or 0.0 for s in sigmas]
+        ax.errorbar(sigmas, means, yerr=stds, marker="o", capsize=3, color=f"C{k}",
+                    label=row["cell"])
+    ax.set(xlabel="Gaussian noise added to the raw test images (std, grey levels 0-255)",
+           ylabel="test accuracy (%)", title="Robustness to noise")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

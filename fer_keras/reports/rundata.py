@@ -20,7 +20,7 @@ from ..metrics import compute_metrics
 
 # What a report keeps of each run (no model files, no split indices).
 KEPT_FILES = ("config.json", "manifest.json", "history.csv", "predictions.npz", "examples.npz",
-              "metrics.json", "done.json")
+              "metrics.json", "robustness.json", "done.json")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class SeedRun:
     metrics: dict  # recomputed from predictions.npz
     examples: dict | None
     variant: str = ""  # a named variant of the experiment's config, or ""
+    robustness: dict | None = None  # robustness.json: test metrics under added noise
 
     @property
     def arm(self) -> str:
@@ -68,6 +69,8 @@ def read_seed_run(folder: Path) -> SeedRun:
         y=pred["labels"], probs=pred["probs"], indices=pred["indices"],
         metrics=compute_metrics(pred["labels"], pred["probs"]), examples=examples,
         variant=cell.get("variant", ""),
+        robustness=(json.loads((folder / "robustness.json").read_text())
+                    if (folder / "robustness.json").exists() else None),
     )
 
 
