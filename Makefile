@@ -11,7 +11,7 @@ SAMPLE := runs/_sample
 comma := ,
 
 .PHONY: install install-browser test params lint clean demo reproduce-ozer reproduce-ashok \
-	reproduce-emotionnet report bench
+	reproduce-emotionnet reproduce-wasey reproduce-xu report bench
 # `make report` rebuilds from the local runs when there are any, else from the committed copy.
 OZER_RUNS = $(if $(wildcard runs/ozer/*/seed-*/done.json),runs/ozer,reports/ozer/runs)
 
@@ -97,6 +97,20 @@ reproduce-emotionnet: install
 	$(EMOTIONNET) seeds=$(firstword $(subst $(comma), ,$(SEEDS))) $(QUICK)
 	$(EMOTIONNET) models=emotionnet_pp seeds=$(SEEDS) $(QUICK)
 	$(FER) report $(EMOTIONNET_RUNS) --out $(EMOTIONNET_REPORT)
+	$(if $(QUICK),,$(FER) index reports)
+
+# Wasey and Xu: every model with all SEEDS in one pass (resumable; committed cells reused),
+# then the report. Quick mode (EPOCHS, LIMIT) writes runs/<paper>-quick/; RUNS and REPORT
+# override the folders.
+RUNS_OF = $(or $(RUNS),$(if $(QUICK),runs/$(1)-quick,runs/$(1)))
+REPORT_OF = $(or $(REPORT),$(if $(QUICK),$(call RUNS_OF,$(1))/report,reports/$(1)))
+
+reproduce-wasey reproduce-xu: reproduce-%: install
+	@if [ -z "$(DATA)" ]; then $(FER) run experiments/$*.py; exit 2; fi
+	$(if $(QUICK),,@if [ -d reports/$*/runs ]; then mkdir -p $(call RUNS_OF,$*) && \
+		cp -rn reports/$*/runs/. $(call RUNS_OF,$*)/; fi)
+	$(FER) run experiments/$*.py --data "$(DATA)" --out $(call RUNS_OF,$*) seeds=$(SEEDS) $(QUICK)
+	$(FER) report $(call RUNS_OF,$*) --out $(call REPORT_OF,$*)
 	$(if $(QUICK),,$(FER) index reports)
 
 report: install

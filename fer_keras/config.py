@@ -24,14 +24,19 @@ from .errors import FerKerasError
 FORMATS = ("directory", "csv")  # the two FER-2013 layouts (Özer §2.2 compares them)
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")  # Keras optimizers by name, Keras defaults
 OFFICIAL_SPLIT = "official"
-SPLITS = ("80/10/10", "80/20", "70/15/15", OFFICIAL_SPLIT)  # = fer_keras.data.splits' schemes
+FOLDERS_SPLIT = "folders"  # the export's train/ and test/ folders
+SPLITS = ("80/10/10", "80/20", "70/15/15", OFFICIAL_SPLIT, FOLDERS_SPLIT)  # = data.splits'
+# schemes
 DIRECTORY_SUBSETS = ("train", "test", "all")
 CSV_SUBSETS = ("all", "Training", "PublicTest", "PrivateTest")
 # Where early stopping and checkpoint selection look: the split's own validation part;
 # a stratified part carved out of the training part (papers that name no validation set);
-# or the held-out test part itself (the literal reading of such papers: test-set leakage,
-# offered only so a report can show what the leak is worth).
-VALIDATION_POLICIES = ("split", "carve", "test")
+# Keras' `validation_split` rule (per class the first files in name order: a notebook's
+# protocol); or the held-out test part itself (the literal reading of such papers: test-set
+# leakage, offered only so a report can show what the leak is worth).
+VALIDATION_POLICIES = ("split", "carve", "keras", "test")
+# Which weights score the test split: the epoch with the lowest validation loss, or the last.
+SELECTIONS = ("best", "last")
 
 # A field added after cells were computed, whose default is exactly the behaviour before it
 # existed, carries this metadata: at its default it is left out of a cell's identity, so
@@ -70,6 +75,7 @@ class ExperimentConfig:
     early_stopping_patience: int = 5
     min_epochs: int = field(default=0, metadata=ADDED)  # no early stop before this epoch
     restore_best_weights: bool = True
+    select: str = field(default="best", metadata=ADDED)  # one of SELECTIONS
     reduce_lr: bool = field(default=True, metadata=ADDED)  # ReduceLROnPlateau on val_loss
     reduce_lr_patience: int = 3
     reduce_lr_factor: float = 0.1
@@ -97,6 +103,17 @@ class ExperimentConfig:
     claimed_class_weights: dict = field(default_factory=dict)  # {class name: weight}
     proposed_model: str = ""  # the paper's own model, compared with every other one
     claimed_notes: str = ""
+    # Claims without a number per cell, each checked by the report:
+    # {"format/model": percent}: the paper says this cell's accuracy is above the value
+    # (one-sided exact binomial test per seed);
+    claimed_above: dict = field(default_factory=dict)
+    # {"highest": (class, ...), "lowest": (class, ...)}: the classes the paper says are
+    # recognised best and worst (checked against measured per-class recall);
+    claimed_recall_extremes: dict = field(default_factory=dict)
+    # other works' results the paper quotes, {label: accuracy %}, and a band it compares
+    # against, {"label": ..., "low": %, "high": %}: drawn beside the measured cells.
+    literature: dict = field(default_factory=dict)
+    literature_band: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self)))
@@ -129,12 +146,17 @@ class ExperimentConfig:
         _one_of("directory_subset", (self.directory_subset,), DIRECTORY_SUBSETS)
         _one_of("csv_subset", (self.csv_subset,), CSV_SUBSETS)
         _one_of("validation", (self.validation,), VALIDATION_POLICIES)
+        _one_of("select", (self.select,), SELECTIONS)
         if not 0 < self.validation_fraction < 1:
             raise ConfigError(f"validation_fraction={self.validation_fraction}: expected "
                               "0 < fraction < 1")
-        if self.validation == "carve" and self.split == OFFICIAL_SPLIT:
-            raise ConfigError("validation=carve with split=official: the official split has "
-                              "its own validation part (PublicTest); expected validation=split")
+        if self.validation in ("carve", "keras") and self.split == OFFICIAL_SPLIT:
+            raise ConfigError(f"validation={self.validation} with split=official: the official "
+                              "split has its own validation part (PublicTest); expected "
+                              "validation=split")
+        if self.validation == "split" and self.split in ("80/20", FOLDERS_SPLIT):
+            raise ConfigError(f"split={self.split} has no validation part: expected validation="
+                              "carve, keras or test")
         if any(s < 0 for s in self.seeds):
             raise ConfigError(f"seeds={','.join(map(str, self.seeds))}: expected integers >= 0")
         _at_least("max_epochs", self.max_epochs, 1)
@@ -210,7 +232,8 @@ def _default(f: dataclasses.Field):
 
 # Keys of the config that do not change what a cell computes.
 NOT_TRAINING = ("name", "paper", "formats", "models", "seeds", "variants", "claimed_metrics",
-                "claimed_auc", "claimed_class_weights", "proposed_model", "claimed_notes")
+                "claimed_auc", "claimed_class_weights", "proposed_model", "claimed_notes",
+                "claimed_above", "claimed_recall_extremes", "literature", "literature_band")
 VARIANT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 

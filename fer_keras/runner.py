@@ -6,7 +6,8 @@ One folder per cell and seed, `<out>/<format>-<model>/seed-<n>/`, holding:
                       split sizes, SHA-256 of the saved model, notes from loading
     split.npz         train/val/test indices into the loaded data (auditable)
     history.csv       per-epoch training log (CSVLogger)
-    best.keras        the best model by validation loss (ModelCheckpoint)
+    best.keras        the scored model: the best by validation loss (ModelCheckpoint), or the
+                      last epoch's with select=last
     predictions.npz   test-set probabilities, labels and indices into the data
     examples.npz      the first 64 test images with their labels and probabilities
     metrics.json      scikit-learn metrics on the test set (fer_keras.metrics)
@@ -50,6 +51,7 @@ from .data.errors import DataError
 from .data.pipeline import EpochClock, InputSpec, make_dataset
 from .data.preprocess import LandmarkEyes, Preprocessed, preprocess, with_noise
 from .data.splits import (
+    FOLDERS,
     OFFICIAL,
     OFFICIAL_COUNTS,
     Split,
@@ -115,7 +117,7 @@ def resolve_format(cfg: ExperimentConfig, opts: RunOptions, fmt: str) -> FerData
     src = Path(opts.data)
     if not src.exists():
         raise DataError(f"{src}: no such file or folder (given as --data)")
-    official = cfg.split == OFFICIAL
+    official = cfg.split in (OFFICIAL, FOLDERS)  # splits by the challenge's own parts
     if fmt == "directory":
         root = src
         if src.is_file():  # a CSV was given: write the image export from it once
@@ -153,7 +155,8 @@ def split_of(cfg: ExperimentConfig, data: FerData, seed: int, where: str = "") -
     """The split of one cell; a split that cannot serve the runner is refused, naming the data."""
     try:
         split = with_validation(split_indices(data.labels, cfg.split, seed, data.usage),
-                                data.labels, cfg.validation, cfg.validation_fraction)
+                                data.labels, cfg.validation, cfg.validation_fraction,
+                                data.sources)
     except DataError as e:
         raise DataError(f"{where}: {e}" if where else str(e)) from None
     if cfg.split == OFFICIAL and len(data) == FULL_FER2013 and split.sizes() != OFFICIAL_COUNTS:
@@ -275,7 +278,7 @@ def train(cfg: ExperimentConfig, cell: Cell, model: keras.Model, spec: InputSpec
             patience=cfg.reduce_lr_patience, factor=cfg.reduce_lr_factor, min_lr=cfg.min_lr))
     callbacks += [
         keras.callbacks.ModelCheckpoint(
-            folder / "best.keras", monitor="val_loss", save_best_only=True,
+            folder / "best.keras", monitor="val_loss", save_best_only=cfg.select == "best",
             initial_value_threshold=plateau_state(val_losses)[0] if val_losses else None),
         keras.callbacks.CSVLogger(history_path, append=resuming and bool(past)),
         keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
@@ -351,6 +354,8 @@ def record(folder: Path, cfg: ExperimentConfig, cell: Cell, data: FerData, split
         "train_seconds_this_session": round(seconds, 1),
         "epochs": len(history),
         "best_epoch": int(np.argmin([h["val_loss"] for h in history])) + 1 if history else None,
+        "scored_epoch": (len(history) if cfg.select == "last" else
+                         int(np.argmin([h["val_loss"] for h in history])) + 1 if history else None),
         "data": {"path": str(opts.data), "csv": str(opts.csv) if opts.csv else None,
                  "format": cell.format, "n": len(data), "fingerprint": data.fingerprint,
                  "notes": list(data.notes),
@@ -443,7 +448,8 @@ def plan(cfg: ExperimentConfig, opts: RunOptions) -> Plan:
     data = {}
     for c in todo:  # each data source once: what loading depends on is the key
         k = configs[c]
-        key = (c.format, k.directory_subset, k.csv_subset, k.split == OFFICIAL, k.limit)
+        key = (c.format, k.directory_subset, k.csv_subset, k.split in (OFFICIAL, FOLDERS),
+               k.limit)
         if key not in loaded:
             loaded[key] = resolve_format(k, opts, c.format)
             if k.limit:  # quick checks: the same stratified subsample for every cell

@@ -60,7 +60,7 @@ def _sample_csv(t: Path) -> Path:
 # (case, command line with {t} for the case's folder, setup, text the one line must hold)
 CASES = [
     ("override typo", ["run", OZER, "--data", "{t}", "split=80/10/1O"], None,
-     "split='80/10/1O': expected one of 80/10/10, 80/20, 70/15/15, official"),
+     "split='80/10/1O': expected one of 80/10/10, 80/20, 70/15/15, official, folders"),
     ("empty seeds", ["run", OZER, "--data", "{t}", "seeds="], None,
      "seeds=(empty): expected at least one value"),
     ("max_epochs 0", ["run", OZER, "--data", "{t}", "max_epochs=0"], None,

@@ -75,7 +75,7 @@ def test_fields_added_later_are_left_out_of_the_identity_at_their_default():
 
 
 @pytest.mark.parametrize("override,message", [
-    ("validation=holdout", "validation='holdout': expected one of split, carve, test"),
+    ("validation=holdout", "validation='holdout': expected one of split, carve, keras, test"),
     ("validation_fraction=1.5", "validation_fraction=1.5: expected 0 < fraction < 1"),
     ("min_epochs=-1", "min_epochs=-1: expected an integer >= 0"),
     ("models=", "models=(empty): expected at least one value"),

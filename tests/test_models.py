@@ -29,6 +29,7 @@ def test_the_papers_models_are_registered():
         "ashok_cnn", "ashok_cnn_lstm", "ashok_cnn_bilstm", "ashok_cnn_bilstm_attention",
         "ashok_resnet50", "ashok_densenet121", "ashok_mobilenetv2",
         "emotionnet_pp", "emotionnet_pp_seq4", "emotionnet_cnn", "emotionnet_cnn_gru",
+        "wasey_cnn_lstm", "wasey_cnn_lstm_paper", "wasey_cnn", "xu_cnn", "xu_rnn_lstm",
     }
 
 
@@ -207,3 +208,15 @@ def test_emotionnet_baselines_change_only_the_head():
     assert [type(gru.get_layer(n)).__name__ for n in ("gru1", "gru2")] == ["GRU", "GRU"]
     assert [gru.get_layer(n).units for n in ("gru1", "gru2")] == [128, 64]
     assert not any(type(ly).__name__ in ("LSTM", "GRU") for ly in cnn.layers)
+
+
+def test_wasey_lstm_reads_one_step_and_xu_lstm_reads_the_rows():
+    assert built("wasey_cnn_lstm").get_layer("reshape").output.shape[1:] == (1, 4096)
+    paper = built("wasey_cnn_lstm_paper")
+    assert [type(ly).__name__ for ly in paper.layers[:4]] == [
+        "Conv2D", "BatchNormalization", "MaxPooling2D", "Dropout"]  # §7's block order
+    assert paper.get_layer("block_dropout").rate == 0.25
+    cnn = built("wasey_cnn")
+    assert not any(type(ly).__name__ == "LSTM" for ly in cnn.layers)
+    assert cnn.get_layer("dense_hidden").units == 128
+    assert built("xu_rnn_lstm").get_layer("rows").output.shape[1:] == (48, 48)

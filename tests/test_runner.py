@@ -1,6 +1,7 @@
 """End-to-end runner tests on the embedded sample (slow: they train small models)."""
 
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -127,9 +128,14 @@ def test_shards_partition_the_cells():
 
 
 def test_a_split_without_validation_is_refused(sample, tmp_path):
+    from fer_keras.config import ConfigError
     from fer_keras.data import DataError
 
-    cfg = load_config(OZER, ["split=80/20", "max_epochs=1"])
+    for split in ("80/20", "folders"):  # refused with the config, before any data is read
+        with pytest.raises(ConfigError, match=f"split={split} has no validation part"):
+            load_config(OZER, [f"split={split}"])
+    # and by the runner, for a config built without validate()
+    cfg = dataclasses.replace(load_config(OZER, ["max_epochs=1"]), split="80/20")
     with pytest.raises(DataError, match="no validation part"):
         run_cell(cfg, Cell("csv", "ozer_cnn", 0), load(sample[1]), _opts(sample, tmp_path))
 

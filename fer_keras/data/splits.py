@@ -5,6 +5,8 @@ Schemes (train/val/test fractions):
 * "80/20"     Ashok §4 ("stratified 80-20 train-test split"; no validation set)
 * "70/15/15"  Bhardwaj & Singh (EmotionNet++)
 * "official"  FER-2013 challenge: Training / PublicTest / PrivateTest (28,709 / 3,589 / 3,589)
+* "folders"   the image export's train/ and test/ folders (Training vs PublicTest + PrivateTest:
+              28,709 / 7,178) with no validation part: a validation policy supplies it (Wasey)
 
 Stratified splits first take the training share off (floor of share x n), then divide the
 rest between validation and test (test gets the odd one), both with scikit-learn's
@@ -29,6 +31,7 @@ SCHEMES: dict[str, tuple[float, float, float]] = {
     "70/15/15": (0.7, 0.15, 0.15),
 }
 OFFICIAL = "official"
+FOLDERS = "folders"
 OFFICIAL_COUNTS = {"train": 28_709, "val": 3_589, "test": 3_589}
 
 
@@ -73,19 +76,43 @@ def subsample(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     return np.sort(keep)
 
 
-def with_validation(split: Split, labels: np.ndarray, policy: str, fraction: float) -> Split:
+def keras_validation(index: np.ndarray, labels: np.ndarray, sources: np.ndarray,
+                     fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val) as Keras' `ImageDataGenerator(validation_split=fraction)` with
+    `flow_from_directory` divides a class-folder export: per class, the files in sorted name
+    order, the first int(fraction x n) of them validation, the rest training. Not random."""
+    train, val = [], []
+    for c in np.unique(labels[index]):
+        own = index[labels[index] == c]
+        names = np.array([str(s).replace("\\", "/").rsplit("/", 1)[-1] for s in sources[own]])
+        own = own[np.argsort(names, kind="stable")]
+        cut = int(fraction * own.size)
+        val.append(own[:cut])
+        train.append(own[cut:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def with_validation(split: Split, labels: np.ndarray, policy: str, fraction: float,
+                    sources: np.ndarray | None = None) -> Split:
     """Apply a validation policy (fer_keras.config.VALIDATION_POLICIES) to a split:
     "split" keeps its validation part; "carve" takes a stratified `fraction` of the training
-    part as validation (seeded like the split), the test part untouched; "test" validates on
-    the test part itself, which is test-set leakage (the literal reading of papers that split
-    only train/test, run so that a report can say what the leak is worth)."""
+    part as validation (seeded like the split), the test part untouched; "keras" takes it as
+    Keras' `validation_split` does (keras_validation; needs the images' file names); "test"
+    validates on the test part itself, which is test-set leakage (the literal reading of papers
+    that split only train/test, run so that a report can say what the leak is worth)."""
     if policy == "split":
         return split
     if policy == "test":
         return Split(split.scheme, split.seed, split.train, split.test, split.test,
                      validation="test")
+    if policy == "keras":
+        if sources is None:
+            raise DataError("validation=keras needs the images' file names")
+        train, val = keras_validation(split.train, np.asarray(labels), sources, fraction)
+        return Split(split.scheme, split.seed, train, val, split.test, pool=split.train,
+                     validation="keras")
     if policy != "carve":
-        raise DataError(f"validation policy {policy!r}: expected split, carve or test")
+        raise DataError(f"validation policy {policy!r}: expected split, carve, keras or test")
     labels = np.asarray(labels)
     try:
         train, val = train_test_split(split.train, test_size=fraction,
@@ -107,8 +134,15 @@ def split_indices(labels: np.ndarray, scheme: str, seed: int = 0,
                             "column, or Training_/PublicTest_/PrivateTest_ file names)")
         parts = [np.flatnonzero(usage == name) for name in SPLIT_NAMES]
         return Split(scheme, seed, *parts)
+    if scheme == FOLDERS:
+        if usage is None or not np.isin(usage, SPLIT_NAMES).all():
+            raise DataError("split 'folders' needs every image's challenge split "
+                            "(Training_ file names in train/, PublicTest_/PrivateTest_ in test/)")
+        return Split(scheme, seed, np.flatnonzero(usage == "Training"), np.array([], dtype=int),
+                     np.flatnonzero(usage != "Training"))
     if scheme not in SCHEMES:
-        raise DataError(f"unknown split {scheme!r}; known: {', '.join([*SCHEMES, OFFICIAL])}")
+        raise DataError(f"unknown split {scheme!r}; known: "
+                        f"{', '.join([*SCHEMES, OFFICIAL, FOLDERS])}")
     train_frac, val_frac, test_frac = SCHEMES[scheme]
     counts = np.bincount(labels, minlength=len(CLASS_NAMES))
     present = counts[counts > 0]

@@ -197,6 +197,10 @@ def build_report(runs_dir: Path, out: Path) -> Path:
     proposed = experiment.get("proposed_model", "")
     head = claims.headline(t1, runs, proposed)
     robust = claims.robustness(runs)
+    quoted = claims.literature(runs, experiment.get("literature", {})) \
+        if experiment.get("literature") else []
+    literature_png = (figures.literature(quoted, experiment.get("literature_band", {}),
+                                         out / "literature.png").name if quoted else None)
     robustness_png = (figures.robustness(robust, out / "robustness.png").name
                       if robust else None)
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -213,7 +217,9 @@ def build_report(runs_dir: Path, out: Path) -> Path:
         recall=claims.per_class_recall(runs), variants=claims.variant_effects(runs),
         headline=head, consistency=claims.consistency(claimed_metrics),
         preprocessing=claims.preprocessing(runs), robustness=robust,
-        robustness_png=robustness_png)
+        robustness_png=robustness_png, literature=quoted, literature_png=literature_png,
+        above=claims.above(runs, experiment.get("claimed_above", {})),
+        extremes=claims.recall_extremes(runs, experiment.get("claimed_recall_extremes", {})))
     (out / "index.html").write_text(html)
     # The same tables as Markdown, for the README (tests/test_reference.py keeps them equal).
     tables = markdown_table1(t1) + "".join(

@@ -15,6 +15,7 @@ import numpy as np
 from ..config import NOT_TRAINING, flatten
 from ..labels import CLASS_NAMES
 from .rundata import SeedRun, cells_of, main_runs
+from .stats import accuracy_above
 
 
 def mean_std(values: list[float]) -> dict:
@@ -170,6 +171,51 @@ def per_class_recall(runs: list[SeedRun]) -> list[dict]:
     return [{"cell": cell, "recall": {
         name: mean_std([r.metrics["per_class"][name]["recall"] * 100 for r in cruns])
         for name in CLASS_NAMES}} for cell, cruns in cells_of(runs).items()]
+
+
+def recall_extremes(runs: list[SeedRun], claim: dict) -> list[dict]:
+    """Per main cell: are the classes the paper says are recognised best (worst) the ones with
+    the highest (lowest) measured recall, mean over seeds?"""
+    if not claim:
+        return []
+    high, low = tuple(claim.get("highest", ())), tuple(claim.get("lowest", ()))
+    rows = []
+    for cell, cruns in cells_of(main_runs(runs)).items():
+        recall = {name: float(np.mean([r.metrics["per_class"][name]["recall"] for r in cruns]))
+                  * 100 for name in CLASS_NAMES}
+        order = sorted(recall, key=lambda n: -recall[n])
+        top, bottom = order[:len(high)], order[len(order) - len(low):]
+        rows.append({"cell": cell, "seeds": len(cruns), "recall": recall, "top": top,
+                     "bottom": bottom, "claimed_highest": list(high), "claimed_lowest": list(low),
+                     "highest_holds": set(top) == set(high),
+                     "lowest_holds": set(bottom) == set(low)})
+    return rows
+
+
+def above(runs: list[SeedRun], claimed: dict) -> list[dict]:
+    """Per main cell with a claimed floor: the exact one-sided binomial test per seed, and
+    whether every seed is significantly above the floor (p < 0.05)."""
+    rows = []
+    for cell, cruns in cells_of(main_runs(runs)).items():
+        floor = claimed.get(cell)
+        if floor is None:
+            continue
+        tests = [accuracy_above(r, floor) for r in cruns]
+        rows.append({"cell": cell, "floor": floor, "tests": tests,
+                     "holds": all(t["p"] < 0.05 for t in tests),
+                     "mean": mean_std([t["accuracy"] for t in tests])})
+    return rows
+
+
+def literature(runs: list[SeedRun], quoted: dict) -> list[dict]:
+    """The paper's quoted results and the measured main cells, highest accuracy first."""
+    rows = [{"label": k, "accuracy": float(v), "std": None, "ours": False}
+            for k, v in quoted.items()]
+    for cell, cruns in cells_of(main_runs(runs)).items():
+        m = mean_std([r.metrics["accuracy"] * 100 for r in cruns])
+        rows.append({"label": f"{cell} (measured)", "accuracy": m["mean"], "std": m["std"],
+                     "ours": True})
+    return sorted(rows, key=lambda r: -r["accuracy"])
 
 
 # ------------------------------------------------------------------------------ variants

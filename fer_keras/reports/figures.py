@@ -195,3 +195,23 @@ def robustness(rows: list[dict], path: Path) -> Path:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def literature(rows: list[dict], band: dict, path: Path) -> Path:
+    """Horizontal bars: the results a paper quotes (grey) and the measured cells (coloured,
+    +/- one std over seeds), with the paper's comparison band shaded."""
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(rows) + 1.6))
+    y = np.arange(len(rows))[::-1]
+    colours = ["C0" if r["ours"] else "0.7" for r in rows]
+    ax.barh(y, [r["accuracy"] for r in rows], xerr=[r["std"] or 0 for r in rows],
+            color=colours, capsize=3)
+    for yi, r in zip(y, rows):
+        ax.text(r["accuracy"] + 0.5, yi, f"{r['accuracy']:.1f}", va="center", fontsize=8)
+    if band:
+        ax.axvspan(band["low"], band["high"], color="C2", alpha=0.15, label=band["label"])
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_yticks(y, [r["label"] for r in rows], fontsize=8)
+    ax.set(xlabel="FER-2013 test accuracy (%)", xlim=(0, 100),
+           title="Measured cells beside the results the paper quotes")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)

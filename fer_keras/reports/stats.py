@@ -1,10 +1,12 @@
-"""Statistics of the factorial design (statsmodels): two-way ANOVA and McNemar's test."""
+"""Statistics of the factorial design (statsmodels): two-way ANOVA and McNemar's test; the
+exact binomial test of an accuracy against a claimed floor (scipy)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
+from scipy.stats import binomtest
 from statsmodels.stats.anova import anova_lm
 from statsmodels.stats.contingency_tables import mcnemar
 
@@ -60,3 +62,11 @@ def mcnemar_pairs(runs: list[SeedRun]) -> list[dict]:
                             "statistic": float(res.statistic), "p": float(res.pvalue),
                             "test": "exact binomial" if exact else "chi-square, corrected"})
     return out
+
+
+def accuracy_above(run: SeedRun, percent: float) -> dict:
+    """One-sided exact binomial test of H0 "accuracy <= percent" on a run's test images."""
+    correct = int(np.sum(run.probs.argmax(1) == run.y))
+    res = binomtest(correct, int(run.y.size), percent / 100, alternative="greater")
+    return {"seed": run.seed, "correct": correct, "n": int(run.y.size),
+            "accuracy": correct / run.y.size * 100, "p": float(res.pvalue)}
