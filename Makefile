@@ -11,7 +11,7 @@ SAMPLE := runs/_sample
 comma := ,
 
 .PHONY: install install-browser test params lint clean demo reproduce-ozer reproduce-ashok \
-	reproduce-emotionnet reproduce-wasey reproduce-xu report bench
+	reproduce-emotionnet reproduce-wasey reproduce-xu report bench bench-video
 # `make report` rebuilds from the local runs when there are any, else from the committed copy.
 OZER_RUNS = $(if $(wildcard runs/ozer/*/seed-*/done.json),runs/ozer,reports/ozer/runs)
 
@@ -46,6 +46,8 @@ demo: install
 	$(FER) run experiments/ozer.py --data $(SAMPLE)/images --csv $(SAMPLE)/fer2013.csv \
 		--out runs/demo --force seeds=0,1 max_epochs=8
 	$(FER) report runs/demo --out reports/demo
+	$(FER) predict runs/demo/csv-ozer_cnn_lstm/seed-0 \
+		$(SAMPLE)/images/test/happy/$$(ls $(SAMPLE)/images/test/happy | head -1)
 
 # The full protocol of Özer & Subaşı on real FER-2013 ($(DATA) or $$FER2013_DIR), then the report.
 reproduce-ozer: install
@@ -117,10 +119,14 @@ report: install
 	$(FER) report $(OZER_RUNS) --out reports/ozer
 	$(FER) index reports
 
-# Data loading, training and inference against the plain paper-style pipeline. On real data
+# Data loading, training and inference against the plain paper-style pipeline, and the frame
+# rate of `predict` on a video (alone: make bench-video). On real data
 # ($(DATA)) it writes reports/bench/; without, it runs on the synthetic sample (runs/bench-sample/).
 bench: install
 	$(FER) bench $(if $(DATA),--data "$(DATA)")
+
+bench-video: install
+	$(FER) bench --only video $(if $(DATA),--data "$(DATA)") --out $(if $(DATA),reports/bench,runs/bench-sample)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info runs/demo runs/_sample reports/demo

@@ -254,6 +254,75 @@ def bench_inference(reps: int, n: int = 200) -> dict:
     return {name: _inference_one(create_model(name), reps, n) for name in INFERENCE_MODELS}
 
 
+def _face_video(path: Path, n_frames: int, data: Path | None, size=(640, 480),
+                fps: float = 30.0) -> Path:
+    """A test video: one face (160 px) drifting across a 640x480 grey gradient: the first
+    happy face of FER-2013's test/ when the data is given, else a synthetic one (which only
+    the Haar cascade takes for a face)."""
+    import cv2
+
+    from .data.synthetic import write_sample
+
+    with tempfile.TemporaryDirectory() as tmp:
+        images = data if data is not None else write_sample(Path(tmp), n=70, seed=3)[0]
+        face = cv2.imread(str(sorted((images / "test" / "happy").iterdir())[0]),
+                          cv2.IMREAD_GRAYSCALE)
+    face = cv2.resize(face, (160, 160), interpolation=cv2.INTER_CUBIC)
+    w, h = size
+    background = np.tile(np.linspace(60, 160, w, dtype=np.uint8), (h, 1))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    for i in range(n_frames):
+        frame = background.copy()
+        x = 40 + (i * 3) % (w - 240)
+        frame[160:320, x:x + 160] = face
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    return path
+
+
+def bench_video(data: Path | None = None, n_frames: int = 150) -> dict:
+    """Frames per second of `predict` on a 640x480 video with one face: decoding, face
+    detection (dlib, and OpenCV's Haar cascade), crop, model. Untrained models: the speed does
+    not depend on the weights."""
+    import cv2
+    import keras
+
+    from .models import create_model
+    from .models.inference import inference_model
+    from .predict import FaceDetector, Predictor, frames, open_video
+
+    out = {"frames": n_frames, "size": "640x480", "faces_per_frame": 1, "models": {},
+           "face": "FER-2013 test face" if data is not None else "synthetic face"}
+    with tempfile.TemporaryDirectory() as tmp:
+        video = _face_video(Path(tmp) / "face.mp4", n_frames, data)
+        capture = open_video(str(video))
+        decoded = [f for f in frames(capture)]
+        capture.release()
+        for kind in ("dlib", "haar"):
+            detector = FaceDetector(kind)
+            grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in decoded]
+            t0 = time.perf_counter()
+            found = sum(bool(detector(g)) for g in grey)
+            dt = time.perf_counter() - t0
+            out[f"detector_{kind}"] = {"fps": len(grey) / dt, "frames_with_face": found}
+        for name in INFERENCE_MODELS:
+            folder = Path(tmp) / name
+            folder.mkdir()
+            inference_model(create_model(name)).save(folder / "model.keras")
+            for kind in ("dlib", "haar"):
+                predictor = Predictor(folder, detector=kind)
+                predictor.predict(decoded[0])  # warm-up: the first call traces the model
+                t0 = time.perf_counter()
+                capture = open_video(str(video))
+                found = sum(bool(predictor.predict(f)) for f in frames(capture))
+                capture.release()
+                dt = time.perf_counter() - t0
+                out["models"][f"{name} + {kind}"] = {"fps": n_frames / dt,
+                                                     "frames_with_face": found}
+            keras.backend.clear_session()
+    return out
+
+
 PEAK_SCRIPT = """
 import resource, sys
 from pathlib import Path
@@ -298,8 +367,16 @@ def _stage(label: str, fn: Callable[[], dict]) -> dict:
     return result
 
 
-def run_bench(data: Path | None, out: Path, reps: int = 3) -> Path:
+def run_bench(data: Path | None, out: Path, reps: int = 3, only: str = "") -> Path:
     out.mkdir(parents=True, exist_ok=True)
+    if only == "video":  # the predict frame rate alone (no data needed)
+        result = {"environment": environment(),
+                  "video": _stage("video predict", lambda: bench_video(data))}
+        (out / "video.json").write_text(json.dumps(result, indent=2) + "\n")
+        (out / "video.md").write_text("# fer-keras benchmark: predict on video\n\n"
+                                      + _env_line(result["environment"]) + "\n\n"
+                                      + "\n".join(render_video(result["video"])) + "\n")
+        return out / "video.md"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if data is None:
@@ -310,7 +387,11 @@ def run_bench(data: Path | None, out: Path, reps: int = 3) -> Path:
             images_root, csv_path = Path(data), tmp / "fer2013.csv"
             print(f"building the challenge CSV from {data} ...", flush=True)
             convert.dir_to_csv(images_root, csv_path)
-            source, mem_epochs = f"FER-2013 at {data}", 1
+            # the data's fingerprint, not this machine's path to it
+            fingerprint = load_directory(data / "train").fingerprint[:16]
+            source = (f"FER-2013 image export ({data.name}/; train/ SHA-256 of pixels and "
+                      f"labels {fingerprint}...)")
+            mem_epochs = 1
             budget, steps = 2e12, (20, 200)
         train_dir = images_root / "train"
         csv_res = _stage("CSV load", lambda: bench_csv(csv_path, reps, tmp / "cache"))
@@ -319,11 +400,12 @@ def run_bench(data: Path | None, out: Path, reps: int = 3) -> Path:
         train_res = _stage("training throughput", lambda: bench_training(
             train_dir, load_directory(train_dir), reps, budget, steps))
         inf_res = _stage("inference", lambda: bench_inference(reps))
+        video_res = _stage("video predict", lambda: bench_video(data))
         mem_res = _stage("peak memory of a CSV run",
                          lambda: bench_memory(images_root, csv_path, mem_epochs))
     result = {"source": source, "environment": environment(), "csv_load": csv_res,
               "directory_load": dir_res, "training": train_res, "inference": inf_res,
-              "memory": mem_res, "classes": list(CLASS_NAMES)}
+              "memory": mem_res, "video": video_res, "classes": list(CLASS_NAMES)}
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "bench.md").write_text(render(result))
     return out / "bench.md"
@@ -339,6 +421,27 @@ def _ratio(x: float) -> str:
 
 def _r(s: dict) -> str:
     return f"{s['median']:.0f} ({s['min']:.0f}-{s['max']:.0f})"
+
+
+def _env_line(env: dict) -> str:
+    return (f"Machine: {env['cpu']}, {env['cores']} cores, no GPU. Python {env['python']}, "
+            + ", ".join(f"{k} {v}" for k, v in env["packages"].items()) + f". Run {env['date']}.")
+
+
+def render_video(v: dict) -> list[str]:
+    lines = [f"## Predict on video ({v['frames']} frames, {v['size']}, one "
+             f"{v.get('face', 'synthetic face')})", "",
+             "`fer-keras predict MODEL video.mp4`: decode, detect, crop, predict, per frame "
+             "(target: 30 frames/s on 2 CPU cores).", "",
+             "| stage | frames/s | frames with a face found |", "|---|---|---|"]
+    for kind in ("dlib", "haar"):
+        d = v[f"detector_{kind}"]
+        lines.append(f"| face detection only, {kind} | {d['fps']:.1f} | "
+                     f"{d['frames_with_face']}/{v['frames']} |")
+    for label, m in v["models"].items():
+        lines.append(f"| whole predict: {label} | {m['fps']:.1f} | "
+                     f"{m['frames_with_face']}/{v['frames']} |")
+    return lines
 
 
 def render(r: dict) -> str:
@@ -401,6 +504,8 @@ def render(r: dict) -> str:
             lines.append(f"| {name} | {label} | {v['latency_ms_p50']:.2f} | "
                          f"{v['latency_ms_p95']:.2f} | {v['batch256_images_per_s']:.0f} |")
     m = r["memory"]
+    if "video" in r:
+        lines += ["", *render_video(r["video"])]
     lines += ["", "## Memory", "",
               f"Peak resident memory of a whole `fer-keras run` process for the "
               f"{m['cell']} cell ({m['epochs']} epoch; data, model and pipeline dominate, "

@@ -178,7 +178,75 @@ def cmd_bench(args) -> int:
 
     data = args.data or os.environ.get("FER2013_DIR")
     out = Path(args.out or ("reports/bench" if data else "runs/bench-sample"))
-    print(f"bench: {run_bench(Path(data) if data else None, out, reps=args.reps)}")
+    print(f"bench: {run_bench(Path(data) if data else None, out, reps=args.reps, only=args.only)}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    import csv
+    import json
+
+    for item in args.inputs:  # paths are checked before TensorFlow is imported
+        if not item.startswith("camera:") and not Path(item).exists():
+            raise UsageError(f"{item}: no such file or folder (an image, a folder of images, "
+                             "a video, or camera:N)")
+    _import_tensorflow_quietly()
+    from .predict import Predictor, predict_paths
+
+    predictor = Predictor(args.model, detector=args.detector, faces=args.faces)
+    out = output_folder(args.out, "the annotated images") if args.out else None
+    rows, faceless = predict_paths(predictor, args.inputs, out, max_frames=args.max_frames)
+    if args.format == "json":
+        print(json.dumps({"model": str(predictor.path), "faces": rows,
+                          "no_face": faceless}, indent=2))
+    elif args.format == "csv":
+        if rows:
+            w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    else:
+        from .labels import CLASS_NAMES
+
+        print(f"{'file':<40} {'frame':>5} {'face box (x,y,w,h)':<20} {'top':<9} "
+              + " ".join(f"{c[:7]:>7}" for c in CLASS_NAMES))
+        for r in rows:
+            frame = "" if r["frame"] is None else r["frame"]
+            box = f"{r['x']},{r['y']},{r['w']},{r['h']}"
+            print(f"{str(r['file'])[-40:]:<40} {frame:>5} {box:<20} {r['top']:<9} "
+                  + " ".join(f"{r[c]:>7.3f}" for c in CLASS_NAMES))
+        for f in faceless:
+            print(f"{f}: no face found")
+    if out is not None:
+        print(f"annotated: {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args) -> int:
+    _import_tensorflow_quietly()
+    from .export import export
+
+    r = export(args.model, args.format, args.out)
+    print(f"exported: {r['path']} ({r['format']}); parity on {r['faces']} faces: largest "
+          f"probability difference {r['max_abs_diff']:.2e}, same top class: "
+          f"{r['same_top_class']}")
+    return 0
+
+
+def cmd_explain(args) -> int:
+    _import_tensorflow_quietly()
+    from .explain import backfill
+
+    written = backfill(Path(args.runs))
+    print(f"gradcam.npz written for {len(written)} cell(s)")
+    return 0
+
+
+def cmd_publish(args) -> int:
+    _import_tensorflow_quietly()
+    from .publish import publish
+
+    for folder in publish(Path(args.runs), output_folder(args.out, "the published models")):
+        print(f"published: {folder}")
     return 0
 
 
@@ -227,11 +295,35 @@ def build_parser() -> argparse.ArgumentParser:
                    "synthetic sample)")
     b.add_argument("--out", help="default: reports/bench (real data) or runs/bench-sample")
     b.add_argument("--reps", type=int, default=3)
+    b.add_argument("--only", default="", choices=("", "video"),
+                   help="video: only the frames/s of predict on a video (no data needed)")
 
     rep = sub.add_parser("report", help="HTML + PNG report from a run folder (writes only "
                          "inside --out)")
     rep.add_argument("runs", help="runs/<experiment>")
     rep.add_argument("--out", required=True, help="reports/<experiment>")
+
+    pr = sub.add_parser("predict", help="emotions of the faces in images, folders, videos")
+    pr.add_argument("model", help="a run's cell folder, a published model folder, or .keras")
+    pr.add_argument("inputs", nargs="+", help="images, folders of images, videos, camera:N")
+    pr.add_argument("--out", help="write annotated images / videos here")
+    pr.add_argument("--format", default="table", choices=("table", "json", "csv"))
+    pr.add_argument("--detector", default="dlib", choices=("dlib", "haar"))
+    pr.add_argument("--faces", default="auto", choices=("auto", "detect", "whole"),
+                    help="auto: images up to 64x64 are one face crop, larger ones are searched")
+    pr.add_argument("--max-frames", type=int, default=0, help="per video; 0 = all")
+
+    ex = sub.add_parser("export", help="SavedModel, ONNX or LiteRT, with a parity check")
+    ex.add_argument("model", help="a run's cell folder, a published model folder, or .keras")
+    ex.add_argument("--format", default="saved_model", choices=("saved_model", "onnx", "litert"))
+    ex.add_argument("--out", help="default: export-<format> beside the model")
+
+    xp = sub.add_parser("explain", help="Grad-CAM heat maps for finished cells lacking them")
+    xp.add_argument("runs", help="runs/<experiment>")
+
+    pb = sub.add_parser("publish", help="the best seed of each cell: model, card, SHA-256")
+    pb.add_argument("runs", help="runs/<experiment>")
+    pb.add_argument("--out", required=True, help="e.g. reports/ozer/models")
 
     ix = sub.add_parser("index", help="reports/index.html: every report in a folder")
     ix.add_argument("reports", nargs="?", default="reports")
@@ -247,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = [*args.overrides, *extra]
     handlers = {"params": cmd_params, "data": cmd_data, "run": cmd_run, "report": cmd_report,
-                "index": cmd_index, "bench": cmd_bench}
+                "index": cmd_index, "bench": cmd_bench, "predict": cmd_predict,
+                "export": cmd_export, "explain": cmd_explain, "publish": cmd_publish}
     try:
         return handlers[args.cmd](args)
     except FerKerasError as e:

@@ -12,6 +12,9 @@ One folder per cell and seed, `<out>/<format>-<model>/seed-<n>/`, holding:
     examples.npz      the first 64 test images with their labels and probabilities
     metrics.json      scikit-learn metrics on the test set (fer_keras.metrics)
     robustness.json   with noise_eval: test metrics with Gaussian noise added to the images
+    model.keras       the scored model behind the one input contract, no optimizer state
+                      (fer_keras.models.inference), and inference.json describing it
+    gradcam.npz       Grad-CAM heat maps of the example images (fer_keras.explain)
     done.json         written last: the cell finished with this identity (runfolder.py)
 
 Before the first epoch, `run_experiment` checks everything every cell needs: the config, every
@@ -61,8 +64,11 @@ from .data.splits import (
 )
 from .data.synthetic import is_synthetic
 from .data.weights import class_weights, oversampled
+from .explain import write_gradcam
+from .labels import CLASS_NAMES
 from .metrics import compute_metrics
 from .models import create_model, expects_raw_pixels
+from .models.inference import CONTRACT, as_input, inference_model
 from .models.summary import signature
 from .paths import output_folder
 from .provenance import environment, now, sha256_file, write_json
@@ -293,44 +299,57 @@ def train(cfg: ExperimentConfig, cell: Cell, model: keras.Model, spec: InputSpec
     return time.perf_counter() - t0, resuming and bool(past)
 
 
-def evaluate(folder: Path, data: FerData, split: Split, spec: InputSpec, batch: int,
+def save_inference_model(folder: Path, cfg: ExperimentConfig, cell: Cell) -> keras.Model:
+    """The scored checkpoint behind the one input contract (fer_keras.models.inference):
+    model.keras (no optimizer state) and inference.json, what `fer-keras predict` and
+    `export` read."""
+    model = inference_model(keras.models.load_model(folder / "best.keras", compile=False))
+    model.save(folder / "model.keras")
+    write_json(folder / "inference.json", {
+        "contract": CONTRACT, "classes": list(CLASS_NAMES), "model": cell.model,
+        "cell": cell.name, "seed": cell.seed, "experiment": cfg.name, "paper": cfg.paper,
+        "preprocess": dataclasses.asdict(cfg.preprocess) if cfg.preprocess.enabled else None,
+        "sha256": sha256_file(folder / "model.keras")})
+    return model
+
+
+def evaluate(folder: Path, model: keras.Model, data: FerData, split: Split, batch: int,
              test_labels: np.ndarray | None) -> dict:
-    """The only use of the test split: the best checkpoint scores it once."""
-    best = keras.models.load_model(folder / "best.keras")
+    """The only use of the test split: the scored checkpoint, through the input contract
+    (the saved model.keras itself), predicts it once."""
     y_test = data.labels[split.test] if test_labels is None else test_labels
-    test_ds = make_dataset(data.images[split.test], y_test, spec, batch_size=batch,
-                           training=False)
-    probs = best.predict(test_ds, verbose=0)
+    probs = model.predict(as_input(data.images[split.test]), batch_size=batch, verbose=0)
     metrics = compute_metrics(y_test, probs)
     np.savez_compressed(folder / "predictions.npz", probs=probs.astype(np.float32),
                         labels=y_test.astype(np.int64), indices=split.test,
                         sources=data.sources[split.test])
     # A few test images with their predictions, so a report can show examples from the run
-    # folder alone (the first EXAMPLES test images: deterministic, not chosen by outcome).
-    np.savez_compressed(folder / "examples.npz", images=data.images[split.test[:EXAMPLES]],
+    # folder alone (the first EXAMPLES test images: deterministic, not chosen by outcome),
+    # and where the model looked in them (Grad-CAM, for models with a convolution).
+    examples = data.images[split.test[:EXAMPLES]]
+    np.savez_compressed(folder / "examples.npz", images=examples,
                         labels=y_test[:EXAMPLES].astype(np.int64),
                         probs=probs[:EXAMPLES].astype(np.float32))
+    write_gradcam(folder, model, examples)
     write_json(folder / "metrics.json", metrics)
     return metrics
 
 
-def robustness(folder: Path, cfg: ExperimentConfig, raw: FerData, split: Split, spec: InputSpec,
-               batch: int, seed: int) -> None:
+def robustness(folder: Path, cfg: ExperimentConfig, model: keras.Model, raw: FerData,
+               split: Split, batch: int, seed: int) -> None:
     """With cfg.noise_eval: the best checkpoint scores the test split again with Gaussian noise
     added to the raw images, which then go through the cell's own preprocessing (a model
     trained on aligned, CLAHE-enhanced faces meets noisy faces the same way). Scores only;
     nothing is chosen by them."""
     if not cfg.noise_eval:
         return
-    best = keras.models.load_model(folder / "best.keras")
     y = raw.labels[split.test]
     levels = []
     for sigma in cfg.noise_eval:
         noisy = with_noise(raw.images[split.test], sigma, seed)
         if cfg.preprocess.enabled:
             noisy = preprocess(noisy, cfg.preprocess).images
-        probs = best.predict(make_dataset(noisy, y, spec, batch_size=batch, training=False),
-                             verbose=0)
+        probs = model.predict(as_input(noisy), batch_size=batch, verbose=0)
         m = compute_metrics(y, probs)
         levels.append({"sigma": sigma, "accuracy": m["accuracy"], "f1_macro": m["f1_macro"]})
     write_json(folder / "robustness.json", {
@@ -372,6 +391,7 @@ def record(folder: Path, cfg: ExperimentConfig, cell: Cell, data: FerData, split
         "strategy": opts.strategy, "replicas": replicas,
         "mixed_precision": opts.mixed_precision,
         "model_sha256": sha256_file(folder / "best.keras"),
+        "inference_model_sha256": sha256_file(folder / "model.keras"),
     })
     finish(folder, identity, now())
 
@@ -397,8 +417,9 @@ def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
     batch = cfg.batch_size * strategy.num_replicas_in_sync
     seconds, resumed = train(cfg, cell, model, spec, data, split, folder, resuming, opts, batch,
                              label)
-    metrics = evaluate(folder, data, split, spec, batch, test_labels)
-    robustness(folder, cfg, raw, split, spec, batch, cell.seed)
+    scored = save_inference_model(folder, cfg, cell)
+    metrics = evaluate(folder, scored, data, split, batch, test_labels)
+    robustness(folder, cfg, scored, raw, split, batch, cell.seed)
     record(folder, cfg, cell, data, split, spec, model, opts, strategy.num_replicas_in_sync,
            started, seconds, resumed, identity, prepared)
     return metrics

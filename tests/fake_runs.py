@@ -24,7 +24,9 @@ def write_fake_runs(root: Path, seeds=(0, 1), paper="Fake <b>paper</b> & co") ->
     rng = np.random.default_rng(0)
     experiment = {"name": "fake", "paper": paper, "formats": ["directory", "csv"],
                   "models": ["ozer_cnn", "ozer_cnn_lstm"], "seeds": list(seeds),
-                  "claimed_metrics": CLAIMED, "claimed_auc": CLAIMED_AUC, "claimed_notes": ""}
+                  "claimed_metrics": CLAIMED, "claimed_auc": CLAIMED_AUC, "claimed_notes": "",
+                  "optimizer": "adam", "learning_rate": 0.001, "batch_size": 32,
+                  "max_epochs": 50, "early_stopping_patience": 5}
     root.mkdir(parents=True, exist_ok=True)
     (root / "experiment.json").write_text(json.dumps(experiment))
     for fmt, n in (("directory", 120), ("csv", 150)):

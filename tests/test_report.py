@@ -176,8 +176,19 @@ def test_report_in_headless_chromium(report, tmp_path):
         page.goto(index.as_uri())
         page.wait_for_load_state("load")
         widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
+        # every table-of-contents link points at an element of the page
+        targets = page.eval_on_selector_all("nav.toc a", "els => els.map(e => e.hash)")
+        missing = page.evaluate("hs => hs.filter(h => !document.getElementById(h.slice(1)))",
+                                targets)
+        page.click("nav.toc a[href='#calibration']")
+        scrolled = page.evaluate("window.scrollY")
+        protocol_rows = page.eval_on_selector_all("#protocol + p + table tr",
+                                                  "els => els.map(e => e.innerText)")
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         browser.close()
     assert len(widths) == 18 and all(w > 0 for w in widths), widths
+    assert len(targets) >= 10 and missing == [] and scrolled > 1000
+    assert any(r.startswith("learning_rate") for r in protocol_rows), protocol_rows
+    assert any(r.startswith("numeric precision") for r in protocol_rows)
     assert errors == []
     assert (tmp_path / "report.png").stat().st_size > 50_000

@@ -12,7 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..labels import CLASS_NAMES
 from ..metrics import RESULT_COLUMNS, RESULT_METRICS
-from . import claims, figures, stats
+from . import cards, claims, figures, stats
 from .claims import claim_of, mean_std
 from .rundata import KEPT_FILES, SeedRun, cells_of, main_runs, read_runs
 
@@ -113,6 +113,8 @@ def provenance(runs: list[SeedRun]) -> dict:
         "train_minutes": round(sum(m["train_seconds_this_session"] for m in mans) / 60, 1),
         "strategy": sorted({m["strategy"] for m in mans}),
         "synthetic": any(m["data"].get("synthetic") for m in mans),
+        "precision": sorted({"mixed float16" if m.get("mixed_precision") else "float32"
+                             for m in mans}),
     }
 
 
@@ -168,6 +170,12 @@ def build_report(runs_dir: Path, out: Path) -> Path:
                 "confidence": mean_std([float(r.probs.max(1).mean()) for r in cruns]),
                 "auc": auc_table(cruns, claimed_auc.get(cell)),
                 "auc_claimed": cell in claimed_auc,
+                "card": f"cards/{slug}.md",
+                "published": (f"models/{slug}/card.md"
+                              if (out / "models" / slug / "card.md").exists() else None),
+                "gradcam": next((figures.gradcam_grid(r, cell, out / f"gradcam-{slug}.png").name
+                                 for r in cruns if r.gradcam is not None
+                                 and r.examples is not None), None),
                 "epochs": [int(r.manifest["epochs"]) for r in cruns],
                 "best_epochs": [int(r.manifest["best_epoch"]) for r in cruns]}
         cell_views.append(view)
@@ -221,6 +229,11 @@ def build_report(runs_dir: Path, out: Path) -> Path:
         above=claims.above(runs, experiment.get("claimed_above", {})),
         extremes=claims.recall_extremes(runs, experiment.get("claimed_recall_extremes", {})))
     (out / "index.html").write_text(html)
+    cards_dir = out / "cards"
+    shutil.rmtree(cards_dir, ignore_errors=True)
+    cards_dir.mkdir()
+    for cell, cruns in cells.items():
+        (cards_dir / f"{_slug(cell)}.md").write_text(cards.card(cell, cruns, experiment))
     # The same tables as Markdown, for the README (tests/test_reference.py keeps them equal).
     tables = markdown_table1(t1) + "".join(
         "\n" + markdown_auc(c["cell"], c["auc"]) for c in cell_views if c["auc_claimed"])

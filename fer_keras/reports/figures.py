@@ -114,30 +114,52 @@ def roc(runs: list[SeedRun], title: str, path: Path) -> Path:
     return _save(fig, path)
 
 
-def examples_grid(run: SeedRun, title: str, path: Path, per_row: int = 5) -> Path:
+def _example_rows(ex: dict, per_row: int) -> list[tuple[str, np.ndarray]]:
     """Correct predictions with the lowest confidence (hard cases) and wrong ones with the
     highest, among the run's saved example images (the first test images, not hand-picked)."""
-    ex = run.examples
     pred = ex["probs"].argmax(1)
     conf = ex["probs"].max(1)
     right = np.flatnonzero(pred == ex["labels"])
     wrong = np.flatnonzero(pred != ex["labels"])
-    rows = [("correct, least confident", right[np.argsort(conf[right])][:per_row]),
+    return [("correct, least confident", right[np.argsort(conf[right])][:per_row]),
             ("wrong, most confident", wrong[np.argsort(-conf[wrong])][:per_row])]
+
+
+def _face_grid(run: SeedRun, title: str, path: Path, per_row: int, maps: np.ndarray | None
+               ) -> Path:
+    ex = run.examples
+    pred, conf = ex["probs"].argmax(1), ex["probs"].max(1)
     fig, axes = plt.subplots(2, per_row, figsize=(2.2 * per_row, 5.4))
-    for (label, idx), row in zip(rows, axes):
+    for (label, idx), row in zip(_example_rows(ex, per_row), axes):
         for ax in row:
             ax.axis("off")
         for ax, i in zip(row, idx):
-            ax.imshow(ex["images"][i, :, :, 0], cmap="gray", vmin=0, vmax=255)
+            # nearest-neighbour: a 48x48 face is shown as its pixels, not smoothed
+            ax.imshow(ex["images"][i, :, :, 0], cmap="gray", vmin=0, vmax=255,
+                      interpolation="nearest")
+            if maps is not None:
+                ax.imshow(maps[i], cmap="jet", alpha=0.4, vmin=0, vmax=255,
+                          interpolation="bilinear")
             ok = pred[i] == ex["labels"][i]
             ax.set_title(f"true {CLASS_NAMES[ex['labels'][i]]}\npred {CLASS_NAMES[pred[i]]} "
                          f"({conf[i]:.0%})", fontsize=9, color="darkgreen" if ok else "darkred")
         row[0].text(-0.15, 0.5, label, transform=row[0].transAxes, rotation=90, va="center",
                     ha="right", fontsize=9)
-    fig.suptitle(f"{title}, seed {run.seed}: examples from the first "
-                 f"{len(ex['labels'])} test images")
+    fig.suptitle(title)
     return _save(fig, path)
+
+
+def examples_grid(run: SeedRun, title: str, path: Path, per_row: int = 5) -> Path:
+    """Hard correct and confident wrong predictions among the run's example images."""
+    return _face_grid(run, f"{title}, seed {run.seed}: examples from the first "
+                      f"{len(run.examples['labels'])} test images", path, per_row, None)
+
+
+def gradcam_grid(run: SeedRun, title: str, path: Path, per_row: int = 5) -> Path:
+    """The same examples with their Grad-CAM heat maps (predicted class) over the face."""
+    return _face_grid(run, f"{title}, seed {run.seed}: Grad-CAM of the predicted class "
+                      f"(layer {run.gradcam['layer']}; red = most weight)", path, per_row,
+                      run.gradcam["maps"])
 
 
 def interaction(runs: list[SeedRun], path: Path, metric: str = "accuracy") -> Path:

@@ -20,7 +20,7 @@ from ..metrics import compute_metrics
 
 # What a report keeps of each run (no model files, no split indices).
 KEPT_FILES = ("config.json", "manifest.json", "history.csv", "predictions.npz", "examples.npz",
-              "metrics.json", "robustness.json", "done.json")
+              "metrics.json", "robustness.json", "gradcam.npz", "done.json")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class SeedRun:
     examples: dict | None
     variant: str = ""  # a named variant of the experiment's config, or ""
     robustness: dict | None = None  # robustness.json: test metrics under added noise
+    gradcam: dict | None = None  # gradcam.npz: heat maps of the example images
 
     @property
     def arm(self) -> str:
@@ -61,6 +62,10 @@ def read_seed_run(folder: Path) -> SeedRun:
     if (folder / "examples.npz").exists():
         with np.load(folder / "examples.npz") as z:
             examples = {k: z[k] for k in z.files}
+    gradcam = None
+    if (folder / "gradcam.npz").exists():
+        with np.load(folder / "gradcam.npz") as z:
+            gradcam = {"maps": z["maps"], "layer": str(z["layer"])}
     cell = config["cell"]
     return SeedRun(
         folder=folder, format=cell["format"], model=cell["model"], seed=int(cell["seed"]),
@@ -69,6 +74,7 @@ def read_seed_run(folder: Path) -> SeedRun:
         y=pred["labels"], probs=pred["probs"], indices=pred["indices"],
         metrics=compute_metrics(pred["labels"], pred["probs"]), examples=examples,
         variant=cell.get("variant", ""),
+        gradcam=gradcam,
         robustness=(json.loads((folder / "robustness.json").read_text())
                     if (folder / "robustness.json").exists() else None),
     )

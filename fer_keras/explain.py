@@ -1,0 +1,108 @@
+"""Grad-CAM heat maps (Selvaraju et al. 2017), following the Keras example "Grad-CAM class
+activation visualization": the gradient of the class score with respect to the last
+convolutional feature map, averaged over its positions, weights the map's channels; their ReLU'd
+sum, normalised to [0, 1] and resized to the face, is where the model looked. Özer & Subaşı
+§4.4 names Grad-CAM as the missing piece of their analysis.
+
+Works on any inference model (fer_keras.models.inference) whose trained model has a
+convolution: the last Conv2D-like layer, or a nested backbone's output map. Models without one
+(an LSTM over pixel rows) have no Grad-CAM and get None.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .models.inference import adapt_for, inference_model, inner_model
+
+CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
+
+
+def feature_layer(model: keras.Model) -> keras.layers.Layer | None:
+    """The last convolution of the trained model (a nested backbone counts as one)."""
+    for layer in reversed(model.layers):
+        if isinstance(layer, CONV_TYPES):
+            return layer
+        if isinstance(layer, keras.Model) and len(layer.output.shape) == 4:
+            return layer
+    return None
+
+
+def _grad_model(inner: keras.Model, layer: keras.layers.Layer) -> keras.Model:
+    """inner's input -> (the feature layer's output, the class probabilities), on ONE path.
+    A Sequential model rebuilds its graph when it is called inside another model, so its
+    layers' first outputs may lie on another path from the same input: it is chained afresh.
+    A functional model's own graph is used (outputs[0]: its .output, as a nested layer, is its
+    node in the wrapper's graph)."""
+    if isinstance(inner, keras.Sequential):
+        x = keras.Input(shape=inner.input_shape[1:])
+        t, features = x, None
+        for ly in inner.layers:
+            t = ly(t)
+            if ly is layer:
+                features = t
+        return keras.Model(x, [features, t])
+    return keras.Model(inner.inputs, [layer.output, inner.outputs[0]])
+
+
+def gradcam(model: keras.Model, images: np.ndarray, classes: np.ndarray | None = None,
+            batch: int = 64) -> np.ndarray | None:
+    """(N, 48, 48) float32 heat maps in [0, 1] for grey 0-255 faces, each for `classes[i]`
+    (default: the predicted class); None when the model has no convolution."""
+    inner = inner_model(model)
+    layer = feature_layer(inner)
+    if layer is None:
+        return None
+    grad_model = _grad_model(inner, layer)
+    maps = []
+    for start in range(0, len(images), batch):
+        x = adapt_for(model, images[start:start + batch])
+        with tf.GradientTape() as tape:
+            features, probs = grad_model(x, training=False)
+            cls = (tf.argmax(probs, axis=1) if classes is None
+                   else tf.constant(classes[start:start + batch]))
+            score = tf.gather(probs, cls, axis=1, batch_dims=1)
+        grads = tape.gradient(score, features)
+        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+        cam = tf.nn.relu(tf.reduce_sum(features * weights, axis=-1))
+        peak = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
+        cam = tf.math.divide_no_nan(cam, peak)
+        maps.append(tf.image.resize(cam[..., None], images.shape[1:3], method="bilinear")
+                    .numpy()[..., 0])
+    return np.concatenate(maps).astype(np.float32)
+
+
+def write_gradcam(folder: Path, model: keras.Model, images: np.ndarray) -> bool:
+    """gradcam.npz beside a run's examples.npz: heat maps (uint8, 0-255 for 0-1) of the
+    predicted class for each example image, and the layer they come from."""
+    maps = gradcam(model, images)
+    if maps is None:
+        return False
+    np.savez_compressed(folder / "gradcam.npz", maps=np.round(maps * 255).astype(np.uint8),
+                        layer=np.array(feature_layer(inner_model(model)).name))
+    return True
+
+
+def backfill(runs_dir: Path) -> list[Path]:
+    """gradcam.npz for every finished cell below runs_dir that has its model and examples but
+    no heat maps yet (cells trained before the runner wrote them)."""
+    written = []
+    for done in sorted(Path(runs_dir).glob("*/seed-*/done.json")):
+        folder = done.parent
+        if (folder / "gradcam.npz").exists() or not (folder / "examples.npz").exists():
+            continue
+        model_path = folder / "model.keras"
+        if not model_path.exists():
+            model_path = folder / "best.keras"
+        if not model_path.exists():
+            continue
+        model = inference_model(keras.models.load_model(model_path, compile=False))
+        with np.load(folder / "examples.npz") as z:
+            images = z["images"]
+        if write_gradcam(folder, model, images):
+            written.append(folder)
+    return written

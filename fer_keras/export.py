@@ -1,0 +1,118 @@
+"""`fer-keras export`: a trained model as a TensorFlow SavedModel, ONNX or LiteRT file, through
+Keras' own `Model.export`, with a parity check.
+
+What is exported is the model behind the one input contract (fer_keras.models.inference): grey
+48x48 faces, levels 0-255, in; seven probabilities out. The exported file is then loaded with
+its own runtime (TensorFlow, onnxruntime, the LiteRT interpreter) and must give the same
+predictions as the Keras model on the same faces (the parity check timm and keras-hub make):
+the same top class for every face and probabilities within 1e-4. A run's preprocessing that
+cannot live in a graph (EmotionNet++'s alignment and CLAHE) is not in the file: its settings
+are written beside it (inference.json), as `predict` reads them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .errors import FerKerasError
+from .models.inference import as_input, inference_model
+from .predict import resolve_model
+from .provenance import sha256_file, write_json
+
+FORMATS = {"saved_model": "tf_saved_model", "onnx": "onnx", "litert": "litert"}
+SUFFIXES = {"saved_model": "", "onnx": ".onnx", "litert": ".tflite"}
+TOLERANCE = 1e-4
+
+
+class ExportError(FerKerasError, ValueError):
+    pass
+
+
+def probe_faces(n: int = 16, seed: int = 0) -> np.ndarray:
+    """Deterministic grey test inputs for the parity check: smooth random faces-sized images."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (n, 6, 6), dtype=np.uint8).astype(np.float32)
+    smooth = np.stack([np.kron(c, np.ones((8, 8))) for c in coarse])
+    noise = rng.normal(0, 12, smooth.shape)
+    return np.clip(smooth + noise, 0, 255).astype(np.uint8)[..., None]
+
+
+def unrolled(model: keras.Model) -> keras.Model:
+    """The same model with every recurrent layer unrolled (its weights copied). LiteRT's
+    built-in ops cannot run a recurrent loop (it would need TensorFlow's "Flex" select ops,
+    which the LiteRT interpreter does not ship); our sequences have a fixed, short length, so
+    unrolling them computes exactly the same function with built-in ops."""
+    def clone(layer):
+        config = layer.get_config()
+        inner = config.get("layer", {}).get("config")  # Bidirectional wraps its RNN
+        for c in (config, inner):
+            if c is not None and "unroll" in c:
+                c["unroll"] = True
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def run_exported(path: Path, fmt: str, x: np.ndarray) -> np.ndarray:
+    """Predictions of an exported file, by its own runtime."""
+    if fmt == "saved_model":
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(str(path))  # kept: its functions need its variables
+        return loaded.serve(x).numpy()
+    if fmt == "onnx":
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return session.run(None, {session.get_inputs()[0].name: x})[0]
+    import tensorflow as tf
+
+    with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
+        warnings.simplefilter("ignore")
+        interpreter = tf.lite.Interpreter(model_path=str(path))
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, x.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, x)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def export(source: str | Path, fmt: str, out: str | Path | None = None) -> dict:
+    """Export the model at `source` (anything `predict` accepts) to `out`; returns what the
+    parity check measured. Raises ExportError when the exported file disagrees."""
+    if fmt not in FORMATS:
+        raise ExportError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    path, meta = resolve_model(source)
+    model = inference_model(keras.models.load_model(path, compile=False))
+    out = Path(out) if out else path.parent / f"export-{fmt}"
+    if SUFFIXES[fmt] and out.suffix != SUFFIXES[fmt]:  # Keras requires .onnx / .tflite
+        out = out.with_name(out.name + SUFFIXES[fmt])
+    if out.exists():
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    x = as_input(probe_faces())
+    expected = model.predict(x, verbose=0)  # also builds the model: ONNX export needs a call
+    (unrolled(model) if fmt == "litert" else model).export(str(out), format=FORMATS[fmt],
+                                                            verbose=False)
+    got = run_exported(out, fmt, x)
+    diff = float(np.abs(got - expected).max())
+    same_top = bool((got.argmax(1) == expected.argmax(1)).all())
+    result = {"format": fmt, "path": str(out), "source": str(path), "faces": len(x),
+              "max_abs_diff": diff, "same_top_class": same_top,
+              "sha256": sha256_file(out) if out.is_file() else None}
+    if not same_top or diff > TOLERANCE:
+        raise ExportError(f"{out}: the exported model disagrees with {path} (largest "
+                          f"probability difference {diff:.2e}, same top class: {same_top}); "
+                          "expected agreement within 1e-4")
+    sidecar = out.with_name(out.name + ".json") if out.is_file() else out / "inference.json"
+    write_json(sidecar, {**meta, "export": result})
+    return result
+
+

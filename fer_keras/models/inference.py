@@ -1,0 +1,79 @@
+"""One input contract for every saved model.
+
+A trained model takes what its paper's pipeline gave it: `ozer_cnn` raw 0-255 pixels repeated
+to three channels (its first layer rescales), `ozer_cnn_lstm` grey pixels divided by 255, the
+ImageNet-size backbones three channels, and so on. The runner's input pipeline adapts the data
+to each model (fer_keras.data.pipeline.adapt_images). A saved model must not make its user
+know that, so every model the runner saves or exports is wrapped:
+
+    input  "grey_0_255": float32 (N, 48, 48, 1), grey levels 0-255 (uint8 values as floats)
+    ->     the same channel repetition and scaling as the pipeline, as Keras layers
+    ->     the trained model
+    output (N, 7) probabilities, classes in fer_keras.labels order
+
+The wrapper is built from Keras' own layers only (Concatenate, Rescaling), so it saves, loads
+and exports with no custom code. What cannot live in a graph (EmotionNet++'s landmark
+alignment and CLAHE) stays in fer_keras.data.preprocess.preprocess, which the runner and
+`predict` both call with the settings recorded in the run (inference.json).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers
+
+from .registry import expects_raw_pixels
+
+INPUT_NAME = "grey_0_255"
+INPUT_SHAPE = (48, 48, 1)
+CONTRACT = ("input 'grey_0_255': float32 (N, 48, 48, 1), grey levels 0-255; output (N, 7) "
+            "probabilities in fer_keras.labels order")
+
+
+def is_inference_model(model: keras.Model) -> bool:
+    return getattr(model.inputs[0], "name", "").startswith(INPUT_NAME) \
+        and tuple(model.input_shape[1:]) == INPUT_SHAPE
+
+
+def inference_model(model: keras.Model) -> keras.Model:
+    """The trained `model` behind the one input contract (above)."""
+    if is_inference_model(model):
+        return model
+    inputs = keras.Input(shape=INPUT_SHAPE, name=INPUT_NAME)
+    x = inputs
+    channels = int(model.input_shape[-1])
+    if channels == 3:  # what the pipeline does for an RGB model: three identical channels
+        x = layers.Concatenate(axis=-1, name="grey_to_rgb")([x, x, x])
+    elif channels != 1:
+        raise ValueError(f"{model.name}: input with {channels} channels; expected 1 or 3")
+    if not expects_raw_pixels(model):  # the pipeline divides by 255 exactly once
+        x = layers.Rescaling(1.0 / 255, name="to_unit_range")(x)
+    outputs = model(x)
+    return keras.Model(inputs, outputs, name=f"{model.name}_inference")
+
+
+def as_input(images) -> np.ndarray:
+    """Grey images, uint8 or float, (N, 48, 48) or (N, 48, 48, 1), as the contract's float32
+    (N, 48, 48, 1) array of grey levels 0-255."""
+
+    x = np.asarray(images)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.shape[1:] != INPUT_SHAPE:
+        raise ValueError(f"images of shape {x.shape[1:]}: expected {INPUT_SHAPE} grey faces")
+    return x.astype(np.float32)
+
+
+def adapt_for(model: keras.Model, images):
+    """The contract's input as the wrapped (inner) model sees it: the wrapper's own layers
+    applied, for tools that work on the inner model (Grad-CAM)."""
+    x = keras.ops.convert_to_tensor(as_input(images))
+    for layer in model.layers[1:-1]:
+        x = layer([x, x, x]) if isinstance(layer, layers.Concatenate) else layer(x)
+    return x
+
+
+def inner_model(model: keras.Model) -> keras.Model:
+    """The trained model inside an inference model."""
+    return model.layers[-1] if is_inference_model(model) else model

@@ -1,0 +1,231 @@
+"""Using the models: the one input contract (parity with the runner's evaluation path for
+every registered model), `fer-keras predict` on images, photos and video, the committed Özer
+weights, export with parity, Grad-CAM, publish and model cards."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+import pytest
+
+from fer_keras.data import load_directory
+from fer_keras.data.pipeline import InputSpec, make_dataset
+from fer_keras.explain import gradcam
+from fer_keras.labels import CLASS_NAMES
+from fer_keras.models import create_model, expects_raw_pixels, list_models
+from fer_keras.models.inference import INPUT_NAME, as_input, inference_model
+from fer_keras.predict import Predictor, crop_face, predict_paths
+from fer_keras.provenance import sha256_file
+
+ROOT = Path(__file__).parents[1]
+PUBLISHED = ROOT / "reports" / "ozer" / "models"
+CLI = [sys.executable, "-m", "fer_keras.cli"]
+
+
+@pytest.fixture(scope="module")
+def faces(sample):
+    data = load_directory(sample[0], subset="test")
+    return data.images[:12], data.labels[:12]
+
+
+def _saved(model: keras.Model, folder: Path, meta: dict | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    inference_model(model).save(folder / "model.keras")
+    (folder / "inference.json").write_text(json.dumps(meta or {"preprocess": None}))
+    return folder
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_saved_model_predicts_exactly_what_the_runner_path_predicts(name, faces, tmp_path):
+    """The runner's input pipeline (channel adaptation and scaling in tf.data) and the saved
+    inference model (the same steps as layers, loaded back from disk) agree on every model."""
+    images, labels = faces
+    keras.utils.set_random_seed(0)
+    model = create_model(name)
+    spec = InputSpec(channels=int(model.input_shape[-1]), raw_pixels=expects_raw_pixels(model))
+    runner = model.predict(make_dataset(images, labels, spec, batch_size=8, training=False),
+                           verbose=0)
+    wrapped = inference_model(model)
+    wrapped.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    saved = loaded.predict(as_input(images), verbose=0)
+    assert loaded.input_shape == (None, 48, 48, 1) and loaded.inputs[0].name.startswith(INPUT_NAME)
+    assert (saved.argmax(1) == runner.argmax(1)).all()
+    np.testing.assert_allclose(saved, runner, rtol=0, atol=2e-6)
+
+
+def test_predict_a_crop_a_photo_and_nothing(faces, tmp_path):
+    images, _ = faces
+    keras.utils.set_random_seed(0)
+    folder = _saved(create_model("ozer_cnn_lstm"), tmp_path / "m")
+    p = Predictor(folder, detector="haar")
+    crop = p.predict(images[0, ..., 0])  # 48x48: the whole image is the face
+    assert [f.box for f in crop] == [(0, 0, 48, 48)]
+    np.testing.assert_allclose(crop[0].probs, p.predict_faces(images[:1])[0], atol=1e-6)
+    assert crop[0].probs.sum() == pytest.approx(1, abs=1e-5) and crop[0].top in CLASS_NAMES
+    assert p.predict(np.full((300, 400), 128, np.uint8)) == []  # no face: empty, no error
+
+
+def _photo(face: np.ndarray, at=(150, 300), size=144) -> np.ndarray:
+    """A FER face pasted, enlarged, into a photo-sized grey gradient."""
+    canvas = np.tile(np.linspace(70, 150, 640).astype(np.uint8), (480, 1))
+    y, x = at
+    canvas[y:y + size, x:x + size] = cv2.resize(face, (size, size),
+                                                interpolation=cv2.INTER_CUBIC)
+    return cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
+
+
+def _real_face(fer2013_dir: Path) -> tuple[Path, np.ndarray]:
+    path = sorted((fer2013_dir / "test" / "happy").iterdir())[0]
+    return path, cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+
+
+def test_committed_ozer_weights_are_intact():
+    for folder in sorted(PUBLISHED.iterdir()):
+        meta = json.loads((folder / "inference.json").read_text())
+        assert sha256_file(folder / "model.keras") == meta["sha256"], folder
+        assert meta["sha256"] in (folder / "card.md").read_text()
+    assert len(list(PUBLISHED.iterdir())) == 4
+
+
+def test_fresh_clone_predicts_a_real_face_and_a_photo(fer2013_dir, tmp_path):
+    """The committed weights on a FER-2013 test image and on a photo made from it: the
+    detector finds the pasted face, and the CLI prints it."""
+    path, face = _real_face(fer2013_dir)
+    photo = tmp_path / "photo.jpg"
+    cv2.imwrite(str(photo), _photo(face))
+    model = PUBLISHED / "csv-ozer_cnn_lstm"
+    p = Predictor(model)
+    on_crop, on_photo = p.predict(cv2.imread(str(path))), p.predict(cv2.imread(str(photo)))
+    assert len(on_crop) == 1 and len(on_photo) == 1
+    x, y, w, h = on_photo[0].box  # overlaps the pasted 144x144 face at (300, 150)
+    ix = max(0, min(x + w, 444) - max(x, 300)) * max(0, min(y + h, 294) - max(y, 150))
+    assert ix / (w * h + 144 * 144 - ix) > 0.4
+    res = subprocess.run([*CLI, "predict", str(model), str(path), str(photo), "--format",
+                          "json", "--out", str(tmp_path / "ann")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)["faces"]
+    assert [r["file"] for r in rows] == [str(path), str(photo)]
+    assert rows[0]["top"] == on_crop[0].top and (tmp_path / "ann" / "photo.png").exists()
+
+
+def test_committed_weights_reproduce_the_committed_predictions(fer2013_dir):
+    """The published directory-format models, fed the test images their run scored through
+    `predict`'s path, give the run's own saved predictions (made by the training pipeline)."""
+    for folder in sorted(PUBLISHED.glob("directory-*")):
+        meta = json.loads((folder / "inference.json").read_text())
+        run = ROOT / "reports" / "ozer" / "runs" / meta["source"].split("/", 1)[1]
+        z = np.load(run / "predictions.npz")
+        take = slice(0, 300)
+        files = [fer2013_dir / s.split("fer2013/", 1)[1] for s in z["sources"][take]]
+        crops = np.stack([cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files])
+        probs = Predictor(folder).predict_faces(crops)
+        assert (probs.argmax(1) == z["probs"][take].argmax(1)).all(), folder
+        np.testing.assert_allclose(probs, z["probs"][take], atol=1e-5)
+
+
+def test_cli_errors_are_one_line(tmp_path, faces):
+    keras.utils.set_random_seed(0)
+    folder = _saved(create_model("ozer_cnn"), tmp_path / "m")
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not an image")
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((300, 400), 128, np.uint8))
+    cases = [([str(folder), str(bad)], 2, f"error: {bad}: cannot be read as an image"),
+             ([str(tmp_path / "none"), str(blank)], 2, f"error: {tmp_path / 'none'}: no such"),
+             ([str(tmp_path), str(blank)], 2, f"error: {tmp_path}: holds 1 models; name one"),
+             ([str(folder), str(tmp_path / "x.png")], 2, f"error: {tmp_path / 'x.png'}: no such")]
+    for args, code, start in cases:
+        res = subprocess.run([*CLI, "predict", *args], capture_output=True, text=True)
+        assert res.returncode == code and res.stderr.startswith(start), res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    res = subprocess.run([*CLI, "predict", str(folder), str(blank)], capture_output=True,
+                         text=True)
+    assert res.returncode == 0 and f"{blank}: no face found" in res.stdout
+
+
+def test_video_frames_are_predicted_and_annotated(faces, tmp_path):
+    images, _ = faces
+    keras.utils.set_random_seed(0)
+    folder = _saved(create_model("ozer_cnn_lstm"), tmp_path / "m")
+    video = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (640, 480))
+    for i in range(6):
+        writer.write(_photo(images[i % 3, ..., 0], at=(150, 100 + 40 * i), size=160))
+    writer.release()
+    rows, faceless = predict_paths(Predictor(folder, detector="haar"), [str(video)],
+                                   tmp_path / "out")
+    assert faceless == [] and [r["frame"] for r in rows] == list(range(6))
+    assert all(abs(r["x"] - (100 + 40 * r["frame"])) < 40 for r in rows)  # follows the face
+    capture = cv2.VideoCapture(str(tmp_path / "out" / "clip.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
+
+
+def test_crop_widens_the_box_and_clips_it():
+    grey = np.arange(100 * 100, dtype=np.uint32).reshape(100, 100).astype(np.uint8)
+    assert crop_face(grey, (10, 10, 48, 48), margin=0).shape == (48, 48)
+    np.testing.assert_array_equal(crop_face(grey, (10, 10, 48, 48), margin=0),
+                                  grey[10:58, 10:58])
+    assert crop_face(grey, (0, 0, 100, 100)).shape == (48, 48)  # clipped at the borders
+
+
+@pytest.mark.parametrize("fmt", ["saved_model", "onnx", "litert"])
+def test_export_passes_its_parity_check(fmt, tmp_path):
+    from fer_keras.export import export
+
+    keras.utils.set_random_seed(0)
+    folder = _saved(create_model("emotionnet_pp_seq4"), tmp_path / "m",
+                    {"preprocess": {"align": True, "clahe": True}})
+    r = export(folder, fmt, tmp_path / "exported")
+    assert r["same_top_class"] and r["max_abs_diff"] < 1e-4
+    side = Path(r["path"] + ".json") if Path(r["path"]).is_file() \
+        else Path(r["path"]) / "inference.json"
+    assert json.loads(side.read_text())["preprocess"]["align"]  # what the graph cannot hold
+
+
+def test_gradcam_of_a_hand_made_model():
+    """One identity channel feeding a dense layer: the class weights' sign decides. With a
+    positive weight everywhere the heat map is the image itself (normalised); with a negative
+    one it is all zero (ReLU)."""
+    model = keras.Sequential([keras.Input((48, 48, 1)),
+                              keras.layers.Conv2D(1, 1, use_bias=False, name="conv"),
+                              keras.layers.Flatten(), keras.layers.Dense(7, use_bias=False),
+                              keras.layers.Softmax()])
+    model.get_layer("conv").set_weights([np.ones((1, 1, 1, 1), np.float32)])
+    w = np.zeros((48 * 48, 7), np.float32)
+    w[:, 0], w[:, 1] = 0.001, -0.001
+    model.layers[2].set_weights([w])
+    wrapped = inference_model(model)
+    img = np.random.default_rng(0).integers(1, 256, (2, 48, 48, 1)).astype(np.uint8)
+    maps = gradcam(wrapped, img, classes=np.array([0, 1]))
+    np.testing.assert_allclose(maps[0], img[0, ..., 0] / img[0].max(), atol=1e-5)
+    assert np.abs(maps[1]).max() == 0
+    assert gradcam(inference_model(create_model("xu_rnn_lstm")), img) is None  # no convolution
+
+
+@pytest.mark.slow
+def test_publish_and_cards_from_a_run(sample, tmp_path):
+    from fer_keras.publish import publish
+
+    images, csv_path = sample
+    runs = tmp_path / "runs"
+    subprocess.run([*CLI, "run", str(ROOT / "experiments" / "ozer.py"), "--data", str(images),
+                    "--csv", str(csv_path), "--out", str(runs), "formats=csv",
+                    "models=ozer_cnn_lstm", "seeds=0,1", "max_epochs=2"], check=True,
+                   capture_output=True)
+    (folder,) = publish(runs, tmp_path / "models")
+    meta = json.loads((folder / "inference.json").read_text())
+    best = {s: float(np.loadtxt(runs / "csv-ozer_cnn_lstm" / f"seed-{s}" / "history.csv",
+                                delimiter=",", skiprows=1, usecols=5).min()) for s in (0, 1)}
+    # history columns: epoch, accuracy, learning_rate, loss, val_accuracy, val_loss
+    assert meta["seed"] == min(best, key=best.get)  # chosen on validation loss
+    assert meta["sha256"] == sha256_file(folder / "model.keras")
+    text = (folder / "card.md").read_text()
+    for part in ("# Model card: csv/ozer_cnn_lstm", "SYNTHETIC", "Measured on the test part",
+                 meta["sha256"], "Known limits", "learning_rate 0.001", "80/10/10 (seed"):
+        assert part in text, part
+    assert (runs / "csv-ozer_cnn_lstm" / "seed-0" / "gradcam.npz").exists()
