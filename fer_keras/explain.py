@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .models.inference import adapt_for, inference_model, inner_model
+from .models.inference import adapt_for, inference_model, inner_model, model_file
 
 CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 
@@ -95,10 +95,8 @@ def backfill(runs_dir: Path) -> list[Path]:
         folder = done.parent
         if (folder / "gradcam.npz").exists() or not (folder / "examples.npz").exists():
             continue
-        model_path = folder / "model.keras"
-        if not model_path.exists():
-            model_path = folder / "best.keras"
-        if not model_path.exists():
+        model_path = model_file(folder)
+        if model_path is None:
             continue
         model = inference_model(keras.models.load_model(model_path, compile=False))
         with np.load(folder / "examples.npz") as z:

@@ -34,7 +34,7 @@ import numpy as np
 from .data.preprocess import PreprocessConfig, preprocess
 from .errors import FerKerasError
 from .labels import CLASS_NAMES
-from .models.inference import as_input, inference_model
+from .models.inference import as_input, inference_model, model_file
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
@@ -135,15 +135,15 @@ def resolve_model(source: str | Path) -> tuple[Path, dict]:
             raise PredictError(f"{path}: not a .keras model file")
         meta = path.with_name("inference.json")
         return path, json.loads(meta.read_text()) if meta.exists() else {}
-    for name in ("model.keras", "best.keras"):
-        if (path / name).exists():
-            meta = path / "inference.json"
-            if meta.exists():
-                return path / name, json.loads(meta.read_text())
-            config = path / "config.json"  # an older run: its recorded preprocessing
-            pre = json.loads(config.read_text()).get("preprocess") if config.exists() else None
-            return path / name, {"preprocess": pre if pre and (pre.get("align") or
-                                                             pre.get("clahe")) else None}
+    found = model_file(path)
+    if found is not None:
+        meta = path / "inference.json"
+        if meta.exists():
+            return found, json.loads(meta.read_text())
+        config = path / "config.json"  # an older run: its recorded preprocessing
+        pre = json.loads(config.read_text()).get("preprocess") if config.exists() else None
+        return found, {"preprocess": pre if pre and (pre.get("align") or
+                                                    pre.get("clahe")) else None}
     found = sorted({p.parent for pattern in ("**/model.keras", "**/best.keras")
                     for p in path.glob(pattern)})
     if found:
@@ -202,8 +202,8 @@ class Predictor:
         """Every face of an image (grey, BGR or BGRA array, as OpenCV reads it)."""
         grey = to_grey(image)
         boxes = self.boxes(grey)
-        crops = np.stack([crop_face(grey, b, 0 if b == (0, 0, *grey.shape[::-1]) else
-                                    BOX_MARGIN) for b in boxes]) if boxes else \
+        # a whole-image box stays the whole image: its widening is clipped at the borders
+        crops = np.stack([crop_face(grey, b) for b in boxes]) if boxes else \
             np.zeros((0, 48, 48), np.uint8)
         return [Face(b, p) for b, p in zip(boxes, self.predict_faces(crops))]
 

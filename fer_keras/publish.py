@@ -13,7 +13,7 @@ from pathlib import Path
 
 import keras
 
-from .models.inference import CONTRACT, inference_model
+from .models.inference import CONTRACT, inference_model, model_file
 from .provenance import sha256_file, write_json
 from .reports.cards import card
 from .reports.rundata import read_runs
@@ -27,10 +27,8 @@ def publish(runs_dir: Path, out: Path) -> list[Path]:
     written = []
     for cell, cruns in cells.items():
         chosen = min(cruns, key=lambda r: float(r.history["val_loss"].min()))
-        source = chosen.folder / "model.keras"
-        if not source.exists():
-            source = chosen.folder / "best.keras"
-        if not source.exists():
+        source = model_file(chosen.folder)
+        if source is None:
             continue  # a copy without model files (e.g. a report's runs/)
         folder = out / cell.replace("/", "-")
         folder.mkdir(parents=True, exist_ok=True)

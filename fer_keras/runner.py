@@ -363,6 +363,7 @@ def record(folder: Path, cfg: ExperimentConfig, cell: Cell, data: FerData, split
            started: str, seconds: float, resumed: bool, identity: Identity,
            prepared: Preprocessed | None) -> None:
     history = read_history(folder / "history.csv")
+    best_epoch = int(np.argmin([h["val_loss"] for h in history])) + 1 if history else None
     gpus = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
             for g in tf.config.list_physical_devices("GPU")]
     write_json(folder / "manifest.json", {
@@ -372,9 +373,8 @@ def record(folder: Path, cfg: ExperimentConfig, cell: Cell, data: FerData, split
         "resumed": resumed,
         "train_seconds_this_session": round(seconds, 1),
         "epochs": len(history),
-        "best_epoch": int(np.argmin([h["val_loss"] for h in history])) + 1 if history else None,
-        "scored_epoch": (len(history) if cfg.select == "last" else
-                         int(np.argmin([h["val_loss"] for h in history])) + 1 if history else None),
+        "best_epoch": best_epoch,
+        "scored_epoch": len(history) if cfg.select == "last" else best_epoch,
         "data": {"path": str(opts.data), "csv": str(opts.csv) if opts.csv else None,
                  "format": cell.format, "n": len(data), "fingerprint": data.fingerprint,
                  "notes": list(data.notes),

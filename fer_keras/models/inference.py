@@ -19,6 +19,8 @@ alignment and CLAHE) stays in fer_keras.data.preprocess.preprocess, which the ru
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 from keras import layers
@@ -72,6 +74,16 @@ def adapt_for(model: keras.Model, images):
     for layer in model.layers[1:-1]:
         x = layer([x, x, x]) if isinstance(layer, layers.Concatenate) else layer(x)
     return x
+
+
+def model_file(folder) -> Path | None:
+    """A run cell's or published folder's model: model.keras (behind the contract), else the
+    training checkpoint best.keras (cells trained before model.keras existed); None if
+    neither is there."""
+    for name in ("model.keras", "best.keras"):
+        if (Path(folder) / name).exists():
+            return Path(folder) / name
+    return None
 
 
 def inner_model(model: keras.Model) -> keras.Model:
