@@ -11,7 +11,8 @@ SAMPLE := runs/_sample
 comma := ,
 
 .PHONY: install install-browser test params lint clean demo reproduce-ozer reproduce-ashok \
-	reproduce-emotionnet reproduce-wasey reproduce-xu report bench bench-video
+	reproduce-emotionnet reproduce-wasey reproduce-xu reproduce-ozer-reachability report bench \
+	bench-video
 # `make report` rebuilds from the local runs when there are any, else from the committed copy.
 OZER_RUNS = $(if $(wildcard runs/ozer/*/seed-*/done.json),runs/ozer,reports/ozer/runs)
 
@@ -99,6 +100,28 @@ reproduce-emotionnet: install
 	$(EMOTIONNET) seeds=$(firstword $(subst $(comma), ,$(SEEDS))) $(QUICK)
 	$(EMOTIONNET) models=emotionnet_pp seeds=$(SEEDS) $(QUICK)
 	$(FER) report $(EMOTIONNET_RUNS) --out $(EMOTIONNET_REPORT)
+	$(if $(QUICK),,$(FER) index reports)
+
+# Can Özer's claims be reached at all? An Optuna search per model over what the paper leaves
+# open (experiments/ozer_reachability.py; TRIALS finished trials each, SQLite storage in the
+# study folder), the best setting with every seed in both formats (test accuracy after every
+# epoch recorded as the oracle), then the mini-Xception control (without oneDNN's CPU kernels,
+# which abort training it here; see experiments/mini_xception_control.py), then the report. Resumable
+# across sessions: the committed study (reports/ozer-reachability/runs/: storage and finished
+# cells) is copied into the study folder first, never over local files. Quick mode (EPOCHS,
+# LIMIT, and TRIALS) writes runs/ozer-reachability-quick/ and its report there.
+TRIALS ?= 30
+reproduce-ozer-reachability: install
+	@if [ -z "$(DATA)" ]; then $(FER) study experiments/ozer_reachability.py; exit 2; fi
+	$(if $(QUICK),,@if [ -d reports/ozer-reachability/runs ]; then \
+		mkdir -p $(call RUNS_OF,ozer-reachability) && \
+		cp -rn reports/ozer-reachability/runs/. $(call RUNS_OF,ozer-reachability)/; fi)
+	$(FER) study experiments/ozer_reachability.py --data "$(DATA)" --trials $(TRIALS) \
+		--out $(call RUNS_OF,ozer-reachability) $(QUICK)
+	TF_ENABLE_ONEDNN_OPTS=0 $(FER) run experiments/mini_xception_control.py --data "$(DATA)" \
+		--out $(call RUNS_OF,ozer-reachability)/control $(QUICK)
+	$(FER) report $(call RUNS_OF,ozer-reachability) --out $(call REPORT_OF,ozer-reachability) \
+		--reference reports/ozer/runs
 	$(if $(QUICK),,$(FER) index reports)
 
 # Wasey and Xu: every model with all SEEDS in one pass (resumable; committed cells reused),

@@ -99,3 +99,23 @@ class Progress(keras.callbacks.Callback):
             f"{self.times[-1]:.1f}s/epoch, at most {left / 60:.1f} min left in this cell",
             file=self.stream or sys.stdout, flush=True,
         )
+
+
+class TestCurve(keras.callbacks.Callback):
+    """After every epoch, the test accuracy appended to a CSV (epoch, test_accuracy): the
+    oracle of a reachability study (config test_curve). It writes no log key, so no other
+    callback (early stopping, checkpoint, schedule) can see it. Resumed runs keep the rows
+    of the epochs the backup holds."""
+
+    def __init__(self, dataset, labels: np.ndarray, path, keep_epochs: int):
+        super().__init__()
+        self.dataset, self.labels, self.path = dataset, np.asarray(labels), path
+        rows = path.read_text().splitlines()[1:keep_epochs + 1] \
+            if keep_epochs and path.exists() else []
+        path.write_text("\n".join(["epoch,test_accuracy", *rows]) + "\n")
+
+    def on_epoch_end(self, epoch, logs=None):
+        probs = self.model.predict(self.dataset, verbose=0)
+        accuracy = float(np.mean(probs.argmax(axis=1) == self.labels))
+        with open(self.path, "a") as f:
+            f.write(f"{epoch + 1},{accuracy:.6f}\n")

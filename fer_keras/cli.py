@@ -157,10 +157,37 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_study(args) -> int:
+    from .config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    data = _data_path(args.data)
+    if not data.exists():
+        raise UsageError(f"{data}: no such file or folder (given as --data)")
+    if args.trials < 1:
+        raise UsageError(f"--trials {args.trials}: expected an integer >= 1")
+    out = Path(args.out or Path("runs") / cfg.name)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: is a file; expected a folder for the study (--out)")
+    _import_tensorflow_quietly()
+    from .study import StudyOptions, run_study
+
+    models = tuple(m for m in args.models.split(",") if m) if args.models else ()
+    folder = run_study(cfg, StudyOptions(
+        data=data, out=out, trials=args.trials, storage=args.storage or "", format=args.format,
+        models=models, seed=args.seed, pruner=args.pruner, worker=args.worker,
+        rerun=not args.no_rerun))
+    print(f"study: {folder}")
+    return 0
+
+
 def cmd_report(args) -> int:
     from .reports import build_report
 
-    index = build_report(Path(args.runs), output_folder(args.out, "the report"))
+    reference = Path(args.reference) if args.reference else None
+    if reference is not None and not reference.is_dir():
+        raise UsageError(f"{reference}: no such run folder (given as --reference)")
+    index = build_report(Path(args.runs), output_folder(args.out, "the report"), reference)
     print(f"report: {index}")
     return 0
 
@@ -290,6 +317,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check config, data, splits and models; print the cells and what "
                    "would happen to each; train nothing")
 
+    st = sub.add_parser("study", help="claim reachability: an Optuna search over the config's "
+                        "search_space, then the best setting with every seed (resumable)")
+    st.add_argument("config", help="an experiment config with a search_space")
+    st.add_argument("overrides", nargs="*", help="key=value overrides of the config")
+    st.add_argument("--data", help="FER-2013 image export or CSV (default: $FER2013_DIR)")
+    st.add_argument("--out", help="study folder (default: runs/<experiment>)")
+    st.add_argument("--trials", type=int, default=30,
+                    help="finished trials per model, shared by all workers (default 30)")
+    st.add_argument("--storage", help="Optuna storage URL (default: sqlite:///<out>/study.db; "
+                    "postgresql://... or mysql://... across machines; journal:<file>)")
+    st.add_argument("--format", default="csv", choices=("csv", "directory"),
+                    help="the format searched on (default csv)")
+    st.add_argument("--models", help="comma-separated subset of the config's models")
+    st.add_argument("--seed", type=int, default=0, help="the trials' seed (split and weights)")
+    st.add_argument("--pruner", default="median", choices=("median", "none"))
+    st.add_argument("--worker", type=int, default=0,
+                    help="this worker's index when several share a storage (sampler seed)")
+    st.add_argument("--no-rerun", action="store_true",
+                    help="search only; do not run the best settings with every seed")
+
     b = sub.add_parser("bench", help="data loading, training and inference benchmarks")
     b.add_argument("--data", help="FER-2013 image export (default: $FER2013_DIR, else the "
                    "synthetic sample)")
@@ -300,8 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="HTML + PNG report from a run folder (writes only "
                          "inside --out)")
-    rep.add_argument("runs", help="runs/<experiment>")
+    rep.add_argument("runs", help="runs/<experiment>, or a study folder (fer-keras study)")
     rep.add_argument("--out", required=True, help="reports/<experiment>")
+    rep.add_argument("--reference", help="for a study: the run folder of the paper's printed "
+                     "protocol, shown beside the best setting (e.g. reports/ozer/runs)")
 
     pr = sub.add_parser("predict", help="emotions of the faces in images, folders, videos")
     pr.add_argument("model", help="a run's cell folder, a published model folder, or .keras")
@@ -335,11 +384,12 @@ def main(argv: list[str] | None = None) -> int:
     # key=value overrides may stand before or after the options of `run`
     args, extra = parser.parse_known_args(argv)
     if extra:
-        if args.cmd != "run" or any(x.startswith("-") or "=" not in x for x in extra):
+        if args.cmd not in ("run", "study") or any(x.startswith("-") or "=" not in x
+                                                    for x in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = [*args.overrides, *extra]
     handlers = {"params": cmd_params, "data": cmd_data, "run": cmd_run, "report": cmd_report,
-                "index": cmd_index, "bench": cmd_bench, "predict": cmd_predict,
+                "index": cmd_index, "study": cmd_study, "bench": cmd_bench, "predict": cmd_predict,
                 "export": cmd_export, "explain": cmd_explain, "publish": cmd_publish}
     try:
         return handlers[args.cmd](args)

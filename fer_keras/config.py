@@ -93,6 +93,10 @@ class ExperimentConfig:
     # any preprocessing (robustness.json). Never used for any choice.
     noise_eval: tuple[float, ...] = field(default=(), metadata=ADDED)
     deterministic: bool = True
+    # After every epoch, also the test accuracy to test_curve.csv: an oracle for a study's
+    # ceiling (the best any epoch-selection rule could do), read by nothing during training
+    # and never used for any choice.
+    test_curve: bool = field(default=False, metadata=ADDED)
     # Named variants run beside the main cells: {name: ("key=value", ...)}, overrides of this
     # config (factors included, e.g. "models=..." to run a variant for some models only).
     # Used where a paper allows several readings; each variant cell is its own cell.
@@ -114,6 +118,11 @@ class ExperimentConfig:
     # against, {"label": ..., "low": %, "high": %}: drawn beside the measured cells.
     literature: dict = field(default_factory=dict)
     literature_band: dict = field(default_factory=dict)
+    # A search over what the paper leaves open (`fer-keras study`, fer_keras.search): {config
+    # key: {"choices": (...)} or {"low": x, "high": y, "log": bool}, optional "if": a boolean
+    # key of the space that must be True, "for": (models...) the key applies to}; the key
+    # "model" swaps the studied model for another reading of it (e.g. its input layer).
+    search_space: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self)))
@@ -182,6 +191,10 @@ class ExperimentConfig:
         if any(not 0 <= s <= 255 for s in self.noise_eval):
             raise ConfigError(f"noise_eval={','.join(map(str, self.noise_eval))}: expected "
                               "standard deviations 0 <= s <= 255 (grey levels)")
+        if self.search_space:
+            from .search import check_space  # no cycle at import time: search imports config
+
+            check_space(self)
         for name in self.variants:
             if not isinstance(name, str) or not VARIANT_NAME.fullmatch(name):
                 raise ConfigError(f"variants: name {name!r}: expected lower-case letters, "
@@ -233,7 +246,8 @@ def _default(f: dataclasses.Field):
 # Keys of the config that do not change what a cell computes.
 NOT_TRAINING = ("name", "paper", "formats", "models", "seeds", "variants", "claimed_metrics",
                 "claimed_auc", "claimed_class_weights", "proposed_model", "claimed_notes",
-                "claimed_above", "claimed_recall_extremes", "literature", "literature_band")
+                "claimed_above", "claimed_recall_extremes", "literature", "literature_band",
+                "search_space")
 VARIANT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 

@@ -46,6 +46,9 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+TF_SWITCHES = ("TF_ENABLE_ONEDNN_OPTS", "TF_DETERMINISTIC_OPS", "CUDA_VISIBLE_DEVICES")
+
+
 def environment(gpus: list[str]) -> dict:
     versions = {}
     for p in PACKAGES:
@@ -61,6 +64,8 @@ def environment(gpus: list[str]) -> dict:
         "cpu_count": os.cpu_count(),
         "gpus": gpus,
         "platform": platform.platform(),
+        # TensorFlow switches read from the environment that change which kernels run
+        "tf_env": {k: os.environ[k] for k in TF_SWITCHES if k in os.environ},
     }
 
 

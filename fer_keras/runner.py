@@ -15,13 +15,15 @@ One folder per cell and seed, `<out>/<format>-<model>/seed-<n>/`, holding:
     model.keras       the scored model behind the one input contract, no optimizer state
                       (fer_keras.models.inference), and inference.json describing it
     gradcam.npz       Grad-CAM heat maps of the example images (fer_keras.explain)
+    test_curve.csv    with test_curve: the test accuracy after every epoch (an oracle)
     done.json         written last: the cell finished with this identity (runfolder.py)
 
 Before the first epoch, `run_experiment` checks everything every cell needs: the config, every
 data source, every split and every model, and whether each cell on disk may be reused or
 resumed (runfolder.py). The test split is touched once, after training, by the best
 checkpoint only: early stopping, checkpoint selection and the learning-rate schedule see the
-validation split alone.
+validation split alone. (With test_curve, an oracle for studies, every epoch's test accuracy
+is also written to test_curve.csv, which nothing reads while training.)
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from .callbacks import (
     Progress,
     ResumableEarlyStopping,
     ResumableReduceLROnPlateau,
+    TestCurve,
     plateau_state,
 )
 from .config import ExperimentConfig
@@ -107,6 +110,9 @@ class RunOptions:
     tensorboard: bool = False
     force: bool = False  # move conflicting cells aside (never delete) and train them again
     dry_run: bool = False  # check and print the plan; train nothing
+    # More callbacks for every cell, each made fresh per cell by a call without arguments
+    # (e.g. a search's pruning report); they come last, after the backup is written.
+    callbacks: tuple = ()
 
 
 # ---------------------------------------------------------------------------------- data
@@ -116,6 +122,23 @@ def _derived(opts: RunOptions, source: FerData, name: str) -> Path:
     """Where a format converted from `source` lives: keyed by the source's fingerprint, so a
     run given other data never reuses a conversion of the old data."""
     return Path(opts.out) / "_data" / source.fingerprint[:16] / name
+
+
+def csv_source(opts: RunOptions) -> Path:
+    """The CSV the csv format reads: --csv, --data when it is a CSV, or the challenge CSV built
+    once from an image export (under <out>/_data/<fingerprint>/)."""
+    src = Path(opts.data)
+    path = opts.csv or (src if src.is_file() else None)
+    if path is None:  # an image export was given: build the challenge CSV from all of it
+        source = fer_data.load_directory(src)
+        path = _derived(opts, source, "fer2013.csv")
+        if not path.exists():
+            print(f"building the CSV format from {src} in {path} ...", flush=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            convert.write_challenge_csv(source, tmp)
+            os.replace(tmp, path)
+    return Path(path)
 
 
 def resolve_format(cfg: ExperimentConfig, opts: RunOptions, fmt: str) -> FerData:
@@ -138,16 +161,7 @@ def resolve_format(cfg: ExperimentConfig, opts: RunOptions, fmt: str) -> FerData
             else cfg.directory_subset
         return fer_data.load_directory(root, subset=subset)
     if fmt == "csv":
-        path = opts.csv or (src if src.is_file() else None)
-        if path is None:  # an image export was given: build the challenge CSV from all of it
-            source = fer_data.load_directory(src)
-            path = _derived(opts, source, "fer2013.csv")
-            if not path.exists():
-                print(f"building the CSV format from {src} in {path} ...", flush=True)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                convert.write_challenge_csv(source, tmp)
-                os.replace(tmp, path)
+        path = csv_source(opts)
         loaded = fer_data.load_csv(path)
         if cfg.csv_subset != "all" and not official:
             loaded = loaded.where_usage(cfg.csv_subset)
@@ -290,8 +304,14 @@ def train(cfg: ExperimentConfig, cell: Cell, model: keras.Model, spec: InputSpec
         keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
         Progress(label or cell.name, cfg.max_epochs),
     ]
+    if cfg.test_curve:  # an oracle, written beside the history; no callback reads it
+        callbacks.append(TestCurve(
+            make_dataset(data.images[split.test], data.labels[split.test], spec,
+                         batch_size=batch, training=False),
+            data.labels[split.test], folder / "test_curve.csv", len(past)))
     if opts.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(folder / "tensorboard"))
+    callbacks += [make() for make in opts.callbacks]
     weights = class_weights(data.labels[split.training_part]) if cfg.class_weights else None
     t0 = time.perf_counter()
     model.fit(train_ds, validation_data=val_ds, epochs=cfg.max_epochs, callbacks=callbacks,

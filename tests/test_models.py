@@ -30,6 +30,7 @@ def test_the_papers_models_are_registered():
         "ashok_resnet50", "ashok_densenet121", "ashok_mobilenetv2",
         "emotionnet_pp", "emotionnet_pp_seq4", "emotionnet_cnn", "emotionnet_cnn_gru",
         "wasey_cnn_lstm", "wasey_cnn_lstm_paper", "wasey_cnn", "xu_cnn", "xu_rnn_lstm",
+        "ozer_cnn_grey", "mini_xception",  # the reachability study's reading and control
     }
 
 

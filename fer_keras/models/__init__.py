@@ -1,6 +1,6 @@
 """Registered model builders. Importing this package registers every architecture."""
 
-from . import ashok, emotionnet, ozer, wasey, xu  # noqa: F401  (importing registers the builders)
+from . import ashok, emotionnet, mini_xception, ozer, wasey, xu  # noqa: F401  (importing registers the builders)
 from .registry import (
     ModelSpec,
     UnknownModelError,

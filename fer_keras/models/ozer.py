@@ -40,6 +40,10 @@ def build_ozer_cnn(input_shape=(48, 48, 3), num_classes: int = 7) -> keras.Model
 
     The model divides by 255 itself (its Rescaling layer), so it is fed 0..255 pixels.
     """
+    return _pure_cnn(input_shape, num_classes, "ozer_cnn")
+
+
+def _pure_cnn(input_shape, num_classes: int, name: str) -> keras.Model:
     return keras.Sequential(
         [
             keras.Input(shape=tuple(input_shape), name="input"),
@@ -54,7 +58,7 @@ def build_ozer_cnn(input_shape=(48, 48, 3), num_classes: int = 7) -> keras.Model
             layers.Dense(128, activation="relu", name="dense"),
             layers.Dense(num_classes, activation="softmax", name="dense_1"),
         ],
-        name="ozer_cnn",
+        name=name,
     )
 
 
@@ -94,3 +98,20 @@ def build_ozer_cnn_lstm(input_shape=(48, 48, 1), num_classes: int = 7) -> keras.
         ],
         name="ozer_cnn_lstm",
     )
+
+
+@register_model(
+    "ozer_cnn_grey",
+    source=f"{OZER}, §2.3(a) prose (Pure CNN on (48, 48, 1) grey input)",
+    # Figure 2's 319,527 less the first Conv2D's weights for the two channels the prose's
+    # single-channel input does not have: 3*3*(3-1)*16 = 288.
+    expected_params=319_239,
+    input_shape=(48, 48, 1),
+    params_source="derived: Figure 2's count with a one-channel first Conv2D (3*3*1*16 + 16)",
+)
+def build_ozer_cnn_grey(input_shape=(48, 48, 1), num_classes: int = 7) -> keras.Model:
+    """The Pure CNN as §2.3(a)'s prose describes its input, (48, 48, 1): Figure 2's layers
+    with the first Conv2D reading one channel: 319,239 parameters (Figure 2's 319,527 less
+    3*3*2*16 = 288 first-layer weights). A reading studied by the reachability study
+    (experiments/ozer_reachability.py), never a cell of the reference reproduction."""
+    return _pure_cnn(input_shape, num_classes, "ozer_cnn_grey")

@@ -148,8 +148,14 @@ def _write_results(runs: list[SeedRun], path: Path) -> None:
                         "epochs": r.manifest["epochs"], "best_epoch": r.manifest["best_epoch"]})
 
 
-def build_report(runs_dir: Path, out: Path) -> Path:
+def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Path:
+    """The report of a run folder; of a reachability study's folder (study.json), the study's
+    report (reachability.py), beside the `reference` run folder of the printed protocol."""
     runs_dir, out = Path(runs_dir), Path(out)
+    from .reachability import build_reachability, is_study  # it imports this module
+
+    if is_study(runs_dir):
+        return build_reachability(runs_dir, out, reference)
     experiment, runs = read_runs(runs_dir)
     out.mkdir(parents=True, exist_ok=True)
     cells = cells_of(runs)
@@ -270,7 +276,10 @@ def build_index(reports_root: Path) -> Path:
                             f"{key}_std": "" if m["std"] is None else f"{m['std']:.4f}",
                             f"{key}_paper": "" if m["paper"] is None else m["paper"]})
             rows.append(row)
-    html = _env().get_template("index.html.j2").render(entries=entries, metrics=METRICS)
+    studies = [{"dir": s.parent.name, **json.loads(s.read_text())}
+               for s in sorted(reports_root.glob("*/study-summary.json"))]
+    html = _env().get_template("index.html.j2").render(entries=entries, metrics=METRICS,
+                                                       studies=studies)
     (reports_root / "index.html").write_text(html)
     with open(reports_root / "results.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=SCOREBOARD_COLUMNS)

@@ -237,3 +237,54 @@ def literature(rows: list[dict], band: dict, path: Path) -> Path:
            title="Measured cells beside the results the paper quotes")
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
+
+
+def trial_distribution(val: list[float], test: list[float], claim: float | None, title: str,
+                       path: Path) -> Path:
+    """Every complete trial of a study: its validation accuracy (what was selected on) and its
+    test accuracy (the audit), one dot each, with the paper's claim as a line."""
+    fig, ax = plt.subplots(figsize=(7.5, 2.6))
+    rng = np.random.default_rng(0)  # vertical jitter only, so dots do not hide each other
+    for row, (values, label) in enumerate(((val, "validation"), (test, "test (audit)"))):
+        ax.scatter(values, row + rng.uniform(-0.15, 0.15, len(values)), s=18, alpha=0.7,
+                   color=f"C{row}", label=label)
+    if claim is not None:
+        ax.axvline(claim, color="C3", ls="--", label=f"claimed {claim:.1f} %")
+    ax.set_yticks([0, 1], ["validation", "test (audit)"])
+    ax.set(xlabel="accuracy (%)", ylim=(-0.5, 1.5),
+           title=f"{title}: {len(val)} complete trials")
+    ax.legend(loc="lower left", fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def importance(values: dict[str, float], title: str, path: Path) -> Path:
+    """Optuna's parameter importance (fANOVA), largest first."""
+    items = sorted(values.items(), key=lambda kv: kv[1])
+    fig, ax = plt.subplots(figsize=(6, 0.4 * len(items) + 1.2))
+    ax.barh([k for k, _ in items], [v for _, v in items], color="C0")
+    ax.set(xlabel="importance (share of the validation accuracy's variance)", xlim=(0, 1),
+           title=f"{title}: what mattered")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def oracle_curves(curves: list[tuple[str, object, float]], path: Path) -> Path:
+    """The best settings' test accuracy after every epoch (an oracle: never used for a
+    choice), one line per cell and seed, each cell's claim dashed in its colour."""
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    cells = list(dict.fromkeys(label.rsplit(" seed ", 1)[0] for label, _, _ in curves))
+    for label, curve, claim in curves:
+        cell, seed = label.rsplit(" seed ", 1)
+        colour = f"C{cells.index(cell)}"
+        ax.plot(curve["epoch"], curve["test_accuracy"] * 100, color=colour,
+                ls=SEED_STYLES[int(seed) % len(SEED_STYLES)], lw=1.2,
+                label=cell if seed == min(lbl.rsplit(" seed ", 1)[1] for lbl, _, _ in curves
+                                          if lbl.startswith(cell + " ")) else None)
+        ax.axhline(claim, color=colour, ls=(0, (2, 4)), lw=0.9)
+    ax.set(xlabel="epoch", ylabel="test accuracy (%)",
+           title="Oracle: test accuracy after every epoch (dotted: each cell's claim)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

@@ -20,7 +20,7 @@ from ..metrics import compute_metrics
 
 # What a report keeps of each run (no model files, no split indices).
 KEPT_FILES = ("config.json", "manifest.json", "history.csv", "predictions.npz", "examples.npz",
-              "metrics.json", "robustness.json", "gradcam.npz", "done.json")
+              "metrics.json", "robustness.json", "gradcam.npz", "test_curve.csv", "done.json")
 
 
 @dataclass(frozen=True)

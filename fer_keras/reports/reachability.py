@@ -1,0 +1,183 @@
+"""The report of a claim-reachability study (`fer-keras study`): read from the study folder
+only (study.json, studies/*/trials.csv, best.json, importance.json, the best settings' run
+folder best/ with each cell's test_curve.csv, and a control run folder control/ when present),
+never from Optuna's storage or any training code.
+
+Verdict per claimed cell, from the best setting's seeds (the suite's rule, as the scoreboard's):
+"reached" when the mean test accuracy is at or above the claim; "within noise" when the claim is
+within two standard deviations over seeds above the mean; otherwise "not reached within the
+searched space". The oracle ceiling (the best test accuracy of any epoch, which no honest rule
+can select) is shown beside it, labelled so.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from . import figures
+from .build import _env
+from .claims import mean_std
+from .rundata import KEPT_FILES, RunFolderError, cells_of, read_runs
+
+AUDIT = "audit_test_accuracy"
+COPIED = ("study.json", "study.db")
+TRIAL_FILES = ("config.json", "manifest.json", "history.csv", "metrics.json", "done.json")
+
+
+def is_study(folder: Path) -> bool:
+    return (Path(folder) / "study.json").is_file()
+
+
+def verdict(values: list[float], claim: float) -> str:
+    m = mean_std(values)
+    gap = m["mean"] - claim
+    if gap >= 0:
+        return "reached"
+    if -gap <= 2 * (m["std"] or 0.0):
+        return "within noise"
+    return f"not reached within the searched space ({gap:+.1f} points)"
+
+
+def _oracle(folder: Path) -> dict | None:
+    path = folder / "test_curve.csv"
+    if not path.exists():
+        return None
+    curve = pd.read_csv(path)
+    i = int(curve["test_accuracy"].to_numpy().argmax())
+    return {"max": float(curve["test_accuracy"].iloc[i]) * 100,
+            "epoch": int(curve["epoch"].iloc[i]), "curve": curve}
+
+
+def _runs_or_none(folder: Path):
+    try:
+        return read_runs(folder) if folder.is_dir() else (None, [])
+    except RunFolderError:
+        return None, []
+
+
+def study_views(root: Path, claimed: dict, out: Path) -> list[dict]:
+    views = []
+    for d in sorted((root / "studies").glob("*/trials.csv")):
+        d = d.parent
+        trials = pd.read_csv(d / "trials.csv")
+        best = json.loads((d / "best.json").read_text())
+        imp = json.loads((d / "importance.json").read_text())
+        complete = trials[trials["state"] == "COMPLETE"]
+        claim = claimed.get(d.name.replace("-", "/", 1), {}).get("accuracy")
+        val = (complete["val_accuracy"] * 100).tolist()
+        test = (complete[AUDIT] * 100).tolist()
+        views.append({
+            "name": d.name, "best": best, "claim": claim,
+            "counts": trials["state"].value_counts().to_dict(), "n": len(trials),
+            "val": mean_std(val) if val else None, "test": mean_std(test) if test else None,
+            "max_val": max(val) if val else None, "max_test": max(test) if test else None,
+            "above_claim": sum(t >= claim for t in test) if claim is not None else None,
+            "best_test": (float(complete.loc[complete["number"] == best["trial"], AUDIT].iloc[0])
+                          * 100 if best else None),
+            "importance": imp,
+            "png": figures.trial_distribution(val, test, claim, d.name,
+                                              out / f"trials-{d.name}.png").name if val else None,
+            "importance_png": (figures.importance(imp["importance"], d.name,
+                                                  out / f"importance-{d.name}.png").name
+                               if imp.get("importance") else None),
+        })
+    return views
+
+
+def cell_rows(root: Path, studies: list[dict], claimed: dict, reference: Path | None,
+              out: Path) -> tuple[list[dict], str | None]:
+    """Per claimed cell: Table 1, the printed protocol's reproduction (reference), the best
+    setting over seeds, the oracle ceiling and the verdict; and the oracle figure."""
+    _, best_runs = _runs_or_none(root / "best")
+    _, ref_runs = _runs_or_none(reference) if reference else (None, [])
+    best_cells, ref_cells = cells_of(best_runs), cells_of(ref_runs)
+    rows, curves = [], []
+    for s in studies:
+        if not s["best"]:
+            continue
+        model, cell_model = s["best"]["model"], s["best"]["cell_model"]
+        for key, claim in claimed.items():
+            fmt, claimed_model = key.split("/", 1)
+            if claimed_model != model:
+                continue
+            runs = best_cells.get(f"{fmt}/{cell_model}", [])
+            accs = [r.metrics["accuracy"] * 100 for r in runs]
+            oracles = [o for o in (_oracle(r.folder) for r in runs) if o]
+            curves += [(f"{fmt}/{cell_model} seed {r.seed}", _oracle(r.folder)["curve"],
+                        claim["accuracy"]) for r in runs if _oracle(r.folder)]
+            ref = [r.metrics["accuracy"] * 100 for r in ref_cells.get(key, [])]
+            ceiling = max((o["max"] for o in oracles), default=None)
+            rows.append({
+                "cell": key, "cell_model": cell_model, "claim": claim["accuracy"],
+                "reference": mean_std(ref) if ref else None,
+                "best": mean_std(accs) if accs else None, "seeds": [r.seed for r in runs],
+                "oracle": mean_std([o["max"] for o in oracles]) if oracles else None,
+                "ceiling": ceiling,
+                "verdict": verdict(accs, claim["accuracy"]) if accs else "not run yet",
+                "ceiling_below": ceiling is not None and ceiling < claim["accuracy"]})
+    png = figures.oracle_curves(curves, out / "oracle.png").name if curves else None
+    return rows, png
+
+
+def build_reachability(root: Path, out: Path, reference: Path | None = None) -> Path:
+    root, out = Path(root), Path(out)
+    study = json.loads((root / "study.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    claimed = study.get("claimed_metrics", {})
+    studies = study_views(root, claimed, out)
+    rows, oracle_png = cell_rows(root, studies, claimed, reference, out)
+    control_exp, control_runs = _runs_or_none(root / "control")
+    control = []
+    for cell, runs in cells_of(control_runs).items():
+        accs = [r.metrics["accuracy"] * 100 for r in runs]
+        public = (control_exp or {}).get("claimed_metrics", {}).get(cell, {}).get("accuracy")
+        control.append({"cell": cell, "acc": mean_std(accs), "seeds": [r.seed for r in runs],
+                        "public": public, "epochs": [int(r.manifest["epochs"]) for r in runs],
+                        "notes": (control_exp or {}).get("claimed_notes", "")})
+    html = _env().get_template("reachability.html.j2").render(
+        study=study, studies=studies, rows=rows, oracle_png=oracle_png, control=control,
+        reference=str(reference) if reference else None,
+        generated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    (out / "index.html").write_text(html)
+    if out.resolve() != root.resolve():
+        copy_study(root, out / "runs")
+    summary = {"name": study["experiment"], "paper": study.get("paper", ""), "study": True,
+               "synthetic": bool(study.get("synthetic")),
+               "rows": rows_summary(rows)}
+    (out / "study-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return out / "index.html"
+
+
+def rows_summary(rows: list[dict]) -> list[dict]:
+    return [{k: r[k] for k in ("cell", "cell_model", "claim", "best", "ceiling", "verdict")}
+            for r in rows]
+
+
+def copy_study(root: Path, dest: Path) -> None:
+    """The study's small files, enough to audit it and to resume it elsewhere (`cp -rn` back
+    into a run folder): the storage, the exports, each finished trial's record and the best
+    settings' and control's cells (no model files)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for name in COPIED:
+        if (root / name).exists():
+            shutil.copyfile(root / name, dest / name)
+    shutil.copytree(root / "studies", dest / "studies")
+    for done in sorted(root.glob("*/**/seed-*/done.json")):
+        folder = done.parent
+        part = folder.relative_to(root).parts[0]
+        if part not in ("trials", "best", "control"):
+            continue
+        target = dest / folder.relative_to(root)
+        target.mkdir(parents=True)
+        for name in (TRIAL_FILES if part == "trials" else KEPT_FILES):
+            if (folder / name).exists():
+                shutil.copyfile(folder / name, target / name)
+    for part in ("best", "control"):
+        if (root / part / "experiment.json").exists():
+            shutil.copyfile(root / part / "experiment.json", dest / part / "experiment.json")
