@@ -83,6 +83,6 @@ def now() -> str:
 
 def write_json(path: Path, obj) -> None:
     """Write atomically: a reader (or a killed run) never sees half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")  # several writers may race
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)

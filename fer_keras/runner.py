@@ -135,7 +135,7 @@ def csv_source(opts: RunOptions) -> Path:
         if not path.exists():
             print(f"building the CSV format from {src} in {path} ...", flush=True)
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")  # workers of a study may race here
             convert.write_challenge_csv(source, tmp)
             os.replace(tmp, path)
     return Path(path)

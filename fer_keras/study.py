@@ -19,7 +19,9 @@ Layout of the study folder (default storage: a SQLite file in it):
     trials/<format>-<model>/trial-<n>/...      one run folder per trial (its one cell)
     studies/<format>-<model>/trials.csv        every trial, for the report (no Optuna needed
                                                to read it), and best.json, importance.json
-    best/<format>-<model>/seed-<s>/...         the best setting, every format and seed
+    best/<study>-trial-<n>/<format>-<model>/seed-<s>/...
+                                               the best setting (trial n), every format and
+                                               seed
 
 Resumable: a killed worker's trial is failed after its heartbeat stops (RDB storage) and
 retried with the same parameters in the same trial folder, where the runner resumes its cell
@@ -34,6 +36,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +137,7 @@ def objective(cfg: ExperimentConfig, opts: StudyOptions, model: str):
         trial.set_user_attr("folder", str(folder.relative_to(opts.out)))
         trial.set_user_attr("scored_epoch", epoch)
         trial.set_user_attr("epochs", epochs)
+        trial.set_user_attr("worker", opts.worker)
         trial.set_user_attr(AUDIT, float(metrics["accuracy"]))  # audit only, never chosen on
         return value
 
@@ -211,11 +215,13 @@ def export(study: optuna.Study, cfg: ExperimentConfig, opts: StudyOptions, model
             "retry_of": optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(t)
             if t.system_attrs.get("failed_trial") is not None else "",
             **{k: t.params.get(k, "") for k in keys}})
-    with open(folder / "trials.csv", "w", newline="") as f:
+    tmp = folder / f"trials.csv.{os.getpid()}.tmp"  # workers export the same study
+    with open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["number", "state", "val_accuracy", AUDIT, "epochs",
                                           "scored_epoch", "seconds", "retry_of", *keys])
         w.writeheader()
         w.writerows(rows)
+    os.replace(tmp, folder / "trials.csv")
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     best = None
     if complete:
@@ -231,15 +237,19 @@ def export(study: optuna.Study, cfg: ExperimentConfig, opts: StudyOptions, model
 
 
 def importance(study: optuna.Study, complete: list) -> dict:
-    """Optuna's parameter importance (its default fANOVA evaluator) over the complete trials,
+    """Optuna's parameter importance (its fANOVA evaluator, seeded) over the complete trials,
     for the parameters every complete trial has (conditional ones drop out), with the count."""
     varied = [k for k in (complete[0].params if complete else {})
               if all(k in t.params for t in complete)
               and len({repr(t.params[k]) for t in complete}) > 1]
     if len(complete) < 3 or not varied:
         return {"trials": len(complete), "importance": {}, "note": "too few complete trials"}
-    values = optuna.importance.get_param_importances(study, params=varied)
-    return {"trials": len(complete), "evaluator": "fANOVA (Optuna's default)",
+    if len({t.value for t in complete}) == 1:  # fANOVA has no variance to share out
+        return {"trials": len(complete), "importance": {},
+                "note": "every complete trial scored the same"}
+    values = optuna.importance.get_param_importances(
+        study, params=varied, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
+    return {"trials": len(complete), "evaluator": "fANOVA (Optuna's, seed 0)",
             "importance": {k: float(v) for k, v in values.items()}}
 
 
@@ -255,4 +265,10 @@ def rerun_best(cfg: ExperimentConfig, opts: StudyOptions, model: str) -> None:
     print(f"[best {model}] {describe(best['params'])}: seeds "
           f"{','.join(map(str, cfg.seeds))} in {', '.join(cfg.formats)}", flush=True)
     run_experiment(rcfg, RunOptions(data=Path(opts.data), csv=opts.csv,
-                                    out=Path(opts.out) / "best"))
+                                    out=best_folder(Path(opts.out), best)))
+
+
+def best_folder(root: Path, best: dict) -> Path:
+    """The run folder of a study's best setting: one per best trial, so a study continued
+    with more trials whose best changes runs the new best beside the old, never over it."""
+    return root / "best" / f"{best['study']}-trial-{best['trial']}"

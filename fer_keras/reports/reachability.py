@@ -1,6 +1,7 @@
 """The report of a claim-reachability study (`fer-keras study`): read from the study folder
-only (study.json, studies/*/trials.csv, best.json, importance.json, the best settings' run
-folder best/ with each cell's test_curve.csv, and a control run folder control/ when present),
+only (study.json, studies/*/trials.csv, best.json, importance.json, each best setting's run
+folder best/<study>-trial-<n>/ with each cell's test_curve.csv, and a control run folder
+control/ when present),
 never from Optuna's storage or any training code.
 
 Verdict per claimed cell, from the best setting's seeds (the suite's rule, as the scoreboard's):
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,7 +27,6 @@ from .claims import mean_std
 from .rundata import KEPT_FILES, RunFolderError, cells_of, read_runs
 
 AUDIT = "audit_test_accuracy"
-COPIED = ("study.json", "study.db")
 TRIAL_FILES = ("config.json", "manifest.json", "history.csv", "metrics.json", "done.json")
 
 
@@ -93,13 +94,15 @@ def cell_rows(root: Path, studies: list[dict], claimed: dict, reference: Path | 
               out: Path) -> tuple[list[dict], str | None]:
     """Per claimed cell: Table 1, the printed protocol's reproduction (reference), the best
     setting over seeds, the oracle ceiling and the verdict; and the oracle figure."""
-    _, best_runs = _runs_or_none(root / "best")
     _, ref_runs = _runs_or_none(reference) if reference else (None, [])
-    best_cells, ref_cells = cells_of(best_runs), cells_of(ref_runs)
+    ref_cells = cells_of(ref_runs)
     rows, curves = [], []
     for s in studies:
         if not s["best"]:
             continue
+        # the run of this study's current best trial (study.best_folder's layout)
+        _, best_runs = _runs_or_none(root / "best" / f"{s['name']}-trial-{s['best']['trial']}")
+        best_cells = cells_of(best_runs)
         model, cell_model = s["best"]["model"], s["best"]["cell_model"]
         for key, claim in claimed.items():
             fmt, claimed_model = key.split("/", 1)
@@ -164,9 +167,11 @@ def copy_study(root: Path, dest: Path) -> None:
     settings' and control's cells (no model files)."""
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
-    for name in COPIED:
-        if (root / name).exists():
-            shutil.copyfile(root / name, dest / name)
+    if (root / "study.json").exists():
+        shutil.copyfile(root / "study.json", dest / "study.json")
+    if (root / "study.db").exists():  # SQLite's online backup: consistent while a worker writes
+        with sqlite3.connect(root / "study.db") as src, sqlite3.connect(dest / "study.db") as dst:
+            src.backup(dst)
     shutil.copytree(root / "studies", dest / "studies")
     for done in sorted(root.glob("*/**/seed-*/done.json")):
         folder = done.parent
@@ -178,6 +183,6 @@ def copy_study(root: Path, dest: Path) -> None:
         for name in (TRIAL_FILES if part == "trials" else KEPT_FILES):
             if (folder / name).exists():
                 shutil.copyfile(folder / name, target / name)
-    for part in ("best", "control"):
-        if (root / part / "experiment.json").exists():
-            shutil.copyfile(root / part / "experiment.json", dest / part / "experiment.json")
+    for experiment in [*root.glob("best/*/experiment.json"), root / "control" / "experiment.json"]:
+        if experiment.exists() and (dest / experiment.parent.relative_to(root)).is_dir():
+            shutil.copyfile(experiment, dest / experiment.relative_to(root))

@@ -1,0 +1,267 @@
+"""Claim-reachability studies: the search space, a whole study on the embedded sample (trials,
+selection on validation, the best setting re-run with its oracle curve, the report), resuming a
+study, and two worker processes sharing one storage."""
+
+import csv
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+
+from fer_keras.config import ConfigError, load_config
+from fer_keras.search import check_space, configure, suggest
+
+ROOT = Path(__file__).resolve().parents[1]
+REACH = ROOT / "experiments" / "ozer_reachability.py"
+
+
+class FixedTrial:
+    """The two suggest_* calls of optuna.Trial, answering from a dict (first choice else)."""
+
+    def __init__(self, answers: dict):
+        self.answers, self.asked = answers, []
+
+    def suggest_categorical(self, name, choices):
+        self.asked.append(name)
+        return self.answers.get(name, choices[0])
+
+    def suggest_float(self, name, low, high, log=False):
+        self.asked.append(name)
+        return self.answers.get(name, low)
+
+
+def _with_space(space: dict):
+    cfg = load_config(REACH)
+    return dataclasses.replace(cfg, search_space=space)
+
+
+# ------------------------------------------------------------------------- the space
+
+
+def test_the_ozer_space_is_the_issues_space():
+    space = load_config(REACH).search_space
+    assert space["learning_rate"] == {"low": 1e-4, "high": 3e-3, "log": True}
+    assert space["batch_size"]["choices"] == (16, 32, 64, 128)
+    assert space["reduce_lr"]["choices"] == (True, False)
+    assert space["reduce_lr_factor"] == {"choices": (0.1, 0.2, 0.5), "if": "reduce_lr"}
+    assert 5 in space["early_stopping_patience"]["choices"]  # the printed patience
+    assert set(space["select"]["choices"]) == {"best", "last"}
+    assert space["model"] == {"choices": ("ozer_cnn", "ozer_cnn_grey"), "for": ("ozer_cnn",)}
+
+
+def test_the_study_keeps_the_printed_protocol():
+    cfg, ozer = load_config(REACH), load_config(ROOT / "experiments" / "ozer.py")
+    fixed = ("split", "max_epochs", "augment", "optimizer", "formats", "models", "seeds",
+             "claimed_metrics", "csv_subset", "directory_subset", "class_weights")
+    assert {k: getattr(cfg, k) for k in fixed} == {k: getattr(ozer, k) for k in fixed}
+
+
+@pytest.mark.parametrize("space, message", [
+    ({"epochs": {"choices": (1,)}}, "'epochs'"),
+    ({"seeds": {"choices": ((0,),)}}, "changes training"),
+    ({"batch_size": {"choices": (32, 0)}}, "choice 0"),
+    ({"batch_size": {"choices": ()}}, "empty"),
+    ({"batch_size": {"low": 16, "high": 64}}, "float key"),
+    ({"learning_rate": {"low": 0.0, "high": 1e-3, "log": True}}, "low > 0"),
+    ({"learning_rate": {"choices": (1e-3,), "low": 1e-4}}, "either"),
+    ({"reduce_lr_factor": {"choices": (0.1,), "if": "batch_size"},
+      "batch_size": {"choices": (16,)}}, "boolean key"),
+    ({"model": {"choices": ("ozer_cnn", "no_such_model")}}, "no_such_model"),
+    ({"model": {"choices": ("ozer_cnn",), "for": ("xu_cnn",)}}, "'for'"),
+    ({"select": {"choices": ("best", "median")}}, "median"),
+    ({"learning_rate": "1e-3"}, "expected a dict"),
+])
+def test_a_bad_space_is_refused_naming_the_key(space, message):
+    with pytest.raises(ConfigError, match="search_space") as e:
+        check_space(_with_space(space))
+    assert message in str(e.value)
+
+
+def test_suggest_draws_conditional_keys_only_when_their_condition_holds():
+    cfg = load_config(REACH)
+    off = FixedTrial({"reduce_lr": False})
+    params = suggest(off, cfg, "ozer_cnn")
+    assert "reduce_lr_factor" not in params and "reduce_lr_factor" not in off.asked
+    on = suggest(FixedTrial({"reduce_lr": True, "reduce_lr_factor": 0.5}), cfg, "ozer_cnn")
+    assert on["reduce_lr_factor"] == 0.5
+    # "model" is searched for the Pure CNN only
+    assert "model" in on and "model" not in suggest(FixedTrial({}), cfg, "ozer_cnn_lstm")
+
+
+def test_configure_applies_a_point_and_swaps_the_model():
+    cfg = load_config(REACH)
+    point = {"learning_rate": 4e-4, "batch_size": 64, "reduce_lr": False, "select": "last",
+             "early_stopping_patience": 10, "model": "ozer_cnn_grey"}
+    out = configure(cfg, "csv", "ozer_cnn", (3,), point)
+    assert (out.formats, out.models, out.seeds) == (("csv",), ("ozer_cnn_grey",), (3,))
+    assert (out.learning_rate, out.batch_size, out.reduce_lr, out.select,
+            out.early_stopping_patience) == (4e-4, 64, False, "last", 10)
+    assert out.search_space == {} and out.variants == {}
+    # a point is a training change: it changes the cell's identity, the space itself does not
+    assert out.training_hash() != configure(cfg, "csv", "ozer_cnn", (3,), {}).training_hash()
+    assert dataclasses.replace(cfg, search_space={}).training_hash() == cfg.training_hash()
+
+
+def test_pruning_report_reports_validation_accuracy_and_stops_the_trial():
+    from fer_keras.study import PruningReport
+
+    class Trial:
+        reported = []
+
+        def report(self, value, step):
+            self.reported.append((value, step))
+
+        def should_prune(self):
+            return len(self.reported) >= 2
+
+    cb = PruningReport(Trial())
+    cb.on_epoch_end(0, {"val_accuracy": 0.25, "val_loss": 1.0})
+    with pytest.raises(optuna.TrialPruned):
+        cb.on_epoch_end(1, {"val_accuracy": 0.5, "val_loss": 0.9})
+    assert Trial.reported == [(0.25, 1), (0.5, 2)]
+
+
+def test_test_curve_keeps_the_rows_of_the_backed_up_epochs(tmp_path):
+    from fer_keras.callbacks import TestCurve
+
+    path = tmp_path / "test_curve.csv"
+    path.write_text("epoch,test_accuracy\n1,0.1\n2,0.2\n3,0.3\n4,0.4\n")
+    TestCurve(None, np.zeros(1), path, keep_epochs=2)
+    assert path.read_text() == "epoch,test_accuracy\n1,0.1\n2,0.2\n"
+    TestCurve(None, np.zeros(1), path, keep_epochs=0)
+    assert path.read_text() == "epoch,test_accuracy\n"
+
+
+def test_verdicts_follow_the_suites_rule():
+    from fer_keras.reports.reachability import verdict
+
+    assert verdict([50.0, 52.0], 50.0) == "reached"
+    assert verdict([48.0, 50.0], 51.0) == "within noise"  # 2 below, 2 std = 2.83
+    assert verdict([48.0, 50.0], 55.0) == "not reached within the searched space (-6.0 points)"
+
+
+# ---------------------------------------------------------------- a study, end to end
+
+
+def _trials(folder: Path) -> list[dict]:
+    with open(folder / "trials.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def study(sample, tmp_path_factory):
+    from fer_keras.study import StudyOptions, run_study
+
+    images, csv_path = sample
+    cfg = load_config(REACH, ["max_epochs=2", "seeds=0,1"])
+    out = tmp_path_factory.mktemp("study") / "s"
+    opts = StudyOptions(data=images, out=out, trials=3, models=("ozer_cnn",), pruner="none",
+                        csv=None)
+    run_study(cfg, opts)
+    return cfg, opts, out
+
+
+def test_every_trial_is_one_recorded_cell_chosen_on_validation(study):
+    _, _, out = study
+    rows = _trials(out / "studies" / "csv-ozer_cnn")
+    assert [r["number"] for r in rows] == ["0", "1", "2"]
+    assert {r["state"] for r in rows} == {"COMPLETE"}
+    for r in rows:  # the objective is the scored epoch's validation accuracy, from the cell
+        folder = out / "trials" / "csv-ozer_cnn" / f"trial-{int(r['number']):04d}"
+        cell = next(folder.glob("csv-*/seed-0"))
+        history = list(csv.DictReader(open(cell / "history.csv")))
+        scored = int(json.loads((cell / "manifest.json").read_text())["scored_epoch"])
+        assert float(r["val_accuracy"]) == pytest.approx(
+            float(history[scored - 1]["val_accuracy"]), abs=1e-6)
+        metrics = json.loads((cell / "metrics.json").read_text())
+        assert float(r["audit_test_accuracy"]) == pytest.approx(metrics["accuracy"], abs=1e-6)
+    best = json.loads((out / "studies" / "csv-ozer_cnn" / "best.json").read_text())
+    values = [float(r["val_accuracy"]) for r in rows]
+    assert best["trial"] == int(np.argmax(values))  # by validation, never by test
+    assert best["val_accuracy"] == pytest.approx(max(values), abs=1e-6)
+
+
+def test_the_best_setting_runs_every_seed_in_every_format_with_its_oracle(study):
+    cfg, _, out = study
+    best = json.loads((out / "studies" / "csv-ozer_cnn" / "best.json").read_text())
+    folder = out / "best" / f"csv-ozer_cnn-trial-{best['trial']}"
+    cells = sorted(p.parent.relative_to(folder).as_posix()
+                   for p in folder.glob("*/seed-*/done.json"))
+    model = best["cell_model"]
+    assert cells == [f"{f}-{model}/seed-{s}" for f in ("csv", "directory") for s in (0, 1)]
+    for cell in cells:
+        config = json.loads((folder / cell / "config.json").read_text())
+        assert config["test_curve"] is True
+        for key, value in best["params"].items():
+            if key != "model":
+                assert config[key] == value
+        curve = list(csv.DictReader(open(folder / cell / "test_curve.csv")))
+        history = list(csv.DictReader(open(folder / cell / "history.csv")))
+        assert [int(r["epoch"]) for r in curve] == list(range(1, len(history) + 1))
+        # the oracle at the scored epoch is the test accuracy the cell reports
+        scored = int(json.loads((folder / cell / "manifest.json").read_text())["scored_epoch"])
+        metrics = json.loads((folder / cell / "metrics.json").read_text())
+        assert float(curve[scored - 1]["test_accuracy"]) == pytest.approx(
+            metrics["accuracy"], abs=1e-6)
+
+
+def test_the_report_states_a_verdict_per_claimed_cell(study, tmp_path):
+    from fer_keras.reports import build_index, build_report
+
+    _, _, out = study
+    index = build_report(out, tmp_path / "reach")
+    html = index.read_text()
+    assert "Verdicts beside Table 1" in html and "Synthetic sample" in html
+    summary = json.loads((tmp_path / "reach" / "study-summary.json").read_text())
+    assert sorted(r["cell"] for r in summary["rows"]) == ["csv/ozer_cnn", "directory/ozer_cnn"]
+    for r in summary["rows"]:
+        assert r["verdict"].startswith(("reached", "within noise", "not reached"))
+        assert r["ceiling"] is not None and r["best"]["n"] == 2
+    copy = optuna.load_study(study_name="csv-ozer_cnn",
+                             storage=f"sqlite:///{tmp_path / 'reach' / 'runs' / 'study.db'}")
+    assert len(copy.trials) == 3
+    assert (tmp_path / "reach" / "trials-csv-ozer_cnn.png").stat().st_size > 0
+    scoreboard = build_index(tmp_path).read_text()
+    assert "Reachability studies" in scoreboard and "reach/index.html" in scoreboard
+
+
+def test_a_study_resumes_adding_only_the_missing_trials(study):
+    from fer_keras.study import run_study
+
+    cfg, opts, out = study
+    before = {p: p.stat().st_mtime_ns for p in out.glob("trials/*/*/*/seed-*/done.json")}
+    run_study(cfg, dataclasses.replace(opts, trials=4, rerun=False))
+    rows = _trials(out / "studies" / "csv-ozer_cnn")
+    assert [r["number"] for r in rows] == ["0", "1", "2", "3"]
+    after = {p: p.stat().st_mtime_ns for p in out.glob("trials/*/*/*/seed-*/done.json")}
+    assert {p: after[p] for p in before} == before  # finished trials untouched
+    assert len(after) == 4
+
+
+def test_two_workers_share_one_study_and_record_every_trial_once(sample, tmp_path):
+    images, _ = sample
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "fer_keras.cli", "study", str(REACH), "--data", str(images),
+           "--out", str(tmp_path / "s"), "--storage", storage, "--models", "ozer_cnn",
+           "--trials", "4", "--pruner", "none", "--no-rerun", "max_epochs=1", "seeds=0"]
+    workers = [subprocess.Popen([*cmd, "--worker", str(w)], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True) for w in (0, 1)]
+    logs = [w.communicate(timeout=600)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], logs[0][-2000:] + logs[1][-2000:]
+    trials = optuna.load_study(study_name="csv-ozer_cnn", storage=storage).trials
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers)) >= 4
+    done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) >= 4 and all(t.state != optuna.trial.TrialState.RUNNING for t in trials)
+    folders = [t.user_attrs["folder"] for t in done]
+    assert len(set(folders)) == len(folders)  # one cell per trial, none shared
+    assert {t.user_attrs["worker"] for t in done} == {0, 1}  # both did work
+    for f in folders:
+        assert (tmp_path / "s" / f / "done.json").exists()
