@@ -179,8 +179,11 @@ def run_study(cfg: ExperimentConfig, opts: StudyOptions) -> Path:
         study = load_study(storage, opts, model)
         finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
         if len(study.get_trials(deepcopy=False, states=finished)) < opts.trials:
+            # the exports follow every finished trial, so a report (or a commit) made while
+            # the study runs shows every trial so far
             study.optimize(objective(cfg, opts, model), gc_after_trial=True,
-                           callbacks=[optuna.study.MaxTrialsCallback(opts.trials, finished)])
+                           callbacks=[optuna.study.MaxTrialsCallback(opts.trials, finished),
+                                      lambda s, _: export(s, cfg, opts, model)])
         export(study, cfg, opts, model)
     if opts.rerun:
         for model in models:
