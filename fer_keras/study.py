@@ -53,7 +53,7 @@ from .runner import RunOptions, csv_source, run_experiment
 from .search import configure, describe, suggest
 
 PRUNERS = ("median", "none")
-HEARTBEAT_SECONDS, GRACE_SECONDS = 30, 120
+GRACE_SECONDS = 120  # a worker silent this long is taken for dead; its trial is retried
 MAX_RETRY = 3  # a trial killed more often than this is left failed
 AUDIT = "audit_test_accuracy"  # the only name under which a trial's test accuracy is kept
 
@@ -74,6 +74,7 @@ class StudyOptions:
     pruner: str = "median"
     worker: int = 0  # this process's index among workers: offsets the sampler's seed
     rerun: bool = True  # then the best setting with every seed in every format
+    grace: int = GRACE_SECONDS  # seconds without a heartbeat before a trial counts as dead
     csv: Path | None = None  # the CSV format's file (default: resolved from data once)
 
 
@@ -86,7 +87,7 @@ def storage_of(opts: StudyOptions):
         path = url.removeprefix("journal:")
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
     return optuna.storages.RDBStorage(
-        url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+        url, heartbeat_interval=max(1, min(30, opts.grace // 4)), grace_period=opts.grace,
         heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(MAX_RETRY))
 
 
@@ -150,6 +151,8 @@ def run_study(cfg: ExperimentConfig, opts: StudyOptions) -> Path:
     if not cfg.search_space:
         raise StudyError(f"{cfg.name}: the config has no search_space; expected "
                          "search_space={key: {...}} (fer_keras.search)")
+    if opts.grace < 4:
+        raise StudyError(f"--grace {opts.grace}: expected at least 4 seconds")
     if opts.pruner not in PRUNERS:
         raise StudyError(f"--pruner {opts.pruner}: expected one of {', '.join(PRUNERS)}")
     models = opts.models or cfg.models
@@ -183,7 +186,7 @@ def run_study(cfg: ExperimentConfig, opts: StudyOptions) -> Path:
             # the study runs shows every trial so far
             study.optimize(objective(cfg, opts, model), gc_after_trial=True,
                            callbacks=[optuna.study.MaxTrialsCallback(opts.trials, finished),
-                                      lambda s, _: export(s, cfg, opts, model)])
+                                      lambda s, _, m=model: export(s, cfg, opts, m)])
         export(study, cfg, opts, model)
     if opts.rerun:
         for model in models:

@@ -265,3 +265,38 @@ def test_two_workers_share_one_study_and_record_every_trial_once(sample, tmp_pat
     assert {t.user_attrs["worker"] for t in done} == {0, 1}  # both did work
     for f in folders:
         assert (tmp_path / "s" / f / "done.json").exists()
+
+
+def test_a_killed_workers_trial_is_retried_in_its_folder_and_resumed(sample, tmp_path):
+    """kill -9 mid-trial; the next worker finds the heartbeat stale, fails the trial and retries
+    its parameters in the same folder, where the runner resumes the cell from its backup."""
+    import signal
+    import time
+
+    images, _ = sample
+    out = tmp_path / "s"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "fer_keras.cli", "study", str(REACH), "--data", str(images),
+           "--out", str(out), "--models", "ozer_cnn", "--trials", "1", "--pruner", "none",
+           "--no-rerun", "--grace", "4", "max_epochs=40", "early_stopping=false", "seeds=0"]
+    first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    history = out / "trials" / "csv-ozer_cnn" / "trial-0000"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        logs = list(history.glob("*/seed-0/history.csv"))
+        if logs and len(logs[0].read_text().splitlines()) > 3:  # 3 epochs logged
+            break
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    time.sleep(5)  # past the grace period
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
+    rows = _trials(out / "studies" / "csv-ozer_cnn")
+    assert [(r["number"], r["state"], r["retry_of"]) for r in rows] == [
+        ("0", "FAIL", ""), ("1", "COMPLETE", "0")]
+    cell = next(history.glob("*/seed-0"))
+    manifest = json.loads((cell / "manifest.json").read_text())
+    assert manifest["resumed"] is True and manifest["epochs"] == 40
+    epochs = [int(r["epoch"]) for r in csv.DictReader(open(cell / "history.csv"))]
+    assert epochs == list(range(40))  # no epoch lost or repeated (CSVLogger counts from 0)
