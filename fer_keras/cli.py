@@ -176,7 +176,7 @@ def cmd_study(args) -> int:
     folder = run_study(cfg, StudyOptions(
         data=data, out=out, trials=args.trials, storage=args.storage or "", format=args.format,
         models=models, seed=args.seed, pruner=args.pruner, worker=args.worker,
-        rerun=not args.no_rerun, grace=args.grace))
+        rerun=not args.no_rerun, grace=args.grace, export_only=args.export_only))
     print(f"study: {folder}")
     return 0
 
@@ -337,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--grace", type=int, default=120,
                     help="seconds without a heartbeat after which a worker's trial counts as "
                     "dead and is retried with the same parameters (RDB storage; default 120)")
+    st.add_argument("--export-only", action="store_true",
+                    help="train nothing: write each study's trials.csv, best.json and "
+                    "importance.json from the storage (e.g. for a report while workers run)")
     st.add_argument("--no-rerun", action="store_true",
                     help="search only; do not run the best settings with every seed")
 

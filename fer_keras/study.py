@@ -75,6 +75,8 @@ class StudyOptions:
     worker: int = 0  # this process's index among workers: offsets the sampler's seed
     rerun: bool = True  # then the best setting with every seed in every format
     grace: int = GRACE_SECONDS  # seconds without a heartbeat before a trial counts as dead
+    export_only: bool = False  # only write the exports of the studies in the storage (for a
+    # report or a commit while workers run); study.json is left as the workers wrote it
     csv: Path | None = None  # the CSV format's file (default: resolved from data once)
 
 
@@ -170,6 +172,10 @@ def run_study(cfg: ExperimentConfig, opts: StudyOptions) -> Path:
     # heartbeats and their retry callback are marked experimental in Optuna 5; we pin it
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     storage = storage_of(opts)
+    if opts.export_only:
+        for model in models:
+            export(load_study(storage, opts, model), cfg, opts, model)
+        return Path(opts.out)
     write_json(Path(opts.out) / "study.json", {
         "experiment": cfg.name, "paper": cfg.paper, "format": opts.format, "seed": opts.seed,
         "trials": opts.trials, "pruner": opts.pruner, "models": list(models),

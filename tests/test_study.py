@@ -244,6 +244,18 @@ def test_a_study_resumes_adding_only_the_missing_trials(study):
     assert len(after) == 4
 
 
+def test_export_only_trains_nothing_and_keeps_the_workers_study_json(study):
+    from fer_keras.study import run_study
+
+    cfg, opts, out = study
+    described = (out / "study.json").read_text()
+    cells = sorted(out.glob("**/done.json"))
+    run_study(cfg, dataclasses.replace(opts, trials=99, export_only=True))
+    assert sorted(out.glob("**/done.json")) == cells
+    assert (out / "study.json").read_text() == described
+    assert len(_trials(out / "studies" / "csv-ozer_cnn")) >= 3
+
+
 def test_two_workers_share_one_study_and_record_every_trial_once(sample, tmp_path):
     images, _ = sample
     storage = f"sqlite:///{tmp_path / 'shared.db'}"

@@ -243,7 +243,7 @@ def trial_distribution(val: list[float], test: list[float], claim: float | None,
                        path: Path) -> Path:
     """Every complete trial of a study: its validation accuracy (what was selected on) and its
     test accuracy (the audit), one dot each, with the paper's claim as a line."""
-    fig, ax = plt.subplots(figsize=(7.5, 2.6))
+    fig, ax = plt.subplots(figsize=(8.5, 2.6))
     rng = np.random.default_rng(0)  # vertical jitter only, so dots do not hide each other
     for row, (values, label) in enumerate(((val, "validation"), (test, "test (audit)"))):
         ax.scatter(values, row + rng.uniform(-0.15, 0.15, len(values)), s=18, alpha=0.7,
@@ -253,7 +253,7 @@ def trial_distribution(val: list[float], test: list[float], claim: float | None,
     ax.set_yticks([0, 1], ["validation", "test (audit)"])
     ax.set(xlabel="accuracy (%)", ylim=(-0.5, 1.5),
            title=f"{title}: {len(val)} complete trials")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # off the dots
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
 
