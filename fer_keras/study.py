@@ -37,12 +37,15 @@ import csv
 import dataclasses
 import json
 import os
+import random
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import optuna
+import sqlalchemy
 
 from .config import ExperimentConfig
 from .data.synthetic import is_synthetic
@@ -88,9 +91,19 @@ def storage_of(opts: StudyOptions):
     if url.startswith("journal:"):
         path = url.removeprefix("journal:")
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
-    return optuna.storages.RDBStorage(
-        url, heartbeat_interval=max(1, min(30, opts.grace // 4)), grace_period=opts.grace,
-        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(MAX_RETRY))
+    for attempt in range(10):
+        try:
+            return optuna.storages.RDBStorage(
+                url, heartbeat_interval=max(1, min(30, opts.grace // 4)),
+                grace_period=opts.grace,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                    MAX_RETRY))
+        except sqlalchemy.exc.SQLAlchemyError:
+            # workers started together race to create the tables of a new database (SQLite:
+            # "UNIQUE constraint failed: alembic_version"); the loser finds them made
+            if attempt == 9:
+                raise
+            time.sleep(0.5 + random.random())
 
 
 class PruningReport(keras.callbacks.Callback):

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+from keras import layers
 
 from fer_keras.data.augment import AugmentConfig, build_augmenter
 from fer_keras.data.pipeline import EpochClock, InputSpec, make_dataset
@@ -17,13 +18,18 @@ def _first_batch(spec, **kw):
 
 @pytest.mark.parametrize("name", list_models())
 def test_no_model_sees_pixels_scaled_twice_or_not_at_all(name):
-    """What reaches the first layer after any Rescaling is in [0, 1] with white = 1.0."""
+    """What reaches the first layer after any Rescaling has white = 1.0 (in [0, 1]; mini-Xception
+    scales to [-1, 1] as its original does)."""
     model = create_model(name)
     spec = InputSpec(int(model.input_shape[-1]), expects_raw_pixels(model))
     x, _ = _first_batch(spec)
     assert x.shape[1:] == model.input_shape[1:]
-    seen = model.layers[0](x) if expects_raw_pixels(model) else x
+    rescaling = next((ly for ly in model.layers if isinstance(ly, layers.Rescaling)), None)
+    seen = rescaling(x) if expects_raw_pixels(model) else x
     np.testing.assert_allclose(np.asarray(seen), 1.0, rtol=1e-6)
+    if expects_raw_pixels(model):  # and black is 0 (or -1 for mini-Xception)
+        black = np.asarray(rescaling(np.zeros_like(x)))
+        np.testing.assert_allclose(black, -1.0 if name == "mini_xception" else 0.0, atol=1e-6)
 
 
 def test_ozer_cnn_gets_raw_pixels_and_the_lstm_gets_unit_scale():
