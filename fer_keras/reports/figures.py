@@ -239,20 +239,23 @@ def literature(rows: list[dict], band: dict, path: Path) -> Path:
     return _save(fig, path)
 
 
-def trial_distribution(val: list[float], test: list[float], claim: float | None, title: str,
-                       path: Path) -> Path:
-    """Every complete trial of a study: its validation accuracy (what was selected on) and its
-    test accuracy (the audit), one dot each, with the paper's claim as a line."""
-    fig, ax = plt.subplots(figsize=(8.5, 2.6))
+def trial_distribution(val: list[float], test: list[float], pruned: list[float],
+                       claim: float | None, title: str, path: Path) -> Path:
+    """Every trial of a study, one dot each: a complete trial's validation accuracy (what was
+    selected on) and test accuracy (the audit); a pruned trial's validation accuracy at the
+    last epoch it reached (it has no test score); the paper's claim as a line."""
+    rows = (("pruned: validation, last epoch", pruned, "0.6"), ("validation", val, "C0"),
+            ("test (audit)", test, "C1"))
+    fig, ax = plt.subplots(figsize=(8.5, 2.9))
     rng = np.random.default_rng(0)  # vertical jitter only, so dots do not hide each other
-    for row, (values, label) in enumerate(((val, "validation"), (test, "test (audit)"))):
+    for row, (label, values, colour) in enumerate(rows):
         ax.scatter(values, row + rng.uniform(-0.15, 0.15, len(values)), s=18, alpha=0.7,
-                   color=f"C{row}", label=label)
+                   color=colour, label=label)
     if claim is not None:
         ax.axvline(claim, color="C3", ls="--", label=f"claimed {claim:.1f} %")
-    ax.set_yticks([0, 1], ["validation", "test (audit)"])
-    ax.set(xlabel="accuracy (%)", ylim=(-0.5, 1.5),
-           title=f"{title}: {len(val)} complete trials")
+    ax.set_yticks(range(len(rows)), [label.split(":")[0] for label, _, _ in rows])
+    ax.set(xlabel="accuracy (%)", ylim=(-0.5, len(rows) - 0.5),
+           title=f"{title}: {len(val)} complete and {len(pruned)} pruned trials")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # off the dots
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)

@@ -81,8 +81,10 @@ def study_views(root: Path, claimed: dict, out: Path) -> list[dict]:
             "best_test": (float(complete.loc[complete["number"] == best["trial"], AUDIT].iloc[0])
                           * 100 if best else None),
             "importance": imp,
-            "png": figures.trial_distribution(val, test, claim, d.name,
-                                              out / f"trials-{d.name}.png").name if val else None,
+            "png": figures.trial_distribution(
+                val, test, (trials.loc[trials["state"] == "PRUNED", "val_accuracy"] * 100
+                            ).dropna().tolist(), claim, d.name,
+                out / f"trials-{d.name}.png").name if val else None,
             "importance_png": (figures.importance(imp["importance"], d.name,
                                                   out / f"importance-{d.name}.png").name
                                if imp.get("importance") else None),
