@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from .data.pipeline import EpochClock, reseed
+from .metrics import compute_metrics
 
 
 def plateau_state(values: list[float], patience: int | None = None) -> tuple[float, int]:
@@ -115,7 +116,7 @@ class TestCurve(keras.callbacks.Callback):
         path.write_text("\n".join(["epoch,test_accuracy", *rows]) + "\n")
 
     def on_epoch_end(self, epoch, logs=None):
-        probs = self.model.predict(self.dataset, verbose=0)
-        accuracy = float(np.mean(probs.argmax(axis=1) == self.labels))
+        accuracy = compute_metrics(self.labels, self.model.predict(self.dataset, verbose=0)
+                                   )["accuracy"]  # the one metrics function, as metrics.json
         with open(self.path, "a") as f:
             f.write(f"{epoch + 1},{accuracy:.6f}\n")

@@ -122,16 +122,20 @@ def _slug(cell: str) -> str:
     return cell.replace("/", "-")
 
 
+def copy_files(folder: Path, target: Path, names: tuple[str, ...]) -> None:
+    """A cell folder's files of these names (those it has) into a new folder."""
+    target.mkdir(parents=True)
+    for name in names:
+        if (folder / name).exists():
+            shutil.copyfile(folder / name, target / name)
+
+
 def _copy_runs(runs: list[SeedRun], runs_dir: Path, dest: Path) -> None:
     if dest.resolve() == runs_dir.resolve():
         return  # rebuilding from the report's own copy
     shutil.rmtree(dest, ignore_errors=True)
     for r in runs:
-        target = dest / r.folder.relative_to(runs_dir)
-        target.mkdir(parents=True)
-        for name in KEPT_FILES:
-            if (r.folder / name).exists():
-                shutil.copyfile(r.folder / name, target / name)
+        copy_files(r.folder, dest / r.folder.relative_to(runs_dir), KEPT_FILES)
     if (runs_dir / "experiment.json").exists():
         shutil.copyfile(runs_dir / "experiment.json", dest / "experiment.json")
 

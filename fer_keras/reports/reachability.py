@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import figures
-from .build import _env
+from .build import _env, copy_files
 from .claims import mean_std
 from .rundata import KEPT_FILES, RunFolderError, cells_of, read_runs
 
@@ -112,9 +112,10 @@ def cell_rows(root: Path, studies: list[dict], claimed: dict, reference: Path | 
                 continue
             runs = best_cells.get(f"{fmt}/{cell_model}", [])
             accs = [r.metrics["accuracy"] * 100 for r in runs]
-            oracles = [o for o in (_oracle(r.folder) for r in runs) if o]
-            curves += [(f"{fmt}/{cell_model} seed {r.seed}", _oracle(r.folder)["curve"],
-                        claim["accuracy"]) for r in runs if _oracle(r.folder)]
+            read = [(r, _oracle(r.folder)) for r in runs]  # each test_curve.csv read once
+            oracles = [o for _, o in read if o]
+            curves += [(f"{fmt}/{cell_model} seed {r.seed}", o["curve"], claim["accuracy"])
+                       for r, o in read if o]
             ref = [r.metrics["accuracy"] * 100 for r in ref_cells.get(key, [])]
             ceiling = max((o["max"] for o in oracles), default=None)
             rows.append({
@@ -180,11 +181,8 @@ def copy_study(root: Path, dest: Path) -> None:
         part = folder.relative_to(root).parts[0]
         if part not in ("trials", "best", "control"):
             continue
-        target = dest / folder.relative_to(root)
-        target.mkdir(parents=True)
-        for name in (TRIAL_FILES if part == "trials" else KEPT_FILES):
-            if (folder / name).exists():
-                shutil.copyfile(folder / name, target / name)
+        copy_files(folder, dest / folder.relative_to(root),
+                   TRIAL_FILES if part == "trials" else KEPT_FILES)
     for experiment in [*root.glob("best/*/experiment.json"), root / "control" / "experiment.json"]:
         if experiment.exists() and (dest / experiment.parent.relative_to(root)).is_dir():
             shutil.copyfile(experiment, dest / experiment.relative_to(root))
