@@ -146,6 +146,13 @@ def test_verdicts_follow_the_suites_rule():
     assert verdict([48.0, 50.0], 55.0) == "not reached within the searched space (-6.0 points)"
 
 
+def test_a_verdict_on_part_of_the_seeds_says_it_is_provisional():
+    from fer_keras.reports.reachability import provisional
+
+    assert provisional("reached", 3, 3) == "reached"
+    assert provisional("within noise", 2, 3) == "so far (2 of 3 seeds): within noise"
+
+
 # ---------------------------------------------------------------- a study, end to end
 
 

@@ -44,6 +44,11 @@ def verdict(values: list[float], claim: float) -> str:
     return f"not reached within the searched space ({gap:+.1f} points)"
 
 
+def provisional(text: str, done: int, planned: int) -> str:
+    """A verdict on part of the planned seeds says so: a later seed can change it."""
+    return text if done >= planned else f"so far ({done} of {planned} seeds): {text}"
+
+
 def _oracle(folder: Path) -> dict | None:
     path = folder / "test_curve.csv"
     if not path.exists():
@@ -93,9 +98,10 @@ def study_views(root: Path, claimed: dict, out: Path) -> list[dict]:
 
 
 def cell_rows(root: Path, studies: list[dict], claimed: dict, reference: Path | None,
-              out: Path) -> tuple[list[dict], str | None]:
+              out: Path, seeds: int) -> tuple[list[dict], str | None]:
     """Per claimed cell: Table 1, the printed protocol's reproduction (reference), the best
-    setting over seeds, the oracle ceiling and the verdict; and the oracle figure."""
+    setting over seeds, the oracle ceiling and the verdict; and the oracle figure. A cell
+    with fewer finished seeds than the study plans (`seeds`) gets a provisional verdict."""
     _, ref_runs = _runs_or_none(reference) if reference else (None, [])
     ref_cells = cells_of(ref_runs)
     rows, curves = [], []
@@ -124,7 +130,8 @@ def cell_rows(root: Path, studies: list[dict], claimed: dict, reference: Path | 
                 "best": mean_std(accs) if accs else None, "seeds": [r.seed for r in runs],
                 "oracle": mean_std([o["max"] for o in oracles]) if oracles else None,
                 "ceiling": ceiling,
-                "verdict": verdict(accs, claim["accuracy"]) if accs else "not run yet",
+                "verdict": provisional(verdict(accs, claim["accuracy"]), len(accs), seeds)
+                if accs else "not run yet",
                 "ceiling_below": ceiling is not None and ceiling < claim["accuracy"]})
     png = figures.oracle_curves(curves, out / "oracle.png").name if curves else None
     return rows, png
@@ -136,7 +143,8 @@ def build_reachability(root: Path, out: Path, reference: Path | None = None) -> 
     out.mkdir(parents=True, exist_ok=True)
     claimed = study.get("claimed_metrics", {})
     studies = study_views(root, claimed, out)
-    rows, oracle_png = cell_rows(root, studies, claimed, reference, out)
+    rows, oracle_png = cell_rows(root, studies, claimed, reference, out,
+                                 len(study.get("seeds", [])))
     control_exp, control_runs = _runs_or_none(root / "control")
     control = []
     for cell, runs in cells_of(control_runs).items():
