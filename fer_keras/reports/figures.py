@@ -274,20 +274,31 @@ def importance(values: dict[str, float], title: str, path: Path) -> Path:
 
 def oracle_curves(curves: list[tuple[str, object, float]], path: Path) -> Path:
     """The best settings' test accuracy after every epoch (an oracle: never used for a
-    choice), one line per cell and seed, each cell's claim dashed in its colour."""
+    choice), one line per cell and seed (seed 0 solid, 1 dashed, 2 dotted), each cell's claim
+    a wide pale line in its colour, labelled with its value."""
     fig, ax = plt.subplots(figsize=(8, 4.2))
     cells = list(dict.fromkeys(label.rsplit(" seed ", 1)[0] for label, _, _ in curves))
+    drawn = set()  # cells whose legend entry and claim line are drawn (once per cell)
     for label, curve, claim in curves:
         cell, seed = label.rsplit(" seed ", 1)
         colour = f"C{cells.index(cell)}"
         ax.plot(curve["epoch"], curve["test_accuracy"] * 100, color=colour,
                 ls=SEED_STYLES[int(seed) % len(SEED_STYLES)], lw=1.2,
-                label=cell if seed == min(lbl.rsplit(" seed ", 1)[1] for lbl, _, _ in curves
-                                          if lbl.startswith(cell + " ")) else None)
-        ax.axhline(claim, color=colour, ls=(0, (2, 4)), lw=0.9)
+                label=None if cell in drawn else cell)
+        if cell in drawn:
+            continue
+        drawn.add(cell)
+        ax.axhline(claim, color=colour, lw=3, alpha=0.35)
+        ax.annotate(f"{cell} claim {claim:.1f} %", (1.0, claim), xycoords=("axes fraction", "data"),
+                    xytext=(-4, 3), textcoords="offset points", ha="right", fontsize=8,
+                    color=colour)
     ax.set(xlabel="epoch", ylabel="test accuracy (%)",
-           title="Oracle: test accuracy after every epoch (dotted: each cell's claim)")
+           title="Oracle: test accuracy after every epoch (pale lines: the claims)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(fontsize=8, loc="lower right")
+    seeds = sorted({int(label.rsplit(" seed ", 1)[1]) for label, _, _ in curves})
+    handles = ax.get_legend_handles_labels()[0] + [
+        plt.Line2D([], [], color="0.3", lw=1.2, ls=SEED_STYLES[s % len(SEED_STYLES)],
+                   label=f"seed {s}") for s in seeds]
+    ax.legend(handles=handles, fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
     return _save(fig, path)
