@@ -278,9 +278,10 @@ def oracle_curves(curves: list[tuple[str, object, float]], path: Path) -> Path:
     a wide pale line in its colour, labelled with its value."""
     fig, ax = plt.subplots(figsize=(8, 4.2))
     cells = list(dict.fromkeys(label.rsplit(" seed ", 1)[0] for label, _, _ in curves))
-    drawn = set()  # cells whose legend entry and claim line are drawn (once per cell)
+    drawn, seeds = set(), set()  # cells whose legend entry and claim line are drawn (once)
     for label, curve, claim in curves:
         cell, seed = label.rsplit(" seed ", 1)
+        seeds.add(int(seed))
         colour = f"C{cells.index(cell)}"
         ax.plot(curve["epoch"], curve["test_accuracy"] * 100, color=colour,
                 ls=SEED_STYLES[int(seed) % len(SEED_STYLES)], lw=1.2,
@@ -295,10 +296,9 @@ def oracle_curves(curves: list[tuple[str, object, float]], path: Path) -> Path:
     ax.set(xlabel="epoch", ylabel="test accuracy (%)",
            title="Oracle: test accuracy after every epoch (pale lines: the claims)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    seeds = sorted({int(label.rsplit(" seed ", 1)[1]) for label, _, _ in curves})
     handles = ax.get_legend_handles_labels()[0] + [
         plt.Line2D([], [], color="0.3", lw=1.2, ls=SEED_STYLES[s % len(SEED_STYLES)],
-                   label=f"seed {s}") for s in seeds]
+                   label=f"seed {s}") for s in sorted(seeds)]
     ax.legend(handles=handles, fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
     return _save(fig, path)
