@@ -37,7 +37,8 @@ CONFIG = dataclasses.replace(
     batch_size=32,
     augment=AugmentConfig(rotation_deg=10.0, horizontal_flip=True, zoom=0.1, shift=0.1),
     # ASSUMPTION: the recipe trains up to 10,000 epochs until 50 without improvement; we cap
-    # at 100 epochs (about 30 s an epoch on 2 CPU cores), which can only lower its score.
+    # at 100 epochs (about 65 s an epoch on 2 CPU cores with oneDNN off), which can only
+    # lower its score.
     max_epochs=100,
     early_stopping_patience=50,
     restore_best_weights=True,

@@ -221,3 +221,19 @@ def test_wasey_lstm_reads_one_step_and_xu_lstm_reads_the_rows():
     assert not any(type(ly).__name__ == "LSTM" for ly in cnn.layers)
     assert cnn.get_layer("dense_hidden").units == 128
     assert built("xu_rnn_lstm").get_layer("rows").output.shape[1:] == (48, 48)
+
+
+def test_mini_xception_regularises_only_the_kernels_keras_2_regularised():
+    # face_classification passes kernel_regularizer to its SeparableConv2D layers too, but
+    # Keras 2 ignored it there; only the two first Conv2D kernels carried L2 0.01.
+    model = create_model("mini_xception")
+    regularised = sorted(layer.name for layer in model.layers
+                         if getattr(layer, "kernel_regularizer", None) is not None
+                         or getattr(layer, "depthwise_regularizer", None) is not None
+                         or getattr(layer, "pointwise_regularizer", None) is not None)
+    assert regularised == ["conv1", "conv2"]
+    kernels = [model.get_layer(n).kernel for n in regularised]
+    expected = sum(0.01 * float(np.sum(np.square(k.numpy()))) for k in kernels)
+    model(np.zeros((1, 48, 48, 1), "float32"))
+    assert len(model.losses) == 2
+    assert float(sum(model.losses)) == pytest.approx(expected, rel=1e-5)

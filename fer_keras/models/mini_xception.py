@@ -11,7 +11,15 @@ Layers as in `mini_XCEPTION(input_shape, num_classes, l2_regularization=0.01)`: 
 Conv2D(8) (valid, no bias) with BatchNorm + ReLU, four residual modules (16, 32, 64, 128
 filters: a strided 1x1 Conv2D + BatchNorm shortcut; two 3x3 SeparableConv2D + BatchNorm, ReLU
 between, a 3x3/2 MaxPool; added), a 3x3 Conv2D to the classes, global average pooling,
-softmax. L2 0.01 on the kernels the original regularises (not the shortcuts').
+softmax. L2 0.01 on the kernels the original's training actually regularised: the two first
+Conv2D kernels only. cnn.py also passes `kernel_regularizer` to each SeparableConv2D, but Keras 2
+(the version it was written and trained with) silently ignores that argument there: a separable
+convolution's kernels take `depthwise_regularizer` and `pointwise_regularizer`, and its
+`build` never reads `kernel_regularizer` (keras/layers/convolutional.py, `_SeparableConv`;
+`get_config` even drops it). So the published 66 % was trained with unregularised separable
+convolutions, and so are ours. Our first control run regularised them as the source reads
+(L2 0.01 on every depthwise and pointwise kernel): it sat at 40-41 % training accuracy from
+epoch 9 to 21 when we found this and stopped it.
 
 The original scales pixels to [-1, 1] (x / 255, then (x - 0.5) * 2, `preprocess_input`); here
 a Rescaling layer does it (0 parameters), so the model is fed 0..255 pixels.
@@ -28,17 +36,14 @@ L2 = 0.01  # cnn.py's default l2_regularization
 
 
 def _module(x, filters: int, name: str):
-    reg = keras.regularizers.L2(L2)
     residual = layers.Conv2D(filters, 1, strides=2, padding="same", use_bias=False,
                              name=f"{name}_shortcut")(x)
     residual = layers.BatchNormalization(name=f"{name}_shortcut_bn")(residual)
     x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False,
-                               depthwise_regularizer=reg, pointwise_regularizer=reg,
                                name=f"{name}_sepconv1")(x)
     x = layers.BatchNormalization(name=f"{name}_sepconv1_bn")(x)
     x = layers.Activation("relu", name=f"{name}_sepconv1_act")(x)
     x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False,
-                               depthwise_regularizer=reg, pointwise_regularizer=reg,
                                name=f"{name}_sepconv2")(x)
     x = layers.BatchNormalization(name=f"{name}_sepconv2_bn")(x)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
