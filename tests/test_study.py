@@ -319,3 +319,15 @@ def test_a_killed_workers_trial_is_retried_in_its_folder_and_resumed(sample, tmp
     assert manifest["resumed"] is True and manifest["epochs"] == 40
     epochs = [int(r["epoch"]) for r in csv.DictReader(open(cell / "history.csv"))]
     assert epochs == list(range(40))  # no epoch lost or repeated (CSVLogger counts from 0)
+
+
+def test_control_gaps_put_the_control_beside_the_studied_cells():
+    from fer_keras.reports.reachability import control_gaps
+    control = [{"acc": {"mean": 53.47, "std": None, "n": 1}, "public": 66.0}]
+    rows = [{"claim": 55.0, "best": {"mean": 43.5}, "ceiling": 45.4},
+            {"claim": 49.8, "best": {"mean": 42.4}, "ceiling": 44.3},
+            {"claim": 57.8, "best": None, "ceiling": None}]  # not run yet: left out
+    assert control_gaps(control, rows) == {"control": (-12.53, -12.53), "best": (-11.5, -7.4),
+                                           "ceiling": (-9.6, -5.5)}
+    assert control_gaps([{"acc": {"mean": 50.0}, "public": None}], rows) is None
+    assert control_gaps(control, []) is None

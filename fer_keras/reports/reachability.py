@@ -155,6 +155,7 @@ def build_reachability(root: Path, out: Path, reference: Path | None = None) -> 
                         "notes": (control_exp or {}).get("claimed_notes", "")})
     html = _env().get_template("reachability.html.j2").render(
         study=study, studies=studies, rows=rows, oracle_png=oracle_png, control=control,
+        gaps=control_gaps(control, rows),
         reference=str(reference) if reference else None,
         generated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     (out / "index.html").write_text(html)
@@ -165,6 +166,23 @@ def build_reachability(root: Path, out: Path, reference: Path | None = None) -> 
                "rows": rows_summary(rows)}
     (out / "study-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return out / "index.html"
+
+
+def control_gaps(control: list[dict], rows: list[dict]) -> dict | None:
+    """Points from the public figure (control) and from the claims (studied cells' best
+    settings and oracle ceilings), as (lowest, highest); None without a scored control."""
+    scored = [c for c in control if c["public"] is not None]
+    studied = [r for r in rows if r.get("claim") is not None and r.get("best")]
+    if not scored or not studied:
+        return None
+
+    def span(values):
+        return (round(min(values), 2), round(max(values), 2))
+
+    return {"control": span([c["acc"]["mean"] - c["public"] for c in scored]),
+            "best": span([r["best"]["mean"] - r["claim"] for r in studied]),
+            "ceiling": span([r["ceiling"] - r["claim"] for r in studied
+                             if r.get("ceiling") is not None] or [float("nan")])}
 
 
 def rows_summary(rows: list[dict]) -> list[dict]:
