@@ -331,3 +331,5 @@ def test_control_gaps_put_the_control_beside_the_studied_cells():
                                            "ceiling": (-9.6, -5.5)}
     assert control_gaps([{"acc": {"mean": 50.0}, "public": None}], rows) is None
     assert control_gaps(control, []) is None
+    no_oracle = [{"claim": 55.0, "best": {"mean": 43.5}, "ceiling": None}]
+    assert control_gaps(control, no_oracle)["ceiling"] is None

@@ -176,13 +176,13 @@ def control_gaps(control: list[dict], rows: list[dict]) -> dict | None:
     if not scored or not studied:
         return None
 
-    def span(values):
-        return (round(min(values), 2), round(max(values), 2))
+    def span(values):  # None when no cell has the value (no ceiling recorded yet)
+        return (round(min(values), 2), round(max(values), 2)) if values else None
 
     return {"control": span([c["acc"]["mean"] - c["public"] for c in scored]),
             "best": span([r["best"]["mean"] - r["claim"] for r in studied]),
             "ceiling": span([r["ceiling"] - r["claim"] for r in studied
-                             if r.get("ceiling") is not None] or [float("nan")])}
+                             if r.get("ceiling") is not None])}
 
 
 def rows_summary(rows: list[dict]) -> list[dict]:
