@@ -93,8 +93,10 @@ def cmd_params(args) -> int:
 
 
 def cmd_data(args) -> int:
+    import cv2
+
     from .data import convert, load
-    from .data.audit import audit, render
+    from .data.audit import audit, example_strip, render
     from .data.synthetic import write_sample
 
     if args.data_cmd == "to-csv":
@@ -106,13 +108,19 @@ def cmd_data(args) -> int:
         n = convert.write_directory(data, output_folder(args.out, "the images"))
         print(f"wrote {n} PNG images under {args.out}")
     elif args.data_cmd == "audit":
-        if args.json:
-            output_file(args.json, "the audit's JSON")
-        report = audit(load(args.path))
+        for path, what in ((args.json, "the audit's JSON"), (args.examples, "the example PNG")):
+            if path:
+                output_file(path, what)
+        data = load(args.path)
+        report = audit(data)
         print(render(report))
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
             print(f"JSON written to {args.json}")
+        if args.examples:
+            cv2.imwrite(str(args.examples), example_strip(data))
+            print(f"examples (first images of each split, one row per split) written to "
+                  f"{args.examples}")
     elif args.data_cmd == "sample":
         if args.n < 70:
             raise UsageError(f"--n {args.n}: expected at least 70 images (10 per class)")
@@ -291,9 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     c = dsub.add_parser("to-dir", help="CSV -> image folders (lossless PNG)")
     c.add_argument("src")
     c.add_argument("out")
-    c = dsub.add_parser("audit", help="counts, duplicates, leakage, blank images")
+    c = dsub.add_parser("audit", help="counts, duplicates, leakage, blank images, image "
+                       "quality per split")
     c.add_argument("path")
     c.add_argument("--json", help="also write the findings as JSON here")
+    c.add_argument("--examples", help="also write a PNG of each split's first images here")
     c = dsub.add_parser("sample", help="write the embedded synthetic sample in both formats")
     c.add_argument("out")
     c.add_argument("--n", type=int, default=1400)

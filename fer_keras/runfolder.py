@@ -33,6 +33,7 @@ from .metrics import RESULT_COLUMNS, RESULT_METRICS
 from .provenance import write_json
 
 SUPERSEDED = "_superseded"  # where --force moves cells that are in the way
+QUALITY_FILE = "quality.json"  # image quality of a cell's training, validation and test parts
 
 
 class RunConflictError(FerKerasError):

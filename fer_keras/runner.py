@@ -52,6 +52,7 @@ from .callbacks import (
 )
 from .config import ExperimentConfig
 from .data import FerData, convert
+from .data.audit import split_quality
 from .data.directory import split_folders
 from .data.errors import DataError
 from .data.pipeline import EpochClock, InputSpec, make_dataset
@@ -76,6 +77,7 @@ from .models.summary import signature
 from .paths import output_folder
 from .provenance import environment, now, sha256_file, write_json
 from .runfolder import (
+    QUALITY_FILE,
     Cell,
     CellState,
     Identity,
@@ -416,6 +418,14 @@ def record(folder: Path, cfg: ExperimentConfig, cell: Cell, data: FerData, split
     finish(folder, identity, now())
 
 
+def record_quality(folder: Path, images: np.ndarray, parts: dict[str, np.ndarray]) -> None:
+    """quality.json: sharpness and contrast of the training, validation and test images as
+    loaded (before any preprocessing), and a sentence for each pair that differs, so that a
+    report can say when a model was trained on one kind of image and scored on another."""
+    write_json(folder / QUALITY_FILE,
+               split_quality(images, {k: parts[k] for k in ("train", "val", "test")}))
+
+
 def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
              label: str = "", test_labels: np.ndarray | None = None,
              strategy: tf.distribute.Strategy | None = None) -> dict:
@@ -440,6 +450,7 @@ def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
     scored = save_inference_model(folder, cfg, cell)
     metrics = evaluate(folder, scored, data, split, batch, test_labels)
     robustness(folder, cfg, scored, raw, split, batch, cell.seed)
+    record_quality(folder, raw.images, split.as_arrays())
     record(folder, cfg, cell, data, split, spec, model, opts, strategy.num_replicas_in_sync,
            started, seconds, resumed, identity, prepared)
     return metrics
@@ -539,6 +550,12 @@ def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path | None:
         if s.status == "done":
             print(f"{label} already done with the same config, data and model; reused",
                   flush=True)
+            if not (s.folder / QUALITY_FILE).exists():  # cells finished before it existed
+                # the split the cell used: same identity, so split_of gives the same indices
+                # (a committed copy keeps no split.npz)
+                record_quality(s.folder, p.data[cell].images, p.splits[cell].as_arrays())
+                print(f"{label} image quality of its split recorded ({QUALITY_FILE})",
+                      flush=True)
             continue
         m = run_cell(cfg, cell, p.data[cell], opts, label, strategy=strategy)
         trained += 1

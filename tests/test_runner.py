@@ -61,11 +61,24 @@ def test_tiny_factorial_writes_every_file(sample, tmp_path):
 def test_rerun_skips_finished_cells(sample, tmp_path, capsys):
     cfg = load_config(OZER, ["seeds=0", "max_epochs=1", "formats=csv", "models=ozer_cnn"])
     run_experiment(cfg, _opts(sample, tmp_path / "run"))
-    before = (tmp_path / "run/csv-ozer_cnn/seed-0/done.json").read_text()
+    folder = tmp_path / "run/csv-ozer_cnn/seed-0"
+    before = (folder / "done.json").read_text()
+    quality = json.loads((folder / "quality.json").read_text())
+    split = np.load(folder / "split.npz")
+    assert {k: q["n"] for k, q in quality["parts"].items()} == {
+        k: split[k].size for k in ("train", "val", "test")}
+    # one population, randomly split: no shift reported
+    assert quality["shifts"] == []
+    # a cell finished before quality.json existed gets it when the run reuses the cell
+    (folder / "quality.json").unlink()
+    (folder / "split.npz").unlink()  # as in a report's committed copy of the cell
     capsys.readouterr()
     run_experiment(cfg, _opts(sample, tmp_path / "run"))
-    assert "already done with the same config, data and model; reused" in capsys.readouterr().out
-    assert (tmp_path / "run/csv-ozer_cnn/seed-0/done.json").read_text() == before
+    out = capsys.readouterr().out
+    assert "already done with the same config, data and model; reused" in out
+    assert "image quality of its split recorded (quality.json)" in out
+    assert json.loads((folder / "quality.json").read_text()) == quality
+    assert (folder / "done.json").read_text() == before
 
 
 def test_same_seed_gives_identical_metrics(sample, tmp_path):

@@ -94,6 +94,10 @@ def provenance(runs: list[SeedRun]) -> dict:
         data.setdefault(r.format, {"path": d["csv"] if r.format == "csv" and d.get("csv")
                                    else d["path"], "n": d["n"], "fingerprint": d["fingerprint"],
                                    "notes": d.get("notes", [])})
+    quality: dict[str, dict] = {}  # per format: the first recorded seed's parts
+    for r in runs:
+        if r.quality and r.format not in quality:
+            quality[r.format] = r.quality["parts"]
     splits = sorted({(m["split"]["scheme"], m["split"]["train"], m["split"]["val"],
                       m["split"]["test"], r.format) for m, r in zip(mans, runs)}, key=str)
     return {
@@ -115,7 +119,22 @@ def provenance(runs: list[SeedRun]) -> dict:
         "synthetic": any(m["data"].get("synthetic") for m in mans),
         "precision": sorted({"mixed float16" if m.get("mixed_precision") else "float32"
                              for m in mans}),
+        "quality": quality,
+        # each sentence once, with the formats whose splits it was found in
+        "quality_shifts": _shifts_by_format(runs),
+        "quality_missing": {f: sum(r.quality is None for r in runs if r.format == f)
+                            for f in quality},
     }
+
+
+def _shifts_by_format(runs: list[SeedRun]) -> list[dict]:
+    found: dict[str, list[str]] = {}
+    for r in runs:
+        for sentence in (r.quality or {}).get("shifts", []):
+            formats = found.setdefault(sentence, [])
+            if r.format not in formats:
+                formats.append(r.format)
+    return [{"sentence": s, "formats": f} for s, f in found.items()]
 
 
 def _slug(cell: str) -> str:

@@ -20,7 +20,8 @@ from ..metrics import compute_metrics
 
 # What a report keeps of each run (no model files, no split indices).
 KEPT_FILES = ("config.json", "manifest.json", "history.csv", "predictions.npz", "examples.npz",
-              "metrics.json", "robustness.json", "gradcam.npz", "test_curve.csv", "done.json")
+              "metrics.json", "robustness.json", "gradcam.npz", "test_curve.csv", "quality.json",
+              "done.json")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class SeedRun:
     variant: str = ""  # a named variant of the experiment's config, or ""
     robustness: dict | None = None  # robustness.json: test metrics under added noise
     gradcam: dict | None = None  # gradcam.npz: heat maps of the example images
+    quality: dict | None = None  # quality.json: sharpness and contrast of the split's parts
 
     @property
     def arm(self) -> str:
@@ -75,9 +77,13 @@ def read_seed_run(folder: Path) -> SeedRun:
         metrics=compute_metrics(pred["labels"], pred["probs"]), examples=examples,
         variant=cell.get("variant", ""),
         gradcam=gradcam,
-        robustness=(json.loads((folder / "robustness.json").read_text())
-                    if (folder / "robustness.json").exists() else None),
+        robustness=_optional_json(folder / "robustness.json"),
+        quality=_optional_json(folder / "quality.json"),
     )
+
+
+def _optional_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def read_runs(runs_dir: Path) -> tuple[dict, list[SeedRun]]:
