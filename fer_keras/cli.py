@@ -165,6 +165,32 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_blur_check(args) -> int:
+    from .config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    data = _data_path(args.data)
+    if not data.exists():
+        raise UsageError(f"{data}: no such file or folder (given as --data)")
+    out = Path(args.out or Path("runs") / cfg.name)
+    if not out.is_dir():
+        raise UsageError(f"{out}: no such folder; expected the experiment's run folder (--out)")
+    try:
+        sigmas = tuple(float(v) for v in args.sigmas.split(","))
+    except ValueError:
+        sigmas = ()
+    if not sigmas or any(not 0 <= v <= 24 for v in sigmas):
+        raise UsageError(f"--sigmas {args.sigmas}: expected comma-separated numbers of pixels "
+                         "from 0 to 24, e.g. 0,1,2,3")
+    _import_tensorflow_quietly()
+    from .runner import RunOptions, blur_check
+
+    path = blur_check(cfg, RunOptions(data=data, csv=Path(args.csv) if args.csv else None,
+                                      out=out), sigmas)
+    print(f"blur check: {path}")
+    return 0
+
+
 def cmd_study(args) -> int:
     from .config import load_config
 
@@ -327,6 +353,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check config, data, splits and models; print the cells and what "
                    "would happen to each; train nothing")
 
+    bc = sub.add_parser("blur-check", help="finished cells' models on their test images "
+                        "blurred by Gaussians of several sigmas (a training/test sharpness "
+                        "mismatch shows as accuracy rising with blur)")
+    bc.add_argument("config", help="experiments/<paper>.py")
+    bc.add_argument("overrides", nargs="*", help="key=value overrides of the config")
+    bc.add_argument("--data", help="FER-2013 image export or CSV (default: $FER2013_DIR)")
+    bc.add_argument("--csv", help="the CSV format (default: built from --data by the converter)")
+    bc.add_argument("--out", help="run folder (default: runs/<experiment>)")
+    bc.add_argument("--sigmas", default="0,1,2,3,4", help="blur levels, pixels (default 0,1,2,3,4)")
+
     st = sub.add_parser("study", help="claim reachability: an Optuna search over the config's "
                         "search_space, then the best setting with every seed (resumable)")
     st.add_argument("config", help="an experiment config with a search_space")
@@ -406,7 +442,8 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
     handlers = {"params": cmd_params, "data": cmd_data, "run": cmd_run, "report": cmd_report,
                 "index": cmd_index, "study": cmd_study, "bench": cmd_bench, "predict": cmd_predict,
-                "export": cmd_export, "explain": cmd_explain, "publish": cmd_publish}
+                "export": cmd_export, "explain": cmd_explain, "publish": cmd_publish,
+                "blur-check": cmd_blur_check}
     try:
         return handlers[args.cmd](args)
     except FerKerasError as e:

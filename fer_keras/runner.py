@@ -28,6 +28,7 @@ is also written to test_curve.csv, which nothing reads while training.)
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import os
@@ -56,7 +57,7 @@ from .data.audit import split_quality
 from .data.directory import split_folders
 from .data.errors import DataError
 from .data.pipeline import EpochClock, InputSpec, make_dataset
-from .data.preprocess import LandmarkEyes, Preprocessed, preprocess, with_noise
+from .data.preprocess import LandmarkEyes, Preprocessed, preprocess, with_blur, with_noise
 from .data.splits import (
     FOLDERS,
     OFFICIAL,
@@ -72,7 +73,7 @@ from .explain import write_gradcam
 from .labels import CLASS_NAMES
 from .metrics import compute_metrics
 from .models import create_model, expects_raw_pixels
-from .models.inference import CONTRACT, as_input, inference_model
+from .models.inference import CONTRACT, as_input, inference_model, model_file
 from .models.summary import signature
 from .paths import output_folder
 from .provenance import environment, now, sha256_file, write_json
@@ -357,23 +358,32 @@ def evaluate(folder: Path, model: keras.Model, data: FerData, split: Split, batc
     return metrics
 
 
+def score_perturbed(model: keras.Model, cfg: ExperimentConfig, raw: FerData, split: Split,
+                    batch: int, perturb, levels) -> list[dict]:
+    """Test metrics of the scored model at each level of a perturbation of the raw test images
+    (perturb(images, level) -> images), which then go through the cell's own preprocessing, as
+    the test images did. Scores only; nothing is chosen by them."""
+    y = raw.labels[split.test]
+    out = []
+    for level in levels:
+        images = perturb(raw.images[split.test], level)
+        if cfg.preprocess.enabled:
+            images = preprocess(images, cfg.preprocess).images
+        m = compute_metrics(y, model.predict(as_input(images), batch_size=batch, verbose=0))
+        out.append({"sigma": level, "accuracy": m["accuracy"], "f1_macro": m["f1_macro"]})
+    return out
+
+
 def robustness(folder: Path, cfg: ExperimentConfig, model: keras.Model, raw: FerData,
                split: Split, batch: int, seed: int) -> None:
     """With cfg.noise_eval: the best checkpoint scores the test split again with Gaussian noise
-    added to the raw images, which then go through the cell's own preprocessing (a model
-    trained on aligned, CLAHE-enhanced faces meets noisy faces the same way). Scores only;
-    nothing is chosen by them."""
+    added to the raw images (a model trained on aligned, CLAHE-enhanced faces meets noisy
+    faces the same way)."""
     if not cfg.noise_eval:
         return
-    y = raw.labels[split.test]
-    levels = []
-    for sigma in cfg.noise_eval:
-        noisy = with_noise(raw.images[split.test], sigma, seed)
-        if cfg.preprocess.enabled:
-            noisy = preprocess(noisy, cfg.preprocess).images
-        probs = model.predict(as_input(noisy), batch_size=batch, verbose=0)
-        m = compute_metrics(y, probs)
-        levels.append({"sigma": sigma, "accuracy": m["accuracy"], "f1_macro": m["f1_macro"]})
+    levels = score_perturbed(model, cfg, raw, split, batch,
+                             lambda images, sigma: with_noise(images, sigma, seed),
+                             cfg.noise_eval)
     write_json(folder / "robustness.json", {
         "noise": "Gaussian, standard deviation in grey levels (0-255), added to the raw test "
                  "images and rounded/clipped to 0-255, before the cell's preprocessing",
@@ -565,3 +575,37 @@ def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path | None:
               f"({elapsed / 60:.1f} min so far, about {left / 60:.0f} min left)", flush=True)
         aggregate(opts.out, cfg)
     return aggregate(opts.out, cfg)
+
+
+BLUR_CHECK_FILE = "blur_check.csv"
+
+
+def blur_check(cfg: ExperimentConfig, opts: RunOptions, sigmas: tuple[float, ...]) -> Path:
+    """Every finished cell's scored model (kept in its local run folder) on its own test
+    images blurred by a Gaussian of each sigma (pixels; 0 = as loaded, which reproduces
+    metrics.json). A model that scores higher on blurred test images than on the images as
+    they are was trained on blurrier images than it is tested on. Writes <out>/blur_check.csv
+    (one row per cell, seed and sigma); trains and changes nothing."""
+    configure_devices(opts)
+    p = plan(cfg, opts)
+    rows = []
+    for s in p.states:
+        path = model_file(s.folder)
+        if s.status != "done" or path is None:
+            continue
+        model = inference_model(keras.models.load_model(path, compile=False))
+        k = cfg.variant(s.cell.variant)
+        for level in score_perturbed(model, k, p.data[s.cell], p.splits[s.cell],
+                                     k.batch_size, with_blur, sigmas):
+            rows.append({"cell": s.cell.name, "seed": s.cell.seed, **level})
+            print(f"{s.cell.name} seed {s.cell.seed}: blur sigma {level['sigma']:g} px, "
+                  f"test accuracy {level['accuracy']:.4f}", flush=True)
+    if not rows:
+        raise DataError(f"{opts.out}: no finished cell with its model (model.keras or "
+                        "best.keras) for this config; expected a local run folder")
+    path = Path(opts.out) / BLUR_CHECK_FILE
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path

@@ -18,6 +18,7 @@ from fer_keras.data.preprocess import (
     preprocess,
     rotate,
     scale01,
+    with_blur,
     with_noise,
 )
 
@@ -139,3 +140,15 @@ def test_clahe_raises_local_contrast_of_real_faces(real_faces):
     assert local_std(out) > 1.2 * local_std(real_faces)
     assert cv2.Laplacian(out[0, ..., 0], cv2.CV_64F).var() > \
         cv2.Laplacian(real_faces[0, ..., 0], cv2.CV_64F).var()
+
+
+def test_blur_of_an_impulse_matches_the_gaussian_and_zero_means_none():
+    imgs = np.zeros((1, 48, 48, 1), np.uint8)
+    imgs[0, 24, 24, 0] = 255
+    out = with_blur(imgs, 1.0)
+    assert out.shape == imgs.shape and out.dtype == np.uint8
+    # OpenCV's kernel for sigma 1 has 7 taps; its centre weight is 1 / sum(exp(-x^2 / 2) for
+    # x in -3..3) = 0.39905, so the centre of the blurred impulse is 255 x 0.39905^2 = 40.6
+    assert abs(int(out[0, 24, 24, 0]) - 40.6) <= 1
+    assert int(out[0, 24, 25, 0]) < int(out[0, 24, 24, 0])
+    assert (with_blur(imgs, 0) == imgs).all()

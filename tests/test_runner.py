@@ -13,7 +13,7 @@ import pytest
 
 from fer_keras.config import load_config
 from fer_keras.data import load
-from fer_keras.runner import Cell, RunOptions, cells, run_cell, run_experiment
+from fer_keras.runner import Cell, RunOptions, blur_check, cells, run_cell, run_experiment
 
 ROOT = Path(__file__).parents[1]
 OZER = ROOT / "experiments" / "ozer.py"
@@ -210,3 +210,16 @@ def test_multiworker_strategy_runs_as_a_single_worker(sample, tmp_path):
     for model in ("ozer_cnn", "ozer_cnn_lstm"):
         man = json.loads((tmp_path / f"mw/csv-{model}/seed-0/manifest.json").read_text())
         assert man["strategy"] == "multiworker" and man["replicas"] == 1
+
+
+def test_blur_check_reproduces_the_test_accuracy_at_sigma_0(sample, tmp_path, capsys):
+    cfg = load_config(OZER, ["seeds=0", "max_epochs=1", "formats=csv", "models=ozer_cnn_lstm"])
+    opts = _opts(sample, tmp_path / "run")
+    run_experiment(cfg, opts)
+    path = blur_check(cfg, opts, (0.0, 3.0))
+    rows = list(csv.DictReader(open(path)))
+    assert [(r["cell"], r["seed"], float(r["sigma"])) for r in rows] == [
+        ("csv-ozer_cnn_lstm", "0", 0.0), ("csv-ozer_cnn_lstm", "0", 3.0)]
+    metrics = json.loads((tmp_path / "run/csv-ozer_cnn_lstm/seed-0/metrics.json").read_text())
+    assert float(rows[0]["accuracy"]) == pytest.approx(metrics["accuracy"], abs=1e-9)
+    assert "blur sigma 3 px, test accuracy" in capsys.readouterr().out

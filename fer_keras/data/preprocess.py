@@ -181,6 +181,16 @@ def preprocess(images: np.ndarray, cfg: PreprocessConfig,
     return Preprocessed(out, angles, rotated, cfg)
 
 
+def with_blur(images: np.ndarray, sigma: float) -> np.ndarray:
+    """uint8 (n, h, w, 1) images blurred by a Gaussian of standard deviation `sigma` pixels
+    (OpenCV, kernel size derived from sigma, border reflected); sigma 0 returns a copy."""
+    if sigma == 0:
+        return images.copy()
+    import cv2
+
+    return np.stack([cv2.GaussianBlur(im, (0, 0), sigma) for im in images[..., 0]])[..., None]
+
+
 def with_noise(images: np.ndarray, sigma: float, seed: int) -> np.ndarray:
     """uint8 images plus Gaussian noise of standard deviation `sigma` grey levels, rounded and
     clipped to 0-255; the draw follows from (seed, sigma), the same for every model."""
