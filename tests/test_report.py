@@ -219,3 +219,18 @@ def test_a_quality_shift_between_training_and_test_images_is_flagged(tmp_path):
     clean = write_fake_runs(tmp_path / "runs" / "clean")
     assert "The images the models were trained on differ" not in build_report(
         clean, tmp_path / "out2").read_text()
+    # the scoreboard marks the report, and shows a data audit's warnings kept beside it
+    from fer_keras.reports import build_index
+
+    root = tmp_path / "reports"
+    build_report(runs, root / "q")
+    build_report(clean, root / "clean")
+    assert json.loads((root / "q" / "summary.json").read_text())["quality_shifts"] == [sentence]
+    mark = "(trained on images unlike its test images: see its report)"
+    assert build_index(root).read_text().count(mark) == 1
+    (root / "data-audit").mkdir()
+    (root / "data-audit" / "audit.json").write_text(json.dumps(
+        {"quality_shifts": ["PublicTest and Training differ in sharpness by a factor of 348"]}))
+    top = build_index(root).read_text()
+    assert 'The data audit (<a href="data-audit/audit.json">' in top
+    assert "<li>PublicTest and Training differ in sharpness by a factor of 348.</li>" in top

@@ -272,7 +272,8 @@ def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Pa
     summary = {"name": experiment["name"], "paper": experiment.get("paper", ""),
                "table1": t1, "seeds": prov["seeds"], "finished": prov["finished"],
                "hardware": prov["cpu"], "anova": anova, "synthetic": prov["synthetic"],
-               "headline": head}
+               "headline": head,
+               "quality_shifts": [w["sentence"] for w in prov["quality_shifts"]]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return out / "index.html"  # writes only inside `out`; the suite's index: build_index
 
@@ -301,8 +302,13 @@ def build_index(reports_root: Path) -> Path:
             rows.append(row)
     studies = [{"dir": s.parent.name, **json.loads(s.read_text())}
                for s in sorted(reports_root.glob("*/study-summary.json"))]
+    # `fer-keras data audit --json` outputs kept beside the reports: their warnings head the
+    # scoreboard (the data every report below was made from)
+    audits = [{"path": a.relative_to(reports_root).as_posix(),
+               "warnings": json.loads(a.read_text()).get("quality_shifts", [])}
+              for a in sorted(reports_root.glob("*/audit.json"))]
     html = _env().get_template("index.html.j2").render(entries=entries, metrics=METRICS,
-                                                       studies=studies)
+                                                       studies=studies, audits=audits)
     (reports_root / "index.html").write_text(html)
     with open(reports_root / "results.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=SCOREBOARD_COLUMNS)
