@@ -69,7 +69,7 @@ def split_quality(images: np.ndarray, parts: dict[str, np.ndarray]) -> dict:
 
 
 def audit(data: FerData) -> dict:
-    usage = np.where(data.usage == "", "(none)", data.usage)
+    usage = _usage(data)
     splits = sorted(set(usage.tolist()))
     counts = {s: {c: int(np.sum((usage == s) & (data.labels == i)))
                   for i, c in enumerate(CLASS_NAMES)} for s in splits}
@@ -115,10 +115,15 @@ def audit(data: FerData) -> dict:
     }
 
 
+def _usage(data: FerData) -> np.ndarray:
+    """Each image's challenge split, "(none)" where the source does not tell."""
+    return np.where(data.usage == "", "(none)", data.usage)
+
+
 def example_strip(data: FerData, per_split: int = 12, scale: int = 2) -> np.ndarray:
     """The first `per_split` images of each split side by side, one row per split (enlarged
     `scale` times, nearest neighbour): blur or contrast differences are seen at a glance."""
-    usage = np.where(data.usage == "", "(none)", data.usage)
+    usage = _usage(data)
     rows = []
     for s in sorted(set(usage.tolist())):
         picked = data.images[np.flatnonzero(usage == s)[:per_split], ..., 0]
