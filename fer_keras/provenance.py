@@ -5,6 +5,7 @@ Light on purpose (no TensorFlow): the runner, the bench and the run-folder bookk
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -86,3 +87,16 @@ def write_json(path: Path, obj) -> None:
     tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")  # several writers may race
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
+
+
+def write_csv(path: Path, rows: list[dict], fieldnames: list[str] | None = None) -> Path:
+    """Write a header and `rows` atomically, like `write_json`; the columns are `fieldnames`,
+    or the first row's keys."""
+    path = Path(path)
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fieldnames or list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
+    return path

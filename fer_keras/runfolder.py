@@ -30,7 +30,7 @@ from pathlib import Path
 from .config import ExperimentConfig, flatten
 from .errors import FerKerasError
 from .metrics import RESULT_COLUMNS, RESULT_METRICS
-from .provenance import write_json
+from .provenance import write_csv, write_json
 
 SUPERSEDED = "_superseded"  # where --force moves cells that are in the way
 QUALITY_FILE = "quality.json"  # image quality of a cell's training, validation and test parts
@@ -198,11 +198,8 @@ def rewrite_history(path: Path, rows: list[dict]) -> None:
     if not rows:
         path.unlink(missing_ok=True)
         return
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        for row in rows:
-            w.writerow({k: (int(v) if k == "epoch" else v) for k, v in row.items()})
+    write_csv(path, [{k: (int(v) if k == "epoch" else v) for k, v in row.items()}
+                     for row in rows])
 
 
 # ------------------------------------------------------------------------- aggregates
@@ -228,11 +225,7 @@ def aggregate(out: Path, cfg: ExperimentConfig) -> Path:
                      "n_test": m["n"], **{k: m[k] for k in RESULT_METRICS},
                      "epochs": man["epochs"], "best_epoch": man["best_epoch"]})
         described.append((config, man))
-    path = out / "results.csv"
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=RESULT_COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
+    path = write_csv(out / "results.csv", rows, RESULT_COLUMNS)
     write_json(out / "experiment.json",
                describe(cfg, described, _read_json(out / "experiment.json")))
     return path

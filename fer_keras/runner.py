@@ -28,7 +28,6 @@ is also written to test_curve.csv, which nothing reads while training.)
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import os
@@ -76,7 +75,7 @@ from .models import create_model, expects_raw_pixels
 from .models.inference import CONTRACT, as_input, inference_model, model_file
 from .models.summary import signature
 from .paths import output_folder
-from .provenance import environment, now, sha256_file, write_json
+from .provenance import environment, now, sha256_file, write_csv, write_json
 from .runfolder import (
     QUALITY_FILE,
     Cell,
@@ -603,9 +602,4 @@ def blur_check(cfg: ExperimentConfig, opts: RunOptions, sigmas: tuple[float, ...
     if not rows:
         raise DataError(f"{opts.out}: no finished cell with its model (model.keras or "
                         "best.keras) for this config; expected a local run folder")
-    path = Path(opts.out) / BLUR_CHECK_FILE
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    return path
+    return write_csv(Path(opts.out) / BLUR_CHECK_FILE, rows)

@@ -33,10 +33,8 @@ one storage URL (SQLite file on one machine, PostgreSQL/MySQL across machines, o
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
-import os
 import random
 import time
 import warnings
@@ -50,7 +48,7 @@ import sqlalchemy
 from .config import ExperimentConfig
 from .data.synthetic import is_synthetic
 from .errors import FerKerasError
-from .provenance import now, write_json
+from .provenance import now, write_csv, write_json
 from .runfolder import read_history
 from .runner import RunOptions, csv_source, run_experiment
 from .search import configure, describe, suggest
@@ -240,13 +238,9 @@ def export(study: optuna.Study, cfg: ExperimentConfig, opts: StudyOptions, model
             "retry_of": optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(t)
             if t.system_attrs.get("failed_trial") is not None else "",
             **{k: t.params.get(k, "") for k in keys}})
-    tmp = folder / f"trials.csv.{os.getpid()}.tmp"  # workers export the same study
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["number", "state", "val_accuracy", AUDIT, "epochs",
-                                          "scored_epoch", "seconds", "retry_of", *keys])
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, folder / "trials.csv")
+    # atomic: workers export the same study
+    write_csv(folder / "trials.csv", rows, ["number", "state", "val_accuracy", AUDIT, "epochs",
+                                            "scored_epoch", "seconds", "retry_of", *keys])
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     best = None
     if complete:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 from datetime import datetime, timezone
@@ -12,6 +11,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..labels import CLASS_NAMES
 from ..metrics import RESULT_COLUMNS, RESULT_METRICS
+from ..provenance import write_csv
 from . import cards, claims, figures, stats
 from .claims import claim_of, mean_std
 from .rundata import KEPT_FILES, SeedRun, cells_of, main_runs, read_runs
@@ -160,15 +160,11 @@ def _copy_runs(runs: list[SeedRun], runs_dir: Path, dest: Path) -> None:
 
 
 def _write_results(runs: list[SeedRun], path: Path) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=RESULT_COLUMNS)
-        w.writeheader()
-        for r in runs:
-            w.writerow({"format": r.format, "model": r.model, "variant": r.variant,
-                        "seed": r.seed,
-                        "n_test": r.metrics["n"],
-                        **{k: f"{r.metrics[k]:.6f}" for k in RESULT_METRICS},
-                        "epochs": r.manifest["epochs"], "best_epoch": r.manifest["best_epoch"]})
+    write_csv(path, [{"format": r.format, "model": r.model, "variant": r.variant,
+                      "seed": r.seed, "n_test": r.metrics["n"],
+                      **{k: f"{r.metrics[k]:.6f}" for k in RESULT_METRICS},
+                      "epochs": r.manifest["epochs"], "best_epoch": r.manifest["best_epoch"]}
+                     for r in runs], RESULT_COLUMNS)
 
 
 def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Path:
@@ -310,8 +306,5 @@ def build_index(reports_root: Path) -> Path:
     html = _env().get_template("index.html.j2").render(entries=entries, metrics=METRICS,
                                                        studies=studies, audits=audits)
     (reports_root / "index.html").write_text(html)
-    with open(reports_root / "results.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=SCOREBOARD_COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(reports_root / "results.csv", rows, SCOREBOARD_COLUMNS)
     return reports_root / "index.html"
