@@ -234,3 +234,37 @@ def test_a_quality_shift_between_training_and_test_images_is_flagged(tmp_path):
     top = build_index(root).read_text()
     assert 'The data audit (<a href="data-audit/audit.json">' in top
     assert "<li>PublicTest and Training differ in sharpness by a factor of 348.</li>" in top
+
+
+def test_a_run_no_better_than_the_largest_class_is_named(tmp_path):
+    from collections import Counter
+
+    from fer_keras.labels import CLASS_NAMES
+    from fer_keras.metrics import compute_metrics
+    from fer_keras.reports import build_index
+
+    root = tmp_path / "reports"
+    runs = write_fake_runs(tmp_path / "runs" / "s")
+    folder = runs / "csv-ozer_cnn" / "seed-1"
+    z = dict(np.load(folder / "predictions.npz"))
+    y = z["labels"]
+    counts = Counter(y.tolist())
+    rarest = min(range(7), key=lambda c: (counts[c], c))
+    largest = max(range(7), key=lambda c: (counts[c], -c))
+    # a collapsed model: the same output for every image, answering the rarest class
+    z["probs"] = np.tile(np.eye(7, dtype=np.float32)[rarest] * 0.5 + 0.5 / 7, (y.size, 1))
+    np.savez(folder / "predictions.npz", **z)
+    (folder / "metrics.json").write_text(json.dumps(compute_metrics(y, z["probs"])))
+    html = build_report(runs, root / "s").read_text()
+    assert "1 run(s) did no better than always answering the largest class" in html
+    assert (f"csv/ozer_cnn, seed 1: {100 * counts[rarest] / y.size:.2f} % against "
+            f"{100 * counts[largest] / y.size:.2f} % for always answering "
+            f"{CLASS_NAMES[largest]}; it answers {CLASS_NAMES[rarest]} for 100.0 % of the "
+            "images.") in html
+    summary = json.loads((root / "s" / "summary.json").read_text())
+    assert [(n["cell"], n["seed"]) for n in summary["no_better_than_majority"]] == [
+        ("csv/ozer_cnn", 1)]
+    assert "(seed 1: no better than always answering the largest class)" in \
+        build_index(root).read_text()
+    clean = build_report(write_fake_runs(tmp_path / "runs" / "c"), tmp_path / "c").read_text()
+    assert "did no better than always answering" not in clean

@@ -229,6 +229,7 @@ def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Pa
     mcnemar = stats.mcnemar_pairs(runs)
     proposed = experiment.get("proposed_model", "")
     head = claims.headline(t1, runs, proposed)
+    not_learned = claims.no_better_than_majority(runs)
     robust = claims.robustness(runs)
     quoted = claims.literature(runs, experiment.get("literature", {})) \
         if experiment.get("literature") else []
@@ -248,7 +249,7 @@ def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Pa
         class_weights=claims.class_weights_used(runs, experiment.get("claimed_class_weights",
                                                                      {})),
         recall=claims.per_class_recall(runs), variants=claims.variant_effects(runs),
-        headline=head, consistency=claims.consistency(claimed_metrics),
+        headline=head, not_learned=not_learned, consistency=claims.consistency(claimed_metrics),
         preprocessing=claims.preprocessing(runs), robustness=robust,
         robustness_png=robustness_png, literature=quoted, literature_png=literature_png,
         above=claims.above(runs, experiment.get("claimed_above", {})),
@@ -269,6 +270,8 @@ def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Pa
                "table1": t1, "seeds": prov["seeds"], "finished": prov["finished"],
                "hardware": prov["cpu"], "anova": anova, "synthetic": prov["synthetic"],
                "headline": head,
+               "no_better_than_majority": [{k: r[k] for k in ("cell", "seed", "accuracy")}
+                                           for r in not_learned],
                "quality_shifts": [w["sentence"] for w in prov["quality_shifts"]]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return out / "index.html"  # writes only inside `out`; the suite's index: build_index

@@ -173,6 +173,26 @@ def per_class_recall(runs: list[SeedRun]) -> list[dict]:
         for name in CLASS_NAMES}} for cell, cruns in cells_of(runs).items()]
 
 
+def no_better_than_majority(runs: list[SeedRun]) -> list[dict]:
+    """Seeds whose test accuracy is no better than always answering the test set's largest
+    class: the model has not learned (a run stuck on its initial plateau), or what it learned
+    does not carry over to the test images. Their numbers enter the means like any other run
+    (nothing is dropped); the report names them, with the class they answer most."""
+    rows = []
+    for r in runs:
+        counts = np.bincount(r.y, minlength=len(CLASS_NAMES))
+        share = counts.max() / r.y.size
+        if r.metrics["accuracy"] > share:
+            continue
+        predicted = np.bincount(r.probs.argmax(1), minlength=len(CLASS_NAMES))
+        rows.append({"cell": r.cell, "seed": r.seed, "accuracy": r.metrics["accuracy"] * 100,
+                     "majority": CLASS_NAMES[int(counts.argmax())],
+                     "majority_share": float(share) * 100,
+                     "predicted": CLASS_NAMES[int(predicted.argmax())],
+                     "predicted_share": float(predicted.max() / r.y.size) * 100})
+    return rows
+
+
 def recall_extremes(runs: list[SeedRun], claim: dict) -> list[dict]:
     """Per main cell: are the classes the paper says are recognised best (worst) the ones with
     the highest (lowest) measured recall, mean over seeds?"""
