@@ -268,3 +268,29 @@ def test_a_run_no_better_than_the_largest_class_is_named(tmp_path):
         build_index(root).read_text()
     clean = build_report(write_fake_runs(tmp_path / "runs" / "c"), tmp_path / "c").read_text()
     assert "did no better than always answering" not in clean
+
+
+def test_the_scoreboard_states_each_claim_check_in_one_sentence(tmp_path):
+    from fer_keras.reports import build_index
+
+    runs = write_fake_runs(tmp_path / "runs" / "k")
+    experiment = json.loads((runs / "experiment.json").read_text())
+    experiment.update(claimed_metrics={}, proposed_model="ozer_cnn_lstm",
+                      claimed_above={"csv/ozer_cnn_lstm": 99.0, "csv/ozer_cnn": 1.0})
+    (runs / "experiment.json").write_text(json.dumps(experiment))
+    root = tmp_path / "reports"
+    build_report(runs, root / "k")
+    def mean_acc(model):
+        return np.mean([_sk(runs / f"csv-{model}" / f"seed-{s}")["accuracy"] for s in (0, 1)])
+
+    checks = json.loads((root / "k" / "summary.json").read_text())["checks"]
+    assert checks[1:] == [  # cells in the report's order
+        f"csv/ozer_cnn above 1 %: holds ({mean_acc('ozer_cnn'):.2f} % mean; one-sided "
+        "binomial p < 0.05 in 2 of 2 seed(s))",
+        f"csv/ozer_cnn_lstm above 99 %: does not hold ({mean_acc('ozer_cnn_lstm'):.2f} % mean; "
+        "one-sided binomial p < 0.05 in 0 of 2 seed(s))"]
+    # both formats' seeds are paired within their format: 4 McNemar tests against ozer_cnn
+    assert checks[0].startswith("ozer_cnn_lstm more often right than ozer_cnn: significant in ")
+    assert " of 4 seed(s), the other way in " in checks[0]
+    top = build_index(root).read_text()
+    assert "no claimed accuracy to compare; claims checked: ozer_cnn_lstm more often" in top

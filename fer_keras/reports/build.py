@@ -230,6 +230,9 @@ def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Pa
     proposed = experiment.get("proposed_model", "")
     head = claims.headline(t1, runs, proposed)
     not_learned = claims.no_better_than_majority(runs)
+    proposed_vs = claims.proposed_against_others(mcnemar, proposed) if proposed else []
+    floors = claims.above(runs, experiment.get("claimed_above", {}))
+    extremes = claims.recall_extremes(runs, experiment.get("claimed_recall_extremes", {}))
     robust = claims.robustness(runs)
     quoted = claims.literature(runs, experiment.get("literature", {})) \
         if experiment.get("literature") else []
@@ -245,15 +248,14 @@ def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Pa
         mcnemar=mcnemar, prov=prov, generated=generated, class_names=CLASS_NAMES,
         factorial=len(main_effects["format"]) > 1,
         protocol=claims.protocol(runs), ranking=claims.ranking(t1, runs), proposed=proposed,
-        proposed_vs=claims.proposed_against_others(mcnemar, proposed) if proposed else [],
+        proposed_vs=proposed_vs,
         class_weights=claims.class_weights_used(runs, experiment.get("claimed_class_weights",
                                                                      {})),
         recall=claims.per_class_recall(runs), variants=claims.variant_effects(runs),
         headline=head, not_learned=not_learned, consistency=claims.consistency(claimed_metrics),
         preprocessing=claims.preprocessing(runs), robustness=robust,
         robustness_png=robustness_png, literature=quoted, literature_png=literature_png,
-        above=claims.above(runs, experiment.get("claimed_above", {})),
-        extremes=claims.recall_extremes(runs, experiment.get("claimed_recall_extremes", {})))
+        above=floors, extremes=extremes)
     (out / "index.html").write_text(html)
     cards_dir = out / "cards"
     shutil.rmtree(cards_dir, ignore_errors=True)
@@ -270,6 +272,7 @@ def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Pa
                "table1": t1, "seeds": prov["seeds"], "finished": prov["finished"],
                "hardware": prov["cpu"], "anova": anova, "synthetic": prov["synthetic"],
                "headline": head,
+               "checks": claims.checks(proposed, proposed_vs, floors, extremes),
                "no_better_than_majority": [{k: r[k] for k in ("cell", "seed", "accuracy")}
                                            for r in not_learned],
                "quality_shifts": [w["sentence"] for w in prov["quality_shifts"]]}

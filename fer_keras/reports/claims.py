@@ -266,6 +266,34 @@ def variant_effects(runs: list[SeedRun]) -> list[dict]:
 # ------------------------------------------------------------------------------ headline
 
 
+def checks(proposed: str, proposed_vs: list[dict], floors: list[dict],
+           extremes: list[dict]) -> list[str]:
+    """The report's claim checks as one sentence each, for the scoreboard: the proposed model
+    against every other one (McNemar), claimed accuracy floors (binomial), and which classes
+    are recognised best and worst (those of the proposed model when it ran)."""
+    out = []
+    for row in proposed_vs:
+        n = len(row["seeds"])
+        out.append(f"{proposed} more often right than {row['other']}: significant in "
+                   f"{row['proposed_better']} of {n} seed(s), the other way in "
+                   f"{row['other_better']} (McNemar, p < 0.05)")
+    for row in floors:
+        significant = sum(t["p"] < 0.05 for t in row["tests"])
+        out.append(f"{row['cell']} above {row['floor']:g} %: "
+                   f"{'holds' if row['holds'] else 'does not hold'} "
+                   f"({row['mean']['mean']:.2f} % mean; one-sided binomial p < 0.05 in "
+                   f"{significant} of {len(row['tests'])} seed(s))")
+    mine = [r for r in extremes if r["cell"].split("/")[-1] == proposed] or extremes
+    for row in mine:
+        for side, claimed, measured in (("highest", "claimed_highest", "top"),
+                                        ("lowest", "claimed_lowest", "bottom")):
+            if row[claimed]:
+                out.append(f"{row['cell']}: {' and '.join(row[claimed])} {side} recall: "
+                           f"{'holds' if row[f'{side}_holds'] else 'does not hold'} "
+                           f"(measured: {', '.join(row[measured])})")
+    return out
+
+
 def headline(table1: list[dict], runs: list[SeedRun], proposed: str) -> dict | None:
     """The claim a reader looks for first: the proposed model's accuracy when the paper names
     one, else its best claimed cell; with a verdict. "reached": measured mean at or above the
