@@ -98,7 +98,8 @@ class ExperimentConfig:
     # and never used for any choice.
     test_curve: bool = field(default=False, metadata=ADDED)
     # Named variants run beside the main cells: {name: ("key=value", ...)}, overrides of this
-    # config (factors included, e.g. "models=..." to run a variant for some models only).
+    # config (factors included, e.g. "models=..." to run a variant for some models only; a
+    # variant's cells stay within the run's formats, models and seeds, runfolder.cells).
     # Used where a paper allows several readings; each variant cell is its own cell.
     variants: dict = field(default_factory=dict)
     # what the paper claims, for the report (percent, as printed); keys "format/model"

@@ -57,11 +57,15 @@ class Cell:
 
 def cells(cfg: ExperimentConfig, shard: tuple[int, int] = (0, 1)) -> list[Cell]:
     """All cells in a fixed order (format, model, seed), then each variant's; a shard takes
-    every n-th from i."""
+    every n-th from i. A variant runs only within the run's own formats, models and seeds:
+    `models=` (or `seeds=`) on the command line narrows the variants too, so a run of other
+    models never touches a variant cell (it would inherit that run's overrides)."""
     everything = [Cell(f, m, s) for f in cfg.formats for m in cfg.models for s in cfg.seeds]
     for name in cfg.variants:
         v = cfg.variant(name)
-        everything += [Cell(f, m, s, name) for f in v.formats for m in v.models for s in v.seeds]
+        everything += [Cell(f, m, s, name) for f in v.formats if f in cfg.formats
+                       for m in v.models if m in cfg.models
+                       for s in v.seeds if s in cfg.seeds]
     i, n = shard
     if not 0 <= i < n:
         raise ValueError(f"shard {i}/{n}: expected 0 <= i < n")

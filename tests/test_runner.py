@@ -140,6 +140,23 @@ def test_shards_partition_the_cells():
     assert len(everything) == 12 and all(len(p) == 4 for p in parts)
 
 
+def test_a_runs_models_and_seeds_narrow_its_variants():
+    ashok = ROOT / "experiments" / "ashok.py"
+
+    def variant_cells(*overrides):
+        return [(c.model, c.seed) for c in cells(load_config(ashok, list(overrides)))
+                if c.variant]
+
+    assert variant_cells() == [("ashok_cnn_bilstm", s) for s in (0, 1, 2)]
+    assert variant_cells("models=ashok_cnn,ashok_cnn_bilstm", "seeds=0") == [
+        ("ashok_cnn_bilstm", 0)]
+    assert variant_cells("seeds=1,2") == [("ashok_cnn_bilstm", 1), ("ashok_cnn_bilstm", 2)]
+    # the backbones' run (with its own epoch cap) has no variant cell to collide with
+    assert variant_cells("models=ashok_resnet50,ashok_mobilenetv2", "max_epochs=15") == []
+    emotionnet = load_config(ROOT / "experiments" / "emotionnet.py", ["seeds=1,2"])
+    assert {c.variant for c in cells(emotionnet)} == {"", "no-preprocessing"}  # classwise: 0
+
+
 def test_a_split_without_validation_is_refused(sample, tmp_path):
     from fer_keras.config import ConfigError
     from fer_keras.data import DataError
