@@ -70,5 +70,14 @@ def test_make_reproduce_ashok_quick_mode_on_the_sample(sample, tmp_path):
                     "The proposed model (ashok_cnn_bilstm) against every other one",
                     "Class weights: used vs the paper", "9.3637", "Per-class recall"):
         assert section in html, section
+    # the leak variant trains on the whole training part (no carve): the report says both
+    leak_split = json.loads((runs / "csv-ashok_cnn_bilstm+test-leak" / "seed-0" /
+                             "manifest.json").read_text())["split"]
+    main_split = json.loads((runs / "csv-ashok_cnn_bilstm" / "seed-0" /
+                             "manifest.json").read_text())["split"]
+    assert leak_split["train"] > main_split["train"]
+    assert ("which is test-set leakage. Its difference is what the leak is worth, not a better "
+            f"model; it also trains on {leak_split['train']} images instead of "
+            f"{main_split['train']}") in html
     assert "max_epochs = 1" not in html or "Not every cell ran this protocol" in html
     assert (ROOT / "reports" / "index.html").read_bytes() == tracked  # quick mode: not touched

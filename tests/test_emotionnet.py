@@ -107,4 +107,5 @@ def test_make_reproduce_emotionnet_quick_mode_on_the_sample(sample, tmp_path):
                     "no-preprocessing"):
         assert section in html, section
     assert (report / "robustness.png").exists()
+    assert "test-set leakage" not in html  # its variants select on validation, not on test
     assert (ROOT / "reports" / "index.html").read_bytes() == tracked  # quick mode: not touched

@@ -243,7 +243,9 @@ def literature(runs: list[SeedRun], quoted: dict) -> list[dict]:
 
 def variant_effects(runs: list[SeedRun]) -> list[dict]:
     """Each variant arm against its model's main arm, seed by seed on the same split:
-    accuracy difference in points (mean +/- std over paired seeds)."""
+    accuracy difference in points (mean +/- std over paired seeds); whether the variant
+    selects on the test split (leakage), and both arms' training sizes, since a variant that
+    validates elsewhere may also train on more images."""
     base = {(r.format, r.model, r.seed): r for r in main_runs(runs)}
     out: dict[tuple, dict] = {}
     for r in runs:
@@ -252,7 +254,10 @@ def variant_effects(runs: list[SeedRun]) -> list[dict]:
         b = base[(r.format, r.model, r.seed)]
         row = out.setdefault((r.format, r.model, r.variant), {
             "cell": r.cell, "base": b.cell, "seeds": [], "variant_acc": [], "base_acc": [],
-            "diff": []})
+            "diff": [], "leak": training_of(r).get("validation") == "test",
+            "train": set(), "base_train": set()})
+        row["train"].add(r.manifest["split"]["train"])
+        row["base_train"].add(b.manifest["split"]["train"])
         row["seeds"].append(r.seed)
         row["variant_acc"].append(r.metrics["accuracy"] * 100)
         row["base_acc"].append(b.metrics["accuracy"] * 100)
@@ -260,6 +265,7 @@ def variant_effects(runs: list[SeedRun]) -> list[dict]:
     for row in out.values():
         for k in ("variant_acc", "base_acc", "diff"):
             row[k] = mean_std(row[k])
+        row["train"], row["base_train"] = sorted(row["train"]), sorted(row["base_train"])
     return list(out.values())
 
 
