@@ -19,22 +19,29 @@ PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "opencv-py
             "scipy", "statsmodels", "matplotlib", "dlib-bin")
 
 
-def _git_commit() -> str:
+def _git_state() -> tuple[str, list[str]]:
     here = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
                                 text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return (commit or "unknown") + ("-dirty" if dirty else "")
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                cwd=here, capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return "unknown", []
+    dirty = dirty_files(status)
+    return (commit or "unknown") + ("-dirty" if dirty else ""), dirty
+
+
+def dirty_files(porcelain: str) -> list[str]:
+    """The paths in `git status --porcelain` output (two status letters, a space, the path)."""
+    return sorted(line[3:] for line in porcelain.splitlines() if line.strip())
 
 
 # The commit of the code this process runs: read once, when this module is imported, not when
 # a cell finishes (files may change on disk while a long experiment runs). "-dirty" marks
-# uncommitted changes to tracked files at that moment.
-CODE_COMMIT = _git_commit()
+# uncommitted changes to tracked files at that moment; CODE_DIRTY names those files, so a
+# reader can tell an edited README from edited training code.
+CODE_COMMIT, CODE_DIRTY = _git_state()
 
 
 def cpu_model() -> str:
@@ -59,6 +66,7 @@ def environment(gpus: list[str]) -> dict:
             versions[p] = None
     return {
         "git_commit": CODE_COMMIT,
+        "git_dirty_files": CODE_DIRTY,
         "python": platform.python_version(),
         "packages": versions,
         "cpu": cpu_model(),

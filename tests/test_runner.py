@@ -47,6 +47,7 @@ def test_tiny_factorial_writes_every_file(sample, tmp_path):
         assert man["input"]["raw_pixels"] == (cell.model == "ozer_cnn")
         assert man["input"]["channels"] == (3 if cell.model == "ozer_cnn" else 1)
         assert len(man["model_sha256"]) == 64 and man["git_commit"]
+        assert man["git_commit"].endswith("-dirty") == bool(man["git_dirty_files"])
         pred = np.load(folder / "predictions.npz")
         split = np.load(folder / "split.npz")
         assert np.array_equal(pred["indices"], split["test"])
@@ -240,3 +241,11 @@ def test_blur_check_reproduces_the_test_accuracy_at_sigma_0(sample, tmp_path, ca
     metrics = json.loads((tmp_path / "run/csv-ozer_cnn_lstm/seed-0/metrics.json").read_text())
     assert float(rows[0]["accuracy"]) == pytest.approx(metrics["accuracy"], abs=1e-9)
     assert "blur sigma 3 px, test accuracy" in capsys.readouterr().out
+
+
+def test_dirty_files_are_named_from_git_status():
+    from fer_keras.provenance import dirty_files
+
+    assert dirty_files(" M README.md\nM  fer_keras/runner.py\n\n") == [
+        "README.md", "fer_keras/runner.py"]
+    assert dirty_files("") == []

@@ -112,6 +112,8 @@ def provenance(runs: list[SeedRun]) -> dict:
         "python": mans[0]["python"],
         "platform": mans[0]["platform"],
         "git_commits": sorted({m["git_commit"] for m in mans}),
+        # files with uncommitted changes when a "-dirty" run started (recorded since 2026-11-24)
+        "git_dirty_files": sorted({f for m in mans for f in m.get("git_dirty_files", [])}),
         "started": min(m["started"] for m in mans),
         "finished": max(m["finished"] for m in mans),
         "train_minutes": round(sum(m["train_seconds_this_session"] for m in mans) / 60, 1),
