@@ -1,6 +1,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -278,6 +279,12 @@ def test_the_scoreboard_states_each_claim_check_in_one_sentence(tmp_path):
     experiment.update(claimed_metrics={}, proposed_model="ozer_cnn_lstm",
                       claimed_above={"csv/ozer_cnn_lstm": 99.0, "csv/ozer_cnn": 1.0})
     (runs / "experiment.json").write_text(json.dumps(experiment))
+    # a variant of the proposed model is no "other model": no check sentence of its own
+    variant = runs / "csv-ozer_cnn_lstm+wide" / "seed-0"
+    shutil.copytree(runs / "csv-ozer_cnn_lstm" / "seed-0", variant)
+    config = json.loads((variant / "config.json").read_text())
+    config["cell"]["variant"] = "wide"
+    (variant / "config.json").write_text(json.dumps(config))
     root = tmp_path / "reports"
     build_report(runs, root / "k")
     def mean_acc(model):

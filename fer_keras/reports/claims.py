@@ -279,6 +279,8 @@ def checks(proposed: str, proposed_vs: list[dict], floors: list[dict],
     are recognised best and worst (those of the proposed model when it ran)."""
     out = []
     for row in proposed_vs:
+        if row["other"].split("+")[0] == proposed:
+            continue  # a variant of the proposed model: the report's Variants section
         n = len(row["seeds"])
         out.append(f"{proposed} more often right than {row['other']}: significant in "
                    f"{row['proposed_better']} of {n} seed(s), the other way in "
