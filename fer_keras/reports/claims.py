@@ -180,14 +180,12 @@ def no_better_than_majority(runs: list[SeedRun]) -> list[dict]:
     (nothing is dropped); the report names them, with the class they answer most."""
     rows = []
     for r in runs:
-        counts = np.bincount(r.y, minlength=len(CLASS_NAMES))
-        share = counts.max() / r.y.size
+        largest, share = r.largest_class
         if r.metrics["accuracy"] > share:
             continue
         predicted = np.bincount(r.probs.argmax(1), minlength=len(CLASS_NAMES))
         rows.append({"cell": r.cell, "seed": r.seed, "accuracy": r.metrics["accuracy"] * 100,
-                     "majority": CLASS_NAMES[int(counts.argmax())],
-                     "majority_share": float(share) * 100,
+                     "majority": CLASS_NAMES[largest], "majority_share": share * 100,
                      "predicted": CLASS_NAMES[int(predicted.argmax())],
                      "predicted_share": float(predicted.max() / r.y.size) * 100})
     return rows

@@ -55,7 +55,7 @@ def training_curves(runs: list[SeedRun], title: str, path: Path) -> Path:
     # A model stuck on its initial plateau predicts the largest class: its accuracy sits on
     # this line (the share of the largest class among the test labels, as stratified
     # validation has it), which makes a stuck run obvious.
-    majority = float(np.bincount(runs[0].y).max() / runs[0].y.size)
+    majority = runs[0].largest_class[1]
     axes[0].axhline(majority, color="grey", ls=":", lw=1)
     axes[0].annotate("largest class only", (1, majority), fontsize=7, color="grey",
                      xytext=(0, 3), textcoords="offset points")

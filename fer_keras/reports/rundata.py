@@ -52,6 +52,13 @@ class SeedRun:
     def cell(self) -> str:
         return f"{self.format}/{self.arm}"
 
+    @property
+    def largest_class(self) -> tuple[int, float]:
+        """The test set's largest class and its share: the accuracy of always answering it,
+        the floor below which a run has learned nothing usable."""
+        counts = np.bincount(self.y)
+        return int(counts.argmax()), float(counts.max() / self.y.size)
+
 
 class RunFolderError(FerKerasError, ValueError):
     pass
