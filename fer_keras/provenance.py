@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import subprocess
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -90,21 +91,26 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def write_json(path: Path, obj) -> None:
-    """Write atomically: a reader (or a killed run) never sees half a file."""
-    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")  # several writers may race
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+@contextmanager
+def _atomic(path: Path):
+    """Yield a temporary file beside `path` and move it into place when the block ends: a
+    reader (or a killed run) never sees half a file; several writers may race."""
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")
+    yield tmp
     os.replace(tmp, path)
+
+
+def write_json(path: Path, obj) -> None:
+    with _atomic(Path(path)) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def write_csv(path: Path, rows: list[dict], fieldnames: list[str] | None = None) -> Path:
-    """Write a header and `rows` atomically, like `write_json`; the columns are `fieldnames`,
-    or the first row's keys."""
+    """A header and `rows`, atomically like `write_json`; the columns are `fieldnames`, or
+    the first row's keys."""
     path = Path(path)
-    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with _atomic(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fieldnames or list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    os.replace(tmp, path)
     return path
