@@ -28,6 +28,8 @@ def test_the_papers_models_are_registered():
         "ozer_cnn", "ozer_cnn_lstm",
         "ashok_cnn", "ashok_cnn_lstm", "ashok_cnn_bilstm", "ashok_cnn_bilstm_attention",
         "ashok_resnet50", "ashok_densenet121", "ashok_mobilenetv2",
+        "ashok_cnn_nodropout", "ashok_cnn_lstm_nodropout", "ashok_cnn_bilstm_nodropout",
+        "ashok_cnn_bilstm_attention_nodropout",  # the literal (no-dropout) reading
         "emotionnet_pp", "emotionnet_pp_seq4", "emotionnet_cnn", "emotionnet_cnn_gru",
         "wasey_cnn_lstm", "wasey_cnn_lstm_paper", "wasey_cnn", "xu_cnn", "xu_rnn_lstm",
         "ozer_cnn_grey", "mini_xception",  # the reachability study's reading and control
@@ -162,6 +164,21 @@ def test_ashok_attention_weights_are_a_distribution_over_the_36_steps():
     score.set_weights([np.full((128, 1), 50.0, np.float32), np.zeros(1, np.float32)])
     _, w = probe.predict(np.random.default_rng(1).uniform(0, 1, (2, 48, 48, 1)), verbose=0)
     assert w.max() > 0.174
+
+
+@pytest.mark.parametrize("name", ["ashok_cnn", "ashok_cnn_lstm", "ashok_cnn_bilstm",
+                                  "ashok_cnn_bilstm_attention"])
+def test_ashok_no_dropout_reading_is_the_same_model_without_its_dropout_layers(name):
+    first, literal = built(name), built(f"{name}_nodropout")
+    assert literal.name == f"{name}_nodropout"
+    dropouts = [ly for ly in first.layers if isinstance(ly, layers.Dropout)]
+    assert [(ly.name, ly.rate) for ly in dropouts] == [
+        ("dropout1", 0.25), ("dropout2", 0.25), ("dropout3", 0.25), ("dropout_head", 0.5)]
+    assert not any(isinstance(ly, layers.Dropout) for ly in literal.layers)
+    kept = [(ly.name, type(ly).__name__) for ly in first.layers if ly not in dropouts]
+    assert [(ly.name, type(ly).__name__) for ly in literal.layers] == kept
+    assert count_params(literal) == count_params(first) == get_spec(name).expected_params
+    assert get_spec(f"{name}_nodropout").source == f"{get_spec(name).source}, no-dropout reading"
 
 
 @pytest.mark.parametrize("name,first_conv", [

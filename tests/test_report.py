@@ -301,3 +301,19 @@ def test_the_scoreboard_states_each_claim_check_in_one_sentence(tmp_path):
     assert " of 4 seed(s), the other way in " in checks[0]
     top = build_index(root).read_text()
     assert "no claimed accuracy to compare; claims checked: ozer_cnn_lstm more often" in top
+
+
+def test_ranking_gives_equal_claims_one_rank():
+    """Two readings of one model carry the same claim: competition ranks ("1, 2, 2, 4")."""
+    from types import SimpleNamespace
+
+    from fer_keras.reports.claims import ranking
+
+    values = {"a": (72.0, 38.7), "a_literal": (72.0, 41.0), "b": (62.0, 40.6), "c": (56.0, 12.7),
+              "d": (56.0, None)}  # d: no seed finished, so not ranked
+    table1 = [{"cell": f"csv/{m}", "metrics": {"accuracy": {"paper": c, "mean": v, "std": 1.0}}}
+              for m, (c, v) in values.items()]
+    runs = [SimpleNamespace(cell=f"csv/{m}", variant="") for m in ("a", "a_literal", "b", "c")]
+    rows = ranking(table1, runs)
+    assert [(r["cell"], r["claimed_rank"], r["measured_rank"]) for r in rows] == [
+        ("csv/a_literal", 1, 1), ("csv/a", 1, 3), ("csv/b", 3, 2), ("csv/c", 4, 4)]

@@ -14,6 +14,11 @@ ours, pinned by the tests, not published numbers:
   closest paper with a layer list); 32/64/128 are Özer's CNN-LSTM filter counts (Figure 4).
   Dropout 0.25 after convolutions and 0.5 before the classifier are the common Keras defaults
   for such blocks; the paper gives no rates.
+* Dropout: the paper names batch normalisation (§3.6) and no dropout at all. Our first
+  reading (above, fixed before any result) adds the common rates; the literal reading, the
+  same models without any Dropout layer, is registered beside each of them as
+  `<name>_nodropout` (same layers otherwise, same parameter counts: Dropout has none), and
+  both readings are run and reported.
 * The 6x6x128 map becomes a sequence of 36 steps of 128 features, one step per spatial
   position, as in Özer's Figure 4 (§3.5.1: "treat those features as a sequence").
 * LSTM width 128 (per direction for the BiLSTM). Note that CNN+LSTM (one LSTM of 128)
@@ -38,20 +43,22 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .registry import register_model
+from .registry import get_spec, register_model
 
 ASHOK = "Ashok (CNN + Bi-LSTM)"
 NOT_PUBLISHED = "ours: the paper prints no layer summary"
 TRUNK_FILTERS = (32, 64, 128)
+NO_DROPOUT = "_nodropout"  # name suffix of the literal (no-dropout) reading
 
 
-def _trunk(x):
-    """Three Conv2D/BatchNorm/MaxPool/Dropout blocks; (48, 48, 1) -> (6, 6, 128)."""
+def _trunk(x, dropout: bool):
+    """Three Conv2D/BatchNorm/MaxPool(/Dropout) blocks; (48, 48, 1) -> (6, 6, 128)."""
     for i, filters in enumerate(TRUNK_FILTERS, start=1):
         x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}")(x)
         x = layers.BatchNormalization(name=f"bn{i}")(x)
         x = layers.MaxPooling2D(name=f"pool{i}")(x)
-        x = layers.Dropout(0.25, name=f"dropout{i}")(x)
+        if dropout:
+            x = layers.Dropout(0.25, name=f"dropout{i}")(x)
     return x
 
 
@@ -60,60 +67,69 @@ def _sequence(x):
     return layers.Reshape((-1, TRUNK_FILTERS[-1]), name="to_sequence")(x)
 
 
-def _head(x, num_classes: int):
-    x = layers.Dropout(0.5, name="dropout_head")(x)
+def _head(x, num_classes: int, dropout: bool):
+    if dropout:
+        x = layers.Dropout(0.5, name="dropout_head")(x)
     return layers.Dense(num_classes, activation="softmax", name="predictions")(x)
 
 
-def _model(name: str, input_shape, body, num_classes: int) -> keras.Model:
+def _model(name: str, input_shape, body, num_classes: int, dropout: bool) -> keras.Model:
+    """`body(x, dropout)` maps the input to the features the softmax head reads. Without
+    dropout the model is the `_nodropout` reading (see the module docstring)."""
     inputs = keras.Input(shape=tuple(input_shape), name="input")
-    return keras.Model(inputs, _head(body(inputs), num_classes), name=name)
+    return keras.Model(inputs, _head(body(inputs, dropout), num_classes, dropout),
+                       name=name if dropout else f"{name}{NO_DROPOUT}")
 
 
 @register_model("ashok_cnn", source=f"{ASHOK}, Table 3 'CNN' (56 %)", expected_params=684_423,
                 params_source=NOT_PUBLISHED, input_shape=(48, 48, 1))
-def build_ashok_cnn(input_shape=(48, 48, 1), num_classes: int = 7) -> keras.Model:
+def build_ashok_cnn(input_shape=(48, 48, 1), num_classes: int = 7,
+                    dropout: bool = True) -> keras.Model:
     """Trunk, Flatten (4,608), Dense 128 ReLU, Dropout 0.5, Dense softmax.
 
     93,568 (trunk) + 589,952 (dense) + 903 (predictions) = 684,423 parameters.
     """
-    def body(x):
-        x = layers.Flatten(name="flatten")(_trunk(x))
+    def body(x, dropout):
+        x = layers.Flatten(name="flatten")(_trunk(x, dropout))
         return layers.Dense(128, activation="relu", name="dense")(x)
 
-    return _model("ashok_cnn", input_shape, body, num_classes)
+    return _model("ashok_cnn", input_shape, body, num_classes, dropout)
 
 
 @register_model("ashok_cnn_lstm", source=f"{ASHOK}, Table 3 'CNN+LSTM' (62 %)",
                 expected_params=226_055, params_source=NOT_PUBLISHED, input_shape=(48, 48, 1))
-def build_ashok_cnn_lstm(input_shape=(48, 48, 1), num_classes: int = 7) -> keras.Model:
+def build_ashok_cnn_lstm(input_shape=(48, 48, 1), num_classes: int = 7,
+                         dropout: bool = True) -> keras.Model:
     """Trunk, 36 steps of 128, LSTM 128, Dropout 0.5, Dense softmax.
 
     93,568 + 131,584 (LSTM: 4 x (128 + 128 + 1) x 128) + 903 = 226,055 parameters.
     """
-    def body(x):
-        return layers.LSTM(128, name="lstm")(_sequence(_trunk(x)))
+    def body(x, dropout):
+        return layers.LSTM(128, name="lstm")(_sequence(_trunk(x, dropout)))
 
-    return _model("ashok_cnn_lstm", input_shape, body, num_classes)
+    return _model("ashok_cnn_lstm", input_shape, body, num_classes, dropout)
 
 
 @register_model("ashok_cnn_bilstm", source=f"{ASHOK}, Table 3 'CNN+BI-LSTM' (72 %, proposed)",
                 expected_params=358_535, params_source=NOT_PUBLISHED, input_shape=(48, 48, 1))
-def build_ashok_cnn_bilstm(input_shape=(48, 48, 1), num_classes: int = 7) -> keras.Model:
+def build_ashok_cnn_bilstm(input_shape=(48, 48, 1), num_classes: int = 7,
+                           dropout: bool = True) -> keras.Model:
     """The proposed model: trunk, 36 steps of 128, BiLSTM 2 x 128, Dropout 0.5, softmax.
 
     93,568 + 263,168 (two LSTMs of 131,584) + 1,799 (256 x 7 + 7) = 358,535 parameters.
     """
-    def body(x):
-        return layers.Bidirectional(layers.LSTM(128), name="bilstm")(_sequence(_trunk(x)))
+    def body(x, dropout):
+        return layers.Bidirectional(layers.LSTM(128), name="bilstm")(
+            _sequence(_trunk(x, dropout)))
 
-    return _model("ashok_cnn_bilstm", input_shape, body, num_classes)
+    return _model("ashok_cnn_bilstm", input_shape, body, num_classes, dropout)
 
 
 @register_model("ashok_cnn_bilstm_attention",
                 source=f"{ASHOK}, Table 3 'CNN+BI-LSTM+ATTENTION' (66 %)",
                 expected_params=391_560, params_source=NOT_PUBLISHED, input_shape=(48, 48, 1))
-def build_ashok_cnn_bilstm_attention(input_shape=(48, 48, 1), num_classes: int = 7) -> keras.Model:
+def build_ashok_cnn_bilstm_attention(input_shape=(48, 48, 1), num_classes: int = 7,
+                                     dropout: bool = True) -> keras.Model:
     """Trunk, 36 steps, BiLSTM 2 x 128 returning every step, additive attention pooling,
     Dropout 0.5, softmax.
 
@@ -128,17 +144,39 @@ def build_ashok_cnn_bilstm_attention(input_shape=(48, 48, 1), num_classes: int =
     358,535 + 32,896 (projection: 256 x 128 + 128) + 129 (score: 128 + 1) = 391,560
     parameters.
     """
-    def body(x):
+    def body(x, dropout):
         seq = layers.Bidirectional(layers.LSTM(128, return_sequences=True), name="bilstm")(
-            _sequence(_trunk(x)))
+            _sequence(_trunk(x, dropout)))
         hidden = layers.Dense(128, activation="tanh", name="attention_projection")(seq)
         score = layers.Dense(1, name="attention_score")(hidden)
         weights = layers.Softmax(axis=1, name="attention_weights")(score)
         context = layers.Dot(axes=1, name="attention_context")([weights, seq])  # (None, 1, 256)
         return layers.Flatten(name="context")(context)
 
-    return _model("ashok_cnn_bilstm_attention", input_shape, body, num_classes)
+    return _model("ashok_cnn_bilstm_attention", input_shape, body, num_classes, dropout)
 
+
+
+def _register_no_dropout(builder) -> None:
+    """Register `builder`'s literal reading, without any Dropout layer, as `<name>_nodropout`:
+    the paper names batch normalisation (§3.6) and no dropout. Same source, same layer names
+    otherwise, same parameter count (Dropout has no weights)."""
+    spec = get_spec(builder.__name__.removeprefix("build_"))
+
+    def build(input_shape=(48, 48, 1), num_classes: int = 7) -> keras.Model:
+        return builder(input_shape, num_classes, dropout=False)
+
+    build.__name__ = build.__qualname__ = f"{builder.__name__}{NO_DROPOUT}"
+    build.__doc__ = (f"{spec.name} without its Dropout layers (the paper names none, §3.6): "
+                     f"the same {spec.expected_params:,} parameters.")
+    register_model(f"{spec.name}{NO_DROPOUT}", source=f"{spec.source}, no-dropout reading",
+                   expected_params=spec.expected_params, params_source=NOT_PUBLISHED,
+                   input_shape=spec.input_shape)(build)
+
+
+for _builder in (build_ashok_cnn, build_ashok_cnn_lstm, build_ashok_cnn_bilstm,
+                 build_ashok_cnn_bilstm_attention):
+    _register_no_dropout(_builder)
 
 def _application(name: str, builder, input_shape, num_classes: int) -> keras.Model:
     """A Keras application from scratch, our global-average-pooling + softmax head."""

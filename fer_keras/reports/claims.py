@@ -111,7 +111,8 @@ def robustness(runs: list[SeedRun]) -> list[dict]:
 
 
 def ranking(table1: list[dict], runs: list[SeedRun]) -> list[dict]:
-    """Main cells with a claimed accuracy: claimed rank and measured rank (1 = best)."""
+    """Main cells with a claimed accuracy: claimed rank and measured rank (1 = best). Equal
+    values share a rank ("1, 2, 2, 4"): two readings of one model carry the same claim."""
     main_cells = {r.cell for r in main_runs(runs)}
     rows = [{"cell": t["cell"], "claimed": t["metrics"]["accuracy"]["paper"],
              "measured": t["metrics"]["accuracy"]["mean"],
@@ -119,9 +120,9 @@ def ranking(table1: list[dict], runs: list[SeedRun]) -> list[dict]:
             for t in table1 if t["cell"] in main_cells
             and t["metrics"]["accuracy"]["paper"] is not None]
     for key in ("claimed", "measured"):
-        for rank, row in enumerate(sorted(rows, key=lambda r: -r[key]), start=1):
-            row[f"{key}_rank"] = rank
-    return sorted(rows, key=lambda r: r["claimed_rank"])
+        for row in rows:
+            row[f"{key}_rank"] = 1 + sum(other[key] > row[key] for other in rows)
+    return sorted(rows, key=lambda r: (r["claimed_rank"], r["measured_rank"]))
 
 
 def proposed_against_others(mcnemar: list[dict], proposed: str) -> list[dict]:
