@@ -9,6 +9,7 @@ DATA ?= $(FER2013_DIR)
 SEEDS ?= 0,1,2
 SAMPLE := runs/_sample
 comma := ,
+FIRST_SEED = $(firstword $(subst $(comma), ,$(SEEDS)))
 
 .PHONY: install install-browser test params lint clean demo reproduce-ozer reproduce-ashok \
 	reproduce-emotionnet reproduce-wasey reproduce-xu reproduce-ozer-reachability report bench \
@@ -67,7 +68,6 @@ reproduce-ozer: install
 ASHOK_CNN = ashok_cnn,ashok_cnn_lstm,ashok_cnn_bilstm,ashok_cnn_bilstm_attention
 ASHOK_NODROPOUT = $(subst $(comma),_nodropout$(comma),$(ASHOK_CNN))_nodropout
 ASHOK_BACKBONES = ashok_resnet50,ashok_densenet121,ashok_mobilenetv2
-FIRST_SEED = $(firstword $(subst $(comma), ,$(SEEDS)))
 BACKBONE_EPOCHS ?= 15
 QUICK = $(strip $(if $(EPOCHS),max_epochs=$(EPOCHS) min_epochs=0) $(if $(LIMIT),limit=$(LIMIT)))
 ASHOK_RUNS ?= $(if $(QUICK),runs/ashok-quick,runs/ashok)
@@ -100,7 +100,7 @@ reproduce-emotionnet: install
 	@if [ -z "$(DATA)" ]; then $(FER) run experiments/emotionnet.py; exit 2; fi
 	$(if $(QUICK),,@if [ -d reports/emotionnet/runs ]; then mkdir -p $(EMOTIONNET_RUNS) && \
 		cp -rn reports/emotionnet/runs/. $(EMOTIONNET_RUNS)/; fi)
-	$(EMOTIONNET) seeds=$(firstword $(subst $(comma), ,$(SEEDS))) $(QUICK)
+	$(EMOTIONNET) seeds=$(FIRST_SEED) $(QUICK)
 	$(EMOTIONNET) models=emotionnet_pp seeds=$(SEEDS) $(QUICK)
 	$(FER) report $(EMOTIONNET_RUNS) --out $(EMOTIONNET_REPORT)
 	$(if $(QUICK),,$(FER) index reports)
