@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
+
 PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "opencv-python-headless",
             "scipy", "statsmodels", "matplotlib", "dlib-bin")
 
@@ -103,6 +105,12 @@ def _atomic(path: Path):
 def write_json(path: Path, obj) -> None:
     with _atomic(Path(path)) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_npz(path: Path, **arrays) -> None:
+    """Compressed NumPy arrays, atomically like `write_json`."""
+    with _atomic(Path(path)) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
 
 
 def write_csv(path: Path, rows: list[dict], fieldnames: list[str] | None = None) -> Path:

@@ -33,6 +33,7 @@ from .metrics import RESULT_COLUMNS, RESULT_METRICS
 from .provenance import write_csv, write_json
 
 SUPERSEDED = "_superseded"  # where --force moves cells that are in the way
+PREDICTIONS_FILE = "predictions.npz"  # the test split, scored once (runner.evaluate)
 QUALITY_FILE = "quality.json"  # image quality of a cell's training, validation and test parts
 
 

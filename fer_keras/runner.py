@@ -8,7 +8,8 @@ One folder per cell and seed, `<out>/<format>-<model>/seed-<n>/`, holding:
     history.csv       per-epoch training log (CSVLogger)
     best.keras        the scored model: the best by validation loss (ModelCheckpoint), or the
                       last epoch's with select=last
-    predictions.npz   test-set probabilities, labels and indices into the data
+    predictions.npz   test-set probabilities, labels, indices into the data, and each
+                      test image's source and original FER-2013 part (usage)
     examples.npz      the first 64 test images with their labels and probabilities
     metrics.json      scikit-learn metrics on the test set (fer_keras.metrics)
     robustness.json   with noise_eval: test metrics with Gaussian noise added to the images
@@ -75,8 +76,9 @@ from .models import create_model, expects_raw_pixels
 from .models.inference import CONTRACT, as_input, inference_model, model_file
 from .models.summary import signature
 from .paths import output_folder
-from .provenance import environment, now, sha256_file, write_csv, write_json
+from .provenance import environment, now, sha256_file, write_csv, write_json, write_npz
 from .runfolder import (
+    PREDICTIONS_FILE,
     QUALITY_FILE,
     Cell,
     CellState,
@@ -342,9 +344,9 @@ def evaluate(folder: Path, model: keras.Model, data: FerData, split: Split, batc
     y_test = data.labels[split.test] if test_labels is None else test_labels
     probs = model.predict(as_input(data.images[split.test]), batch_size=batch, verbose=0)
     metrics = compute_metrics(y_test, probs)
-    np.savez_compressed(folder / "predictions.npz", probs=probs.astype(np.float32),
-                        labels=y_test.astype(np.int64), indices=split.test,
-                        sources=data.sources[split.test])
+    write_npz(folder / PREDICTIONS_FILE, probs=probs.astype(np.float32),
+              labels=y_test.astype(np.int64), indices=split.test,
+              sources=data.sources[split.test], usage=data.usage[split.test])
     # A few test images with their predictions, so a report can show examples from the run
     # folder alone (the first EXAMPLES test images: deterministic, not chosen by outcome),
     # and where the model looked in them (Grad-CAM, for models with a convolution).
@@ -425,6 +427,22 @@ def record(folder: Path, cfg: ExperimentConfig, cell: Cell, data: FerData, split
         "inference_model_sha256": sha256_file(folder / "model.keras"),
     })
     finish(folder, identity, now())
+
+
+def record_test_usage(folder: Path, data: FerData, split: Split) -> bool:
+    """A cell finished before predictions.npz held `usage` (each test image's original
+    FER-2013 part) gets it, from the data and split the cell used: the same identity gives
+    the same split, and the stored test indices must equal it. True when it was added."""
+    path = folder / PREDICTIONS_FILE
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    if "usage" in arrays:
+        return False
+    if not np.array_equal(arrays["indices"], split.test):
+        raise DataError(f"{path}: its test indices differ from the split this cell's config "
+                        "and data give; expected the same images (is it another run's cell?)")
+    write_npz(path, **arrays, usage=data.usage[split.test])
+    return True
 
 
 def record_quality(folder: Path, images: np.ndarray, parts: dict[str, np.ndarray]) -> None:
@@ -565,6 +583,9 @@ def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path | None:
                 record_quality(s.folder, p.data[cell].images, p.splits[cell].as_arrays())
                 print(f"{label} image quality of its split recorded ({QUALITY_FILE})",
                       flush=True)
+            if record_test_usage(s.folder, p.data[cell], p.splits[cell]):
+                print(f"{label} original FER-2013 part of each test image recorded "
+                      f"({PREDICTIONS_FILE})", flush=True)
             continue
         m = run_cell(cfg, cell, p.data[cell], opts, label, strategy=strategy)
         trained += 1

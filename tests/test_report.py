@@ -317,3 +317,36 @@ def test_ranking_gives_equal_claims_one_rank():
     rows = ranking(table1, runs)
     assert [(r["cell"], r["claimed_rank"], r["measured_rank"]) for r in rows] == [
         ("csv/a_literal", 1, 1), ("csv/a", 1, 3), ("csv/b", 3, 2), ("csv/c", 4, 4)]
+
+
+def test_test_accuracy_is_split_by_the_images_original_fer2013_part(tmp_path):
+    """Hand-checked: 6 test images, 2 per part; right on Training 2/2, PublicTest 1/2,
+    PrivateTest 0/2 -> 100, 50, 0 %. Only runs whose predictions record the part get a row."""
+    runs = write_fake_runs(tmp_path / "runs", seeds=(0,))
+    folder = runs / "csv-ozer_cnn" / "seed-0"
+    y = np.array([0, 1, 2, 3, 4, 5])
+    predicted = np.array([0, 1, 2, 0, 0, 0])
+    probs = np.eye(7, dtype=np.float32)[predicted] * 0.9 + 0.1 / 7
+    usage = np.array(["Training", "Training", "PublicTest", "PublicTest", "PrivateTest",
+                      "PrivateTest"])
+    np.savez(folder / "predictions.npz", probs=probs, labels=y, indices=np.arange(6),
+             sources=np.array([f"img{i}" for i in range(6)]), usage=usage)
+    # one part only (a directory format's train/ split): no row, nothing to compare
+    other = runs / "directory-ozer_cnn" / "seed-0"
+    z = dict(np.load(other / "predictions.npz"))
+    np.savez(other / "predictions.npz", **z, usage=np.full(z["labels"].size, "Training"))
+    html = build_report(runs, tmp_path / "report").read_text()
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    by_usage = summary["accuracy_by_usage"]
+    assert by_usage["parts"] == ["Training", "PublicTest", "PrivateTest"]
+    [row] = by_usage["rows"]
+    assert row["cell"] == "csv/ozer_cnn"
+    assert {p: v["mean"] for p, v in row["parts"].items()} == {
+        "Training": 100.0, "PublicTest": 50.0, "PrivateTest": 0.0}
+    assert row["images"] == {"Training": [2], "PublicTest": [2], "PrivateTest": [2]}
+    assert "Test accuracy by the images' original FER-2013 part" in html
+    assert "100.00 <span class=\"note\">(2 images)</span>" in html
+    clean = build_report(write_fake_runs(tmp_path / "runs2"), tmp_path / "clean")
+    assert "original FER-2013 part" not in clean.read_text()
+    assert json.loads((tmp_path / "clean" / "summary.json").read_text())[
+        "accuracy_by_usage"] == {}

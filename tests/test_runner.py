@@ -13,6 +13,7 @@ import pytest
 
 from fer_keras.config import load_config
 from fer_keras.data import load
+from fer_keras.data.errors import DataError
 from fer_keras.runner import Cell, RunOptions, blur_check, cells, run_cell, run_experiment
 
 ROOT = Path(__file__).parents[1]
@@ -70,16 +71,33 @@ def test_rerun_skips_finished_cells(sample, tmp_path, capsys):
         k: split[k].size for k in ("train", "val", "test")}
     # one population, randomly split: no shift reported
     assert quality["shifts"] == []
-    # a cell finished before quality.json existed gets it when the run reuses the cell
+    # each test image's original FER-2013 part is recorded with the predictions
+    pred = dict(np.load(folder / "predictions.npz"))
+    data = load(sample[1])
+    assert np.array_equal(pred["usage"], data.usage[split["test"]])
+    assert set(pred["usage"]) == {"Training", "PublicTest", "PrivateTest"}
+    # a cell finished before quality.json and the usage existed gets them when the run
+    # reuses the cell
     (folder / "quality.json").unlink()
     (folder / "split.npz").unlink()  # as in a report's committed copy of the cell
+    np.savez(folder / "predictions.npz", **{k: v for k, v in pred.items() if k != "usage"})
     capsys.readouterr()
     run_experiment(cfg, _opts(sample, tmp_path / "run"))
     out = capsys.readouterr().out
     assert "already done with the same config, data and model; reused" in out
     assert "image quality of its split recorded (quality.json)" in out
+    assert "original FER-2013 part of each test image recorded (predictions.npz)" in out
     assert json.loads((folder / "quality.json").read_text()) == quality
+    restored = dict(np.load(folder / "predictions.npz"))
+    assert restored.keys() == pred.keys()
+    for key, value in pred.items():
+        assert np.array_equal(restored[key], value), key
     assert (folder / "done.json").read_text() == before
+    # predictions that name other test images are refused, never silently given a usage
+    np.savez(folder / "predictions.npz", **{k: v[::-1] if k == "indices" else v
+                                            for k, v in pred.items() if k != "usage"})
+    with pytest.raises(DataError, match="test indices differ from the split"):
+        run_experiment(cfg, _opts(sample, tmp_path / "run"))
 
 
 def test_same_seed_gives_identical_metrics(sample, tmp_path):

@@ -236,6 +236,7 @@ def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Pa
     floors = claims.above(runs, experiment.get("claimed_above", {}))
     extremes = claims.recall_extremes(runs, experiment.get("claimed_recall_extremes", {}))
     robust = claims.robustness(runs)
+    by_usage = claims.accuracy_by_usage(runs)
     quoted = claims.literature(runs, experiment.get("literature", {})) \
         if experiment.get("literature") else []
     literature_png = (figures.literature(quoted, experiment.get("literature_band", {}),
@@ -254,6 +255,7 @@ def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Pa
         class_weights=claims.class_weights_used(runs, experiment.get("claimed_class_weights",
                                                                      {})),
         recall=claims.per_class_recall(runs), variants=claims.variant_effects(runs),
+        by_usage=by_usage,
         headline=head, not_learned=not_learned, consistency=claims.consistency(claimed_metrics),
         preprocessing=claims.preprocessing(runs), robustness=robust,
         robustness_png=robustness_png, literature=quoted, literature_png=literature_png,
@@ -277,7 +279,8 @@ def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Pa
                "checks": claims.checks(proposed, proposed_vs, floors, extremes),
                "no_better_than_majority": [{k: r[k] for k in ("cell", "seed", "accuracy")}
                                            for r in not_learned],
-               "quality_shifts": [w["sentence"] for w in prov["quality_shifts"]]}
+               "quality_shifts": [w["sentence"] for w in prov["quality_shifts"]],
+               "accuracy_by_usage": by_usage}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return out / "index.html"  # writes only inside `out`; the suite's index: build_index
 

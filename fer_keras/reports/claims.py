@@ -174,6 +174,34 @@ def per_class_recall(runs: list[SeedRun]) -> list[dict]:
         for name in CLASS_NAMES}} for cell, cruns in cells_of(runs).items()]
 
 
+USAGE_PARTS = ("Training", "PublicTest", "PrivateTest")  # FER-2013's challenge parts
+
+
+def accuracy_by_usage(runs: list[SeedRun]) -> dict:
+    """Test accuracy (%) per original FER-2013 part (the CSV's Usage) of the test images, for
+    runs whose test split draws from several parts. The parts are random draws from one
+    collection, so a model should score them alike; a gap points at the parts' images
+    differing (our copy's Training part is blurred: README). {"parts": [...], "rows": [{cell,
+    parts: {part: mean_std}, images: {part: images per seed}}]}, empty without such runs."""
+    per_cell: dict[str, dict[str, list]] = {}
+    for r in runs:
+        if r.usage is None or len(set(r.usage) & set(USAGE_PARTS)) < 2:
+            continue
+        ok = r.probs.argmax(1) == r.y
+        cell = per_cell.setdefault(r.cell, {})
+        for part in USAGE_PARTS:
+            mask = r.usage == part
+            if mask.any():
+                cell.setdefault(part, []).append((ok[mask].mean() * 100, int(mask.sum())))
+    if not per_cell:
+        return {}
+    parts = [p for p in USAGE_PARTS if any(p in c for c in per_cell.values())]
+    return {"parts": parts, "rows": [
+        {"cell": cell, "parts": {p: mean_std([a for a, _ in v]) for p, v in c.items()},
+         "images": {p: sorted({n for _, n in v}) for p, v in c.items()}}
+        for cell, c in per_cell.items()]}
+
+
 def no_better_than_majority(runs: list[SeedRun]) -> list[dict]:
     """Seeds whose test accuracy is no better than always answering the test set's largest
     class: the model has not learned (a run stuck on its initial plateau), or what it learned

@@ -42,6 +42,7 @@ class SeedRun:
     robustness: dict | None = None  # robustness.json: test metrics under added noise
     gradcam: dict | None = None  # gradcam.npz: heat maps of the example images
     quality: dict | None = None  # quality.json: sharpness and contrast of the split's parts
+    usage: np.ndarray | None = None  # each test image's original FER-2013 part, when recorded
 
     @property
     def arm(self) -> str:
@@ -86,6 +87,7 @@ def read_seed_run(folder: Path) -> SeedRun:
         gradcam=gradcam,
         robustness=_optional_json(folder / "robustness.json"),
         quality=_optional_json(folder / "quality.json"),
+        usage=pred["usage"] if "usage" in pred.files else None,
     )
 
 
