@@ -298,7 +298,7 @@ def cmd_explain(args) -> int:
     from .explain import backfill
 
     written = backfill(Path(args.runs))
-    print(f"gradcam.npz written for {len(written)} cell(s)")
+    print(f"gradcam.npz and activity.json completed for {len(written)} cell(s)")
     return 0
 
 
@@ -419,7 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", default="saved_model", choices=("saved_model", "onnx", "litert"))
     ex.add_argument("--out", help="default: export-<format> beside the model")
 
-    xp = sub.add_parser("explain", help="Grad-CAM heat maps for finished cells lacking them")
+    xp = sub.add_parser("explain", help="Grad-CAM heat maps and dead ReLU units "
+                        "(activity.json) for finished cells lacking them")
     xp.add_argument("runs", help="runs/<experiment>")
 
     pb = sub.add_parser("publish", help="the best seed of each cell: model, card, SHA-256")

@@ -7,6 +7,9 @@ sum, normalised to [0, 1] and resized to the face, is where the model looked. Ö
 Works on any inference model (fer_keras.models.inference) whose trained model has a
 convolution: the last Conv2D-like layer, or a nested backbone's output map. Models without one
 (an LSTM over pixel rows) have no Grad-CAM and get None.
+
+Also here: dead ReLU units per layer on the same example images (`relu_activity`), the
+diagnosis of a run that never left its initial plateau.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from .models.inference import adapt_for, inference_model, inner_model, model_file
+from .provenance import write_json
 
 CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 
@@ -32,21 +36,21 @@ def feature_layer(model: keras.Model) -> keras.layers.Layer | None:
     return None
 
 
-def _grad_model(inner: keras.Model, layer: keras.layers.Layer) -> keras.Model:
-    """inner's input -> (the feature layer's output, the class probabilities), on ONE path.
-    A Sequential model rebuilds its graph when it is called inside another model, so its
+def _probe(inner: keras.Model, wanted: list[keras.layers.Layer]) -> keras.Model:
+    """inner's input -> (each wanted layer's output..., the class probabilities), on ONE
+    path. A Sequential model rebuilds its graph when it is called inside another model, so its
     layers' first outputs may lie on another path from the same input: it is chained afresh.
     A functional model's own graph is used (outputs[0]: its .output, as a nested layer, is its
     node in the wrapper's graph)."""
     if isinstance(inner, keras.Sequential):
         x = keras.Input(shape=inner.input_shape[1:])
-        t, features = x, None
+        t, found = x, {}
         for ly in inner.layers:
             t = ly(t)
-            if ly is layer:
-                features = t
-        return keras.Model(x, [features, t])
-    return keras.Model(inner.inputs, [layer.output, inner.outputs[0]])
+            if any(ly is w for w in wanted):
+                found[id(ly)] = t
+        return keras.Model(x, [*(found[id(w)] for w in wanted), t])
+    return keras.Model(inner.inputs, [*(w.output for w in wanted), inner.outputs[0]])
 
 
 def gradcam(model: keras.Model, images: np.ndarray, classes: np.ndarray | None = None,
@@ -57,7 +61,7 @@ def gradcam(model: keras.Model, images: np.ndarray, classes: np.ndarray | None =
     layer = feature_layer(inner)
     if layer is None:
         return None
-    grad_model = _grad_model(inner, layer)
+    grad_model = _probe(inner, [layer])
     maps = []
     for start in range(0, len(images), batch):
         x = adapt_for(model, images[start:start + batch])
@@ -87,20 +91,61 @@ def write_gradcam(folder: Path, model: keras.Model, images: np.ndarray) -> bool:
     return True
 
 
+def _is_relu(layer: keras.layers.Layer) -> bool:
+    """A layer whose output is a ReLU: its own activation, or a ReLU layer."""
+    if isinstance(layer, keras.layers.ReLU):
+        return True
+    return getattr(getattr(layer, "activation", None), "__name__", "") == "relu"
+
+
+def relu_activity(model: keras.Model, images: np.ndarray) -> list[dict]:
+    """For every ReLU layer of the trained model: its units (channels) and how many of them
+    never fire (output <= 0 at every position of every image). A layer whose units are all
+    dead passes nothing on: the model's output no longer depends on its input, which is how
+    a run sits at ln 7 (uniform output) for good. Dead units get no gradient, so they stay
+    dead."""
+    inner = inner_model(model)
+    wanted = [ly for ly in inner.layers if _is_relu(ly)]
+    if not wanted:
+        return []
+    outputs = _probe(inner, wanted).predict(adapt_for(model, images), verbose=0)[:-1]
+    rows = []
+    for layer, out in zip(wanted, outputs):
+        fired = (np.asarray(out).reshape(-1, out.shape[-1]) > 0).any(axis=0)
+        rows.append({"layer": layer.name, "units": int(fired.size),
+                     "dead": int((~fired).sum())})
+    return rows
+
+
+ACTIVITY_FILE = "activity.json"
+
+
+def write_activity(folder: Path, model: keras.Model, images: np.ndarray) -> None:
+    """activity.json beside a run's examples.npz: dead ReLU units per layer on the example
+    images (a diagnosis of a run that did not learn; nothing is chosen by it)."""
+    write_json(folder / ACTIVITY_FILE, {
+        "images": int(len(images)), "of": "the example test images (examples.npz)",
+        "layers": relu_activity(model, images)})
+
+
 def backfill(runs_dir: Path) -> list[Path]:
-    """gradcam.npz for every finished cell below runs_dir that has its model and examples but
-    no heat maps yet (cells trained before the runner wrote them)."""
+    """gradcam.npz and activity.json for every finished cell below runs_dir that has its
+    model and examples but not them yet (cells trained before the runner wrote them)."""
     written = []
     for done in sorted(Path(runs_dir).glob("*/seed-*/done.json")):
         folder = done.parent
-        if (folder / "gradcam.npz").exists() or not (folder / "examples.npz").exists():
-            continue
+        missing_cam = not (folder / "gradcam.npz").exists()
+        missing_activity = not (folder / ACTIVITY_FILE).exists()
         model_path = model_file(folder)
-        if model_path is None:
+        if (not (missing_cam or missing_activity) or not (folder / "examples.npz").exists()
+                or model_path is None):
             continue
         model = inference_model(keras.models.load_model(model_path, compile=False))
         with np.load(folder / "examples.npz") as z:
             images = z["images"]
-        if write_gradcam(folder, model, images):
-            written.append(folder)
+        if missing_activity:
+            write_activity(folder, model, images)
+        if missing_cam:
+            write_gradcam(folder, model, images)
+        written.append(folder)
     return written

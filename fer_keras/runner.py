@@ -16,6 +16,7 @@ One folder per cell and seed, `<out>/<format>-<model>/seed-<n>/`, holding:
     model.keras       the scored model behind the one input contract, no optimizer state
                       (fer_keras.models.inference), and inference.json describing it
     gradcam.npz       Grad-CAM heat maps of the example images (fer_keras.explain)
+    activity.json     dead ReLU units per layer on the example images (fer_keras.explain)
     test_curve.csv    with test_curve: the test accuracy after every epoch (an oracle)
     done.json         written last: the cell finished with this identity (runfolder.py)
 
@@ -69,7 +70,7 @@ from .data.splits import (
 )
 from .data.synthetic import is_synthetic
 from .data.weights import class_weights, oversampled
-from .explain import write_gradcam
+from .explain import write_activity, write_gradcam
 from .labels import CLASS_NAMES
 from .metrics import compute_metrics
 from .models import create_model, expects_raw_pixels
@@ -355,6 +356,7 @@ def evaluate(folder: Path, model: keras.Model, data: FerData, split: Split, batc
                         labels=y_test[:EXAMPLES].astype(np.int64),
                         probs=probs[:EXAMPLES].astype(np.float32))
     write_gradcam(folder, model, examples)
+    write_activity(folder, model, examples)  # dead ReLU units: why a run did not learn
     write_json(folder / "metrics.json", metrics)
     return metrics
 

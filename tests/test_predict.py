@@ -207,6 +207,44 @@ def test_gradcam_of_a_hand_made_model():
     assert gradcam(inference_model(create_model("xu_rnn_lstm")), img) is None  # no convolution
 
 
+@pytest.mark.parametrize("functional", [False, True])
+def test_dead_relu_units_are_counted_per_layer(functional, tmp_path):
+    """Hand-made: a Dense(4, ReLU) with zero weights and biases -1, -1, 1, 0.5 has exactly two
+    units that never fire, whatever the image; a 1x1 ReLU convolution with weight +1 fires
+    wherever a pixel is non-zero. Counted on the images as the contract takes them (0-255)."""
+    from fer_keras.explain import ACTIVITY_FILE, backfill, relu_activity, write_activity
+
+    stack = [keras.layers.Conv2D(1, 1, activation="relu", name="conv"),
+             keras.layers.Flatten(), keras.layers.Dense(4, activation="relu", name="hidden"),
+             keras.layers.Dense(7, activation="softmax", name="out")]
+    if functional:
+        inputs = keras.Input((48, 48, 1))
+        x = inputs
+        for layer in stack:
+            x = layer(x)
+        model = keras.Model(inputs, x)
+    else:
+        model = keras.Sequential([keras.Input((48, 48, 1)), *stack])
+    model.get_layer("conv").set_weights([np.ones((1, 1, 1, 1), np.float32), np.zeros(1)])
+    model.get_layer("hidden").set_weights([np.zeros((48 * 48, 4), np.float32),
+                                           np.array([-1, -1, 1, 0.5], np.float32)])
+    img = np.random.default_rng(0).integers(1, 256, (3, 48, 48, 1)).astype(np.uint8)
+    wrapped = inference_model(model)
+    assert relu_activity(wrapped, img) == [{"layer": "conv", "units": 1, "dead": 0},
+                                           {"layer": "hidden", "units": 4, "dead": 2}]
+    write_activity(tmp_path, wrapped, img)
+    assert json.loads((tmp_path / ACTIVITY_FILE).read_text())["images"] == 3
+    # a cell trained before activity.json existed gets it from its model and examples
+    cell = tmp_path / "runs" / "csv-m" / "seed-0"
+    cell.mkdir(parents=True)
+    wrapped.save(cell / "model.keras")
+    np.savez(cell / "examples.npz", images=img)
+    (cell / "done.json").write_text("{}")
+    assert backfill(tmp_path / "runs") == [cell]
+    assert json.loads((cell / ACTIVITY_FILE).read_text())["layers"][1]["dead"] == 2
+    assert (cell / "gradcam.npz").exists() and backfill(tmp_path / "runs") == []
+
+
 @pytest.mark.slow
 def test_publish_and_cards_from_a_run(sample, tmp_path):
     from fer_keras.publish import publish

@@ -256,7 +256,14 @@ def test_a_run_no_better_than_the_largest_class_is_named(tmp_path):
     z["probs"] = np.tile(np.eye(7, dtype=np.float32)[rarest] * 0.5 + 0.5 / 7, (y.size, 1))
     np.savez(folder / "predictions.npz", **z)
     (folder / "metrics.json").write_text(json.dumps(compute_metrics(y, z["probs"])))
+    # its dead layer is named; a layer with a few dead units is not
+    (folder / "activity.json").write_text(json.dumps({"images": 64, "layers": [
+        {"layer": "conv1", "units": 32, "dead": 3}, {"layer": "dense", "units": 128,
+                                                     "dead": 128}]}))
     html = build_report(runs, root / "s").read_text()
+    assert ("Layer dense: 128 of 128 ReLU units never fire on the 64 example images (a dead "
+            "layer: the output no longer depends on the input).") in html
+    assert "Layer conv1" not in html
     assert "1 run(s) did no better than always answering the largest class" in html
     assert (f"csv/ozer_cnn, seed 1: {100 * counts[rarest] / y.size:.2f} % against "
             f"{100 * counts[largest] / y.size:.2f} % for always answering "
@@ -265,6 +272,8 @@ def test_a_run_no_better_than_the_largest_class_is_named(tmp_path):
     summary = json.loads((root / "s" / "summary.json").read_text())
     assert [(n["cell"], n["seed"]) for n in summary["no_better_than_majority"]] == [
         ("csv/ozer_cnn", 1)]
+    assert summary["no_better_than_majority"][0]["dead"] == [
+        {"layer": "dense", "units": 128, "dead": 128, "images": 64}]
     assert "(seed 1: no better than always answering the largest class)" in \
         build_index(root).read_text()
     clean = build_report(write_fake_runs(tmp_path / "runs" / "c"), tmp_path / "c").read_text()

@@ -21,7 +21,7 @@ OZER = ROOT / "experiments" / "ozer.py"
 pytestmark = pytest.mark.slow
 CELL_FILES = {"config.json", "manifest.json", "split.npz", "history.csv", "best.keras",
               "examples.npz",
-              "predictions.npz", "metrics.json", "done.json"}
+              "predictions.npz", "metrics.json", "activity.json", "done.json"}
 
 
 def _opts(sample, out, **kw):
@@ -56,6 +56,9 @@ def test_tiny_factorial_writes_every_file(sample, tmp_path):
         metrics = json.loads((folder / "metrics.json").read_text())
         assert metrics["n"] == split["test"].size
         assert set(np.intersect1d(split["train"], split["test"])) == set()
+        activity = json.loads((folder / "activity.json").read_text())
+        assert activity["images"] == min(64, split["test"].size)  # the example images
+        assert activity["layers"]  # both models have ReLU layers
     # the directory format holds train/ only; the CSV all rows
     assert n_dir < n_csv
 

@@ -277,7 +277,8 @@ def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Pa
                "hardware": prov["cpu"], "anova": anova, "synthetic": prov["synthetic"],
                "headline": head,
                "checks": claims.checks(proposed, proposed_vs, floors, extremes),
-               "no_better_than_majority": [{k: r[k] for k in ("cell", "seed", "accuracy")}
+               "no_better_than_majority": [{k: r[k] for k in ("cell", "seed", "accuracy",
+                                                               "dead")}
                                            for r in not_learned],
                "quality_shifts": [w["sentence"] for w in prov["quality_shifts"]],
                "accuracy_by_usage": by_usage}

@@ -216,8 +216,17 @@ def no_better_than_majority(runs: list[SeedRun]) -> list[dict]:
         rows.append({"cell": r.cell, "seed": r.seed, "accuracy": r.metrics["accuracy"] * 100,
                      "majority": CLASS_NAMES[largest], "majority_share": share * 100,
                      "predicted": CLASS_NAMES[int(predicted.argmax())],
-                     "predicted_share": float(predicted.max() / r.y.size) * 100})
+                     "predicted_share": float(predicted.max() / r.y.size) * 100,
+                     "dead": dead_layers(r)})
     return rows
+
+
+def dead_layers(run: SeedRun, share: float = 0.5) -> list[dict]:
+    """The ReLU layers of a run's scored model in which at least `share` of the units never
+    fire on the example images (activity.json; [] where it was not recorded)."""
+    a = run.activity or {}
+    return [{**row, "images": a["images"]} for row in a.get("layers", [])
+            if row["units"] and row["dead"] >= share * row["units"]]
 
 
 def recall_extremes(runs: list[SeedRun], claim: dict) -> list[dict]:

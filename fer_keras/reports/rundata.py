@@ -21,7 +21,7 @@ from ..metrics import compute_metrics
 # What a report keeps of each run (no model files, no split indices).
 KEPT_FILES = ("config.json", "manifest.json", "history.csv", "predictions.npz", "examples.npz",
               "metrics.json", "robustness.json", "gradcam.npz", "test_curve.csv", "quality.json",
-              "done.json")
+              "activity.json", "done.json")
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class SeedRun:
     gradcam: dict | None = None  # gradcam.npz: heat maps of the example images
     quality: dict | None = None  # quality.json: sharpness and contrast of the split's parts
     usage: np.ndarray | None = None  # each test image's original FER-2013 part, when recorded
+    activity: dict | None = None  # activity.json: dead ReLU units per layer (example images)
 
     @property
     def arm(self) -> str:
@@ -88,6 +89,7 @@ def read_seed_run(folder: Path) -> SeedRun:
         robustness=_optional_json(folder / "robustness.json"),
         quality=_optional_json(folder / "quality.json"),
         usage=pred["usage"] if "usage" in pred.files else None,
+        activity=_optional_json(folder / "activity.json"),
     )
 
 
