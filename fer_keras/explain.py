@@ -145,7 +145,7 @@ def backfill(runs_dir: Path) -> list[Path]:
             images = z["images"]
         if missing_activity:
             write_activity(folder, model, images)
-        if missing_cam:
-            write_gradcam(folder, model, images)
-        written.append(folder)
+        # a model without a convolution has no heat maps: it counts only for its activity
+        if (missing_cam and write_gradcam(folder, model, images)) or missing_activity:
+            written.append(folder)
     return written

@@ -243,6 +243,14 @@ def test_dead_relu_units_are_counted_per_layer(functional, tmp_path):
     assert backfill(tmp_path / "runs") == [cell]
     assert json.loads((cell / ACTIVITY_FILE).read_text())["layers"][1]["dead"] == 2
     assert (cell / "gradcam.npz").exists() and backfill(tmp_path / "runs") == []
+    # a model without a convolution gets its activity once, and is not counted again
+    lstm = tmp_path / "runs" / "csv-lstm" / "seed-0"
+    lstm.mkdir(parents=True)
+    inference_model(create_model("xu_rnn_lstm")).save(lstm / "model.keras")
+    np.savez(lstm / "examples.npz", images=img)
+    (lstm / "done.json").write_text("{}")
+    assert backfill(tmp_path / "runs") == [lstm] and (lstm / ACTIVITY_FILE).exists()
+    assert not (lstm / "gradcam.npz").exists() and backfill(tmp_path / "runs") == []
 
 
 @pytest.mark.slow
