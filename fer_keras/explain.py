@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from .models.inference import adapt_for, inference_model, inner_model, model_file
-from .provenance import write_json
+from .provenance import write_json, write_npz
 
 CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 
@@ -86,8 +86,8 @@ def write_gradcam(folder: Path, model: keras.Model, images: np.ndarray) -> bool:
     maps = gradcam(model, images)
     if maps is None:
         return False
-    np.savez_compressed(folder / "gradcam.npz", maps=np.round(maps * 255).astype(np.uint8),
-                        layer=np.array(feature_layer(inner_model(model)).name))
+    write_npz(folder / "gradcam.npz", maps=np.round(maps * 255).astype(np.uint8),
+              layer=np.array(feature_layer(inner_model(model)).name))
     return True
 
 

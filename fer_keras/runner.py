@@ -352,9 +352,9 @@ def evaluate(folder: Path, model: keras.Model, data: FerData, split: Split, batc
     # folder alone (the first EXAMPLES test images: deterministic, not chosen by outcome),
     # and where the model looked in them (Grad-CAM, for models with a convolution).
     examples = data.images[split.test[:EXAMPLES]]
-    np.savez_compressed(folder / "examples.npz", images=examples,
-                        labels=y_test[:EXAMPLES].astype(np.int64),
-                        probs=probs[:EXAMPLES].astype(np.float32))
+    write_npz(folder / "examples.npz", images=examples,
+              labels=y_test[:EXAMPLES].astype(np.int64),
+              probs=probs[:EXAMPLES].astype(np.float32))
     write_gradcam(folder, model, examples)
     write_activity(folder, model, examples)  # dead ReLU units: why a run did not learn
     write_json(folder / "metrics.json", metrics)
@@ -436,10 +436,10 @@ def record_test_usage(folder: Path, data: FerData, split: Split) -> bool:
     FER-2013 part) gets it, from the data and split the cell used: the same identity gives
     the same split, and the stored test indices must equal it. True when it was added."""
     path = folder / PREDICTIONS_FILE
-    with np.load(path) as z:
+    with np.load(path) as z:  # lazy: a cell that has it costs a look at the file's index
+        if "usage" in z.files:
+            return False
         arrays = {k: z[k] for k in z.files}
-    if "usage" in arrays:
-        return False
     if not np.array_equal(arrays["indices"], split.test):
         raise DataError(f"{path}: its test indices differ from the split this cell's config "
                         "and data give; expected the same images (is it another run's cell?)")
