@@ -3,7 +3,8 @@ cell may be reused. Nothing finished is ever deleted or silently reused.
 
 `<out>/<format>-<model>/seed-<n>/` is one cell. Its identity is everything that changes what
 it computes: the training config, the data's fingerprint (SHA-256 of pixels and labels) and
-the model's signature (its architecture; `models.summary.signature`). `config.json` records
+the model's signature (its architecture; `models.summary.signature`; the form older cells
+recorded is accepted as the same, `models.summary.signatures`). `config.json` records
 the identity when the cell starts and `done.json` when it finishes. A finished cell is reused
 only when its whole identity matches; an unfinished one is resumed only then. Any other cell
 in the way is a conflict: the run refuses before training anything, naming the cell and what
@@ -80,17 +81,24 @@ class Identity:
     training: dict  # ExperimentConfig.training_config()
     data_fingerprint: str
     model_signature: str
+    # other forms of the same architecture's signature (computed by an older fer-keras):
+    # a cell that recorded one of them computed the same; not part of the identity itself
+    equivalent_signatures: tuple[str, ...] = ()
+
+    def _recorded_fields(self) -> dict:
+        return {"training": self.training, "data_fingerprint": self.data_fingerprint,
+                "model_signature": self.model_signature}
 
     @property
     def key(self) -> str:
-        return _hash(dataclasses.asdict(self))
+        return _hash(self._recorded_fields())
 
     @property
     def training_hash(self) -> str:  # equals ExperimentConfig.training_hash()
         return _hash(self.training)
 
     def to_json(self) -> dict:
-        return {**dataclasses.asdict(self), "key": self.key}
+        return {**self._recorded_fields(), "key": self.key}
 
     def differences(self, recorded: dict | None) -> list[str]:
         """What differs from an identity recorded on disk, in words (empty: the same)."""
@@ -104,7 +112,8 @@ class Identity:
         if recorded.get("data_fingerprint") != self.data_fingerprint:
             out.append(f"data: fingerprint {str(recorded.get('data_fingerprint'))[:12]} -> "
                        f"{self.data_fingerprint[:12]}")
-        if recorded.get("model_signature") != self.model_signature:
+        if recorded.get("model_signature") not in (self.model_signature,
+                                                   *self.equivalent_signatures):
             out.append(f"model architecture: signature {recorded.get('model_signature')} -> "
                        f"{self.model_signature}")
         return out

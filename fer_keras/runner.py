@@ -75,7 +75,7 @@ from .labels import CLASS_NAMES
 from .metrics import compute_metrics
 from .models import create_model, expects_raw_pixels
 from .models.inference import CONTRACT, as_input, inference_model, model_file
-from .models.summary import signature
+from .models.summary import signatures
 from .paths import output_folder
 from .provenance import environment, now, sha256_file, write_csv, write_json, write_npz
 from .runfolder import (
@@ -242,8 +242,10 @@ def build(cfg: ExperimentConfig, cell: Cell, strategy: tf.distribute.Strategy
                             raw_pixels=expects_raw_pixels(model))
 
 
-def identity_of(cfg: ExperimentConfig, data: FerData, model_signature: str) -> Identity:
-    return Identity(cfg.training_config(), data.fingerprint, model_signature)
+def identity_of(cfg: ExperimentConfig, data: FerData, model_signatures: tuple) -> Identity:
+    """`model_signatures`: `models.summary.signatures` (the current form first)."""
+    return Identity(cfg.training_config(), data.fingerprint, model_signatures[0],
+                    tuple(model_signatures[1:]))
 
 
 def _backup_epoch(backup: Path) -> int:
@@ -468,7 +470,7 @@ def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
     strategy = strategy or make_strategy(opts.strategy)
     split = split_of(cfg, data, cell.seed)
     model, spec = build(cfg, cell, strategy)
-    identity = identity_of(cfg, data, signature(model))  # of the data as loaded
+    identity = identity_of(cfg, data, signatures(model))  # of the data as loaded
     raw, (data, prepared) = data, prepare(cfg, data, opts)
     folder = cell.folder(opts.out)
     resuming = start_folder(inspect(cell, opts.out, identity), cfg, identity)
@@ -543,14 +545,14 @@ def plan(cfg: ExperimentConfig, opts: RunOptions) -> Plan:
     splits = {c: split_of(configs[c], data[c], c.seed,
                           where=f"{c.format} data ({len(data[c])} images), seed {c.seed}")
               for c in todo}
-    signatures = {m: signature(create_model(m)) for m in dict.fromkeys(c.model for c in todo)}
+    sigs = {m: signatures(create_model(m)) for m in dict.fromkeys(c.model for c in todo)}
     sizes = {k.preprocess.landmark_size for k in configs.values() if k.preprocess.align}
     for size in sizes:  # the landmark model loads (dlib installed, model file present)
         try:
             LandmarkEyes(size)
         except RuntimeError as e:
             raise DataError(f"preprocess.align: {e}") from None
-    states = [inspect(c, opts.out, identity_of(configs[c], data[c], signatures[c.model]))
+    states = [inspect(c, opts.out, identity_of(configs[c], data[c], sigs[c.model]))
               for c in todo]
     return Plan(data, splits, states)
 

@@ -2,6 +2,8 @@
 
 import functools
 import importlib
+import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -10,10 +12,14 @@ from keras import layers
 
 from fer_keras.models import create_model, get_spec, list_models
 from fer_keras.models.ozer import build_ozer_cnn
-from fer_keras.models.summary import count_params, summary_rows
+from fer_keras.models.summary import count_params, signature, signatures, summary_rows
 from tests.published import published_rows, row_diff
 
 MODELS = list_models()
+ROOT = Path(__file__).parents[1]
+# models that must branch (attention reads its BiLSTM twice; residual and dense connections)
+FUNCTIONAL = {"ashok_cnn_bilstm_attention", "ashok_cnn_bilstm_attention_nodropout",
+              "ashok_resnet50", "ashok_densenet121", "ashok_mobilenetv2", "mini_xception"}
 PUBLISHED = [m for m in MODELS if get_spec(m).params_published]
 
 
@@ -254,3 +260,44 @@ def test_mini_xception_regularises_only_the_kernels_keras_2_regularised():
     model(np.zeros((1, 48, 48, 1), "float32"))
     assert len(model.losses) == 2
     assert float(sum(model.losses)) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_plain_stacks_are_sequential(name):
+    """The house rule: keras.Sequential wherever the architecture is a plain stack."""
+    assert isinstance(built(name), keras.Sequential) == (name not in FUNCTIONAL)
+
+
+def _two_denses():
+    return [layers.Flatten(name="flatten"), layers.Dense(4, activation="relu", name="d1"),
+            layers.Dense(7, activation="softmax", name="d2")]
+
+
+def test_a_stack_has_one_signature_built_either_way():
+    """Sequential or functional, the same layers are the same computation: one signature (the
+    input layer is not a row), and the older form (with it) also agrees; another layer, or
+    another input shape, is another signature."""
+    seq = keras.Sequential([keras.Input((8, 8, 1)), *_two_denses()])
+    x = inputs = keras.Input((8, 8, 1))
+    for layer in _two_denses():
+        x = layer(x)
+    func = keras.Model(inputs, x)
+    assert signatures(seq) == signatures(func)
+    assert signatures(seq)[0] != signatures(seq)[1]
+    wider = keras.Sequential([keras.Input((8, 8, 1)), layers.Flatten(),
+                              layers.Dense(5, activation="relu"), layers.Dense(7)])
+    assert signature(wider) != signature(seq)
+    assert signature(keras.Sequential([keras.Input((8, 9, 1)), *_two_denses()])) != \
+        signature(seq)
+
+
+COMMITTED = sorted(ROOT.glob("reports/*/runs/*/seed-*/config.json"))
+
+
+@pytest.mark.parametrize("config", COMMITTED, ids=lambda p: str(p.relative_to(ROOT / "reports")))
+def test_every_committed_cell_is_the_registered_model(config):
+    """Each committed reference cell recorded a signature (current or older form) of the model
+    registered under its name today, so the runner reuses it instead of refusing it."""
+    done = json.loads((config.parent / "done.json").read_text())
+    model = json.loads(config.read_text())["cell"]["model"]
+    assert done["identity"]["model_signature"] in signatures(built(model))

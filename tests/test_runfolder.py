@@ -55,6 +55,18 @@ def test_identity_names_what_differs():
     assert "older version" in a.differences(None)[0]
 
 
+def test_an_equivalent_signature_is_the_same_identity_and_nothing_else_is():
+    """A cell recorded with the older form of the same architecture's signature is reused;
+    the equivalent forms are not part of the identity's key or of what a cell records."""
+    now = Identity({"split": "80/20"}, "a" * 64, "sig-new", ("sig-old",))
+    assert now.differences(Identity({"split": "80/20"}, "a" * 64, "sig-old").to_json()) == []
+    assert now.differences(Identity({"split": "80/20"}, "a" * 64, "sig-other").to_json()) == [
+        "model architecture: signature sig-other -> sig-new"]
+    plain = Identity({"split": "80/20"}, "a" * 64, "sig-new")
+    assert now.key == plain.key and now.to_json() == plain.to_json()
+    assert "equivalent_signatures" not in now.to_json()
+
+
 def test_a_typo_in_an_override_touches_nothing(finished):
     from fer_keras.config import ConfigError
 

@@ -51,34 +51,38 @@ TRUNK_FILTERS = (32, 64, 128)
 NO_DROPOUT = "_nodropout"  # name suffix of the literal (no-dropout) reading
 
 
-def _trunk(x, dropout: bool):
+def _trunk(dropout: bool) -> list:
     """Three Conv2D/BatchNorm/MaxPool(/Dropout) blocks; (48, 48, 1) -> (6, 6, 128)."""
+    out = []
     for i, filters in enumerate(TRUNK_FILTERS, start=1):
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}")(x)
-        x = layers.BatchNormalization(name=f"bn{i}")(x)
-        x = layers.MaxPooling2D(name=f"pool{i}")(x)
+        out += [layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}"),
+                layers.BatchNormalization(name=f"bn{i}"),
+                layers.MaxPooling2D(name=f"pool{i}")]
         if dropout:
-            x = layers.Dropout(0.25, name=f"dropout{i}")(x)
-    return x
+            out.append(layers.Dropout(0.25, name=f"dropout{i}"))
+    return out
 
 
-def _sequence(x):
+def _sequence():
     """The trunk's map as a sequence: one step per spatial position (-1: any input size)."""
-    return layers.Reshape((-1, TRUNK_FILTERS[-1]), name="to_sequence")(x)
+    return layers.Reshape((-1, TRUNK_FILTERS[-1]), name="to_sequence")
 
 
-def _head(x, num_classes: int, dropout: bool):
-    if dropout:
-        x = layers.Dropout(0.5, name="dropout_head")(x)
-    return layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+def _head(num_classes: int, dropout: bool) -> list:
+    return ([layers.Dropout(0.5, name="dropout_head")] if dropout else []) + [
+        layers.Dense(num_classes, activation="softmax", name="predictions")]
 
 
-def _model(name: str, input_shape, body, num_classes: int, dropout: bool) -> keras.Model:
-    """`body(x, dropout)` maps the input to the features the softmax head reads. Without
-    dropout the model is the `_nodropout` reading (see the module docstring)."""
-    inputs = keras.Input(shape=tuple(input_shape), name="input")
-    return keras.Model(inputs, _head(body(inputs, dropout), num_classes, dropout),
-                       name=name if dropout else f"{name}{NO_DROPOUT}")
+def _name(name: str, dropout: bool) -> str:
+    """Without dropout the model is the `_nodropout` reading (see the module docstring)."""
+    return name if dropout else f"{name}{NO_DROPOUT}"
+
+
+def _stack(name: str, input_shape, body: list, num_classes: int, dropout: bool):
+    """A plain stack: input, trunk, `body` (the layers between the trunk and the head), head."""
+    return keras.Sequential([keras.Input(shape=tuple(input_shape), name="input"),
+                             *_trunk(dropout), *body, *_head(num_classes, dropout)],
+                            name=_name(name, dropout))
 
 
 @register_model("ashok_cnn", source=f"{ASHOK}, Table 3 'CNN' (56 %)", expected_params=684_423,
@@ -89,11 +93,10 @@ def build_ashok_cnn(input_shape=(48, 48, 1), num_classes: int = 7,
 
     93,568 (trunk) + 589,952 (dense) + 903 (predictions) = 684,423 parameters.
     """
-    def body(x, dropout):
-        x = layers.Flatten(name="flatten")(_trunk(x, dropout))
-        return layers.Dense(128, activation="relu", name="dense")(x)
-
-    return _model("ashok_cnn", input_shape, body, num_classes, dropout)
+    return _stack("ashok_cnn", input_shape, [
+        layers.Flatten(name="flatten"),
+        layers.Dense(128, activation="relu", name="dense"),
+    ], num_classes, dropout)
 
 
 @register_model("ashok_cnn_lstm", source=f"{ASHOK}, Table 3 'CNN+LSTM' (62 %)",
@@ -104,10 +107,8 @@ def build_ashok_cnn_lstm(input_shape=(48, 48, 1), num_classes: int = 7,
 
     93,568 + 131,584 (LSTM: 4 x (128 + 128 + 1) x 128) + 903 = 226,055 parameters.
     """
-    def body(x, dropout):
-        return layers.LSTM(128, name="lstm")(_sequence(_trunk(x, dropout)))
-
-    return _model("ashok_cnn_lstm", input_shape, body, num_classes, dropout)
+    return _stack("ashok_cnn_lstm", input_shape, [_sequence(), layers.LSTM(128, name="lstm")],
+                  num_classes, dropout)
 
 
 @register_model("ashok_cnn_bilstm", source=f"{ASHOK}, Table 3 'CNN+BI-LSTM' (72 %, proposed)",
@@ -118,11 +119,8 @@ def build_ashok_cnn_bilstm(input_shape=(48, 48, 1), num_classes: int = 7,
 
     93,568 + 263,168 (two LSTMs of 131,584) + 1,799 (256 x 7 + 7) = 358,535 parameters.
     """
-    def body(x, dropout):
-        return layers.Bidirectional(layers.LSTM(128), name="bilstm")(
-            _sequence(_trunk(x, dropout)))
-
-    return _model("ashok_cnn_bilstm", input_shape, body, num_classes, dropout)
+    return _stack("ashok_cnn_bilstm", input_shape, [
+        _sequence(), layers.Bidirectional(layers.LSTM(128), name="bilstm")], num_classes, dropout)
 
 
 @register_model("ashok_cnn_bilstm_attention",
@@ -131,7 +129,8 @@ def build_ashok_cnn_bilstm(input_shape=(48, 48, 1), num_classes: int = 7,
 def build_ashok_cnn_bilstm_attention(input_shape=(48, 48, 1), num_classes: int = 7,
                                      dropout: bool = True) -> keras.Model:
     """Trunk, 36 steps, BiLSTM 2 x 128 returning every step, additive attention pooling,
-    Dropout 0.5, softmax.
+    Dropout 0.5, softmax. Functional, not a stack: the context reads the BiLSTM outputs twice
+    (for the scores and for the weighted sum).
 
     Attention: u_t = tanh(W h_t + b) with W 256 -> 128 (ASSUMPTION: the projection width is
     not given; 128 is the LSTM width per direction), score e_t = v . u_t + c (linear),
@@ -144,17 +143,19 @@ def build_ashok_cnn_bilstm_attention(input_shape=(48, 48, 1), num_classes: int =
     358,535 + 32,896 (projection: 256 x 128 + 128) + 129 (score: 128 + 1) = 391,560
     parameters.
     """
-    def body(x, dropout):
-        seq = layers.Bidirectional(layers.LSTM(128, return_sequences=True), name="bilstm")(
-            _sequence(_trunk(x, dropout)))
-        hidden = layers.Dense(128, activation="tanh", name="attention_projection")(seq)
-        score = layers.Dense(1, name="attention_score")(hidden)
-        weights = layers.Softmax(axis=1, name="attention_weights")(score)
-        context = layers.Dot(axes=1, name="attention_context")([weights, seq])  # (None, 1, 256)
-        return layers.Flatten(name="context")(context)
-
-    return _model("ashok_cnn_bilstm_attention", input_shape, body, num_classes, dropout)
-
+    inputs = keras.Input(shape=tuple(input_shape), name="input")
+    seq = inputs
+    for layer in [*_trunk(dropout), _sequence(),
+                  layers.Bidirectional(layers.LSTM(128, return_sequences=True), name="bilstm")]:
+        seq = layer(seq)
+    hidden = layers.Dense(128, activation="tanh", name="attention_projection")(seq)
+    score = layers.Dense(1, name="attention_score")(hidden)
+    weights = layers.Softmax(axis=1, name="attention_weights")(score)
+    context = layers.Dot(axes=1, name="attention_context")([weights, seq])  # (None, 1, 256)
+    x = layers.Flatten(name="context")(context)
+    for layer in _head(num_classes, dropout):
+        x = layer(x)
+    return keras.Model(inputs, x, name=_name("ashok_cnn_bilstm_attention", dropout))
 
 
 def _register_no_dropout(builder) -> None:
@@ -177,6 +178,7 @@ def _register_no_dropout(builder) -> None:
 for _builder in (build_ashok_cnn, build_ashok_cnn_lstm, build_ashok_cnn_bilstm,
                  build_ashok_cnn_bilstm_attention):
     _register_no_dropout(_builder)
+
 
 def _application(name: str, builder, input_shape, num_classes: int) -> keras.Model:
     """A Keras application from scratch, our global-average-pooling + softmax head."""

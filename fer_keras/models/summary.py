@@ -51,11 +51,35 @@ def _without_names(obj):
     return obj
 
 
-def signature(model: keras.Model) -> str:
-    """SHA-256 (16 hex digits) of the architecture: every layer's class, configuration (less
-    names), output shape and parameter count, in order. Equal signatures: same computation."""
+def _signature_of(input_shape, layers_) -> str:
     rows = [[type(layer).__name__, _without_names(layer.get_config()),
              _shape_text(layer.output.shape), int(layer.count_params())]
-            for layer in model.layers]
-    text = json.dumps([list(model.input_shape), rows], sort_keys=True, default=str)
+            for layer in layers_]
+    text = json.dumps([list(input_shape), rows], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _computing_layers(model: keras.Model) -> list:
+    return [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+
+
+def signature(model: keras.Model) -> str:
+    """SHA-256 (16 hex digits) of the architecture: the input shape, then every layer's class,
+    configuration (less names), output shape and parameter count, in order. Equal signatures:
+    same computation. The input layer is not a row (the input shape is hashed once), so a
+    `keras.Sequential` stack and the same layers built with the functional API, whose
+    `model.layers` also lists its InputLayer, have one signature."""
+    return _signature_of(model.input_shape, _computing_layers(model))
+
+
+def signatures(model: keras.Model) -> tuple[str, str]:
+    """`signature(model)`, then the same architecture's signature as fer-keras computed it
+    before 2026-11-24, when the input layer was a row: functional models' cells recorded that
+    form (Sequential models' recorded the current one). A run folder may hold either; both
+    mean the same computation."""
+    inputs = [layer for layer in model.layers if isinstance(layer, keras.layers.InputLayer)]
+    if not inputs:  # a Sequential model: its InputLayer as the functional API would list it
+        inputs = [keras.layers.InputLayer(batch_shape=tuple(model.input_shape),
+                                          dtype=model.inputs[0].dtype)]
+    return (signature(model),
+            _signature_of(model.input_shape, inputs + _computing_layers(model)))
