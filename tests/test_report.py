@@ -312,20 +312,40 @@ def test_the_scoreboard_states_each_claim_check_in_one_sentence(tmp_path):
     assert "no claimed accuracy to compare; claims checked: ozer_cnn_lstm more often" in top
 
 
-def test_ranking_gives_equal_claims_one_rank():
-    """Two readings of one model carry the same claim: competition ranks ("1, 2, 2, 4")."""
+def _ranked(cells: dict[str, tuple]) -> list[dict]:
+    """ranking() on hand-made cells: name -> (claimed %, {seed: measured %})."""
     from types import SimpleNamespace
 
     from fer_keras.reports.claims import ranking
 
-    values = {"a": (72.0, 38.7), "a_literal": (72.0, 41.0), "b": (62.0, 40.6), "c": (56.0, 12.7),
-              "d": (56.0, None)}  # d: no seed finished, so not ranked
-    table1 = [{"cell": f"csv/{m}", "metrics": {"accuracy": {"paper": c, "mean": v, "std": 1.0}}}
-              for m, (c, v) in values.items()]
-    runs = [SimpleNamespace(cell=f"csv/{m}", variant="") for m in ("a", "a_literal", "b", "c")]
-    rows = ranking(table1, runs)
+    table1 = [{"cell": f"csv/{m}", "metrics": {"accuracy": {
+        "paper": claimed, "mean": float(np.mean(list(acc.values()))) if acc else None,
+        "std": None}}} for m, (claimed, acc) in cells.items()]
+    runs = [SimpleNamespace(cell=f"csv/{m}", variant="", seed=seed,
+                            metrics={"accuracy": value / 100})
+            for m, (_, acc) in cells.items() for seed, value in acc.items()]
+    return ranking(table1, runs)
+
+
+def test_ranking_gives_equal_claims_one_rank():
+    """Two readings of one model carry the same claim: competition ranks ("1, 2, 2, 4")."""
+    rows = _ranked({"a": (72.0, {0: 38.7}), "a_literal": (72.0, {0: 41.0}),
+                    "b": (62.0, {0: 40.6}), "c": (56.0, {0: 12.7}),
+                    "d": (56.0, {})})  # d: no seed finished, so not ranked
     assert [(r["cell"], r["claimed_rank"], r["measured_rank"]) for r in rows] == [
         ("csv/a_literal", 1, 1), ("csv/a", 1, 3), ("csv/b", 3, 2), ("csv/c", 4, 4)]
+
+
+def test_ranking_compares_like_with_like_when_cells_ran_different_seeds():
+    """Hand-checked: a ran seeds 0 and 1 (40 and 30 %, mean 35), b only seed 0 (38 %). Over
+    each cell's own seeds b is first (38 > 35); over the seed both have, a is (40 > 38)."""
+    rows = _ranked({"a": (72.0, {0: 40.0, 1: 30.0}), "b": (62.0, {0: 38.0})})
+    assert [(r["cell"], r["measured"], r["measured_rank"], r["common"], r["common_rank"],
+             r["seeds"], r["common_seeds"]) for r in rows] == [
+        ("csv/a", 35.0, 2, 40.0, 1, [0, 1], [0]), ("csv/b", 38.0, 1, 38.0, 2, [0], [0])]
+    shared = _ranked({"a": (72.0, {1: 30.0}), "b": (62.0, {0: 38.0})})
+    assert [r["common"] for r in shared] == [None, None]  # no seed in common
+    assert [r["measured_rank"] for r in shared] == [2, 1]
 
 
 def test_test_accuracy_is_split_by_the_images_original_fer2013_part(tmp_path):
@@ -359,3 +379,20 @@ def test_test_accuracy_is_split_by_the_images_original_fer2013_part(tmp_path):
     assert "original FER-2013 part" not in clean.read_text()
     assert json.loads((tmp_path / "clean" / "summary.json").read_text())[
         "accuracy_by_usage"] == {}
+
+
+def test_the_report_ranks_over_the_shared_seeds_when_cells_ran_different_ones(tmp_path):
+    """One claimed cell with seeds 0 and 1, the other with seed 0 only: the report's ranking
+    says so and ranks over seed 0 (its summary.json too)."""
+    runs = write_fake_runs(tmp_path / "runs", seeds=(0, 1))
+    experiment = json.loads((runs / "experiment.json").read_text())
+    experiment["claimed_metrics"]["csv/ozer_cnn_lstm"] = {"accuracy": 60.0}
+    (runs / "experiment.json").write_text(json.dumps(experiment))
+    shutil.rmtree(runs / "csv-ozer_cnn_lstm" / "seed-1")
+    index = build_report(runs, tmp_path / "report")
+    ranked = json.loads((index.parent / "summary.json").read_text())["ranking"]
+    assert {r["cell"]: (r["seeds"], r["common_seeds"]) for r in ranked} == {
+        "csv/ozer_cnn": ([0, 1], [0]), "csv/ozer_cnn_lstm": ([0], [0])}
+    html = index.read_text()
+    assert "the ranking that counts is over the seed(s) every cell has (0)" in html
+    assert "<th>Seed(s) 0</th><th>Rank</th>" in html

@@ -237,6 +237,7 @@ def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Pa
     extremes = claims.recall_extremes(runs, experiment.get("claimed_recall_extremes", {}))
     robust = claims.robustness(runs)
     by_usage = claims.accuracy_by_usage(runs)
+    ranked = claims.ranking(t1, runs)
     quoted = claims.literature(runs, experiment.get("literature", {})) \
         if experiment.get("literature") else []
     literature_png = (figures.literature(quoted, experiment.get("literature_band", {}),
@@ -250,7 +251,7 @@ def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Pa
         interaction_png=interaction_png, main_effects=main_effects,
         mcnemar=mcnemar, prov=prov, generated=generated, class_names=CLASS_NAMES,
         factorial=len(main_effects["format"]) > 1,
-        protocol=claims.protocol(runs), ranking=claims.ranking(t1, runs), proposed=proposed,
+        protocol=claims.protocol(runs), ranking=ranked, proposed=proposed,
         proposed_vs=proposed_vs,
         class_weights=claims.class_weights_used(runs, experiment.get("claimed_class_weights",
                                                                      {})),
@@ -281,7 +282,7 @@ def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Pa
                                                                "dead")}
                                            for r in not_learned],
                "quality_shifts": [w["sentence"] for w in prov["quality_shifts"]],
-               "accuracy_by_usage": by_usage}
+               "accuracy_by_usage": by_usage, "ranking": ranked}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return out / "index.html"  # writes only inside `out`; the suite's index: build_index
 
