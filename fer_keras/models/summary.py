@@ -51,10 +51,12 @@ def _without_names(obj):
     return obj
 
 
-def _signature_of(input_shape, layers_) -> str:
-    rows = [[type(layer).__name__, _without_names(layer.get_config()),
-             _shape_text(layer.output.shape), int(layer.count_params())]
-            for layer in layers_]
+def _rows(layers_) -> list:
+    return [[type(layer).__name__, _without_names(layer.get_config()),
+             _shape_text(layer.output.shape), int(layer.count_params())] for layer in layers_]
+
+
+def _hash_rows(input_shape, rows: list) -> str:
     text = json.dumps([list(input_shape), rows], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -69,17 +71,18 @@ def signature(model: keras.Model) -> str:
     same computation. The input layer is not a row (the input shape is hashed once), so a
     `keras.Sequential` stack and the same layers built with the functional API, whose
     `model.layers` also lists its InputLayer, have one signature."""
-    return _signature_of(model.input_shape, _computing_layers(model))
+    return _hash_rows(model.input_shape, _rows(_computing_layers(model)))
 
 
 def signatures(model: keras.Model) -> tuple[str, str]:
     """`signature(model)`, then the same architecture's signature as fer-keras computed it
     before 2026-11-24, when the input layer was a row: functional models' cells recorded that
     form (Sequential models' recorded the current one). A run folder may hold either; both
-    mean the same computation."""
+    mean the same computation. The layers' rows are computed once for both."""
+    rows = _rows(_computing_layers(model))
     inputs = [layer for layer in model.layers if isinstance(layer, keras.layers.InputLayer)]
     if not inputs:  # a Sequential model: its InputLayer as the functional API would list it
         inputs = [keras.layers.InputLayer(batch_shape=tuple(model.input_shape),
                                           dtype=model.inputs[0].dtype)]
-    return (signature(model),
-            _signature_of(model.input_shape, inputs + _computing_layers(model)))
+    return (_hash_rows(model.input_shape, rows),
+            _hash_rows(model.input_shape, _rows(inputs) + rows))
