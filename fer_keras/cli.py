@@ -36,6 +36,20 @@ def _data_path(arg: str | None) -> Path:
     return Path(value)
 
 
+def _config_and_inputs(args):
+    """The experiment config with its overrides, and the input data (--data, or FER2013_DIR,
+    and --csv where the command has it), each checked to exist before TensorFlow is imported."""
+    from .config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    data = _data_path(args.data)
+    csv = Path(args.csv) if getattr(args, "csv", None) else None
+    for path, flag in ((data, "--data"), (csv, "--csv")):
+        if path is not None and not path.exists():
+            raise UsageError(f"{path}: no such file or folder (given as {flag})")
+    return cfg, data, csv
+
+
 def _import_tensorflow_quietly() -> None:
     """Import TensorFlow with its start-up log lines (oneDNN and CUDA notices, which
     TF_CPP_MIN_LOG_LEVEL does not silence) held back, so they never stand before our own
@@ -141,14 +155,8 @@ def _parse_shard(text: str) -> tuple[int, int]:
 
 
 def cmd_run(args) -> int:
-    from .config import load_config
-
     # Everything that needs no TensorFlow is checked before it is imported.
-    cfg = load_config(args.config, args.overrides)
-    data = _data_path(args.data)
-    for path, flag in ((data, "--data"), (Path(args.csv) if args.csv else None, "--csv")):
-        if path is not None and not path.exists():
-            raise UsageError(f"{path}: no such file or folder (given as {flag})")
+    cfg, data, csv = _config_and_inputs(args)
     out = Path(args.out or Path("runs") / cfg.name)
     shard = _parse_shard(args.shard)
     if out.exists() and not out.is_dir():
@@ -156,7 +164,7 @@ def cmd_run(args) -> int:
     _import_tensorflow_quietly()
     from .runner import RunOptions, run_experiment
 
-    opts = RunOptions(data=data, csv=Path(args.csv) if args.csv else None, out=out,
+    opts = RunOptions(data=data, csv=csv, out=out,
                       strategy=args.strategy, mixed_precision=args.mixed_precision, shard=shard,
                       tensorboard=args.tensorboard, force=args.force, dry_run=args.dry_run)
     results = run_experiment(cfg, opts)
@@ -166,12 +174,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_blur_check(args) -> int:
-    from .config import load_config
-
-    cfg = load_config(args.config, args.overrides)
-    data = _data_path(args.data)
-    if not data.exists():
-        raise UsageError(f"{data}: no such file or folder (given as --data)")
+    cfg, data, csv = _config_and_inputs(args)
     out = Path(args.out or Path("runs") / cfg.name)
     if not out.is_dir():
         raise UsageError(f"{out}: no such folder; expected the experiment's run folder (--out)")
@@ -185,19 +188,13 @@ def cmd_blur_check(args) -> int:
     _import_tensorflow_quietly()
     from .runner import RunOptions, blur_check
 
-    path = blur_check(cfg, RunOptions(data=data, csv=Path(args.csv) if args.csv else None,
-                                      out=out), sigmas)
+    path = blur_check(cfg, RunOptions(data=data, csv=csv, out=out), sigmas)
     print(f"blur check: {path}")
     return 0
 
 
 def cmd_study(args) -> int:
-    from .config import load_config
-
-    cfg = load_config(args.config, args.overrides)
-    data = _data_path(args.data)
-    if not data.exists():
-        raise UsageError(f"{data}: no such file or folder (given as --data)")
+    cfg, data, _ = _config_and_inputs(args)
     if args.trials < 1:
         raise UsageError(f"--trials {args.trials}: expected an integer >= 1")
     out = Path(args.out or Path("runs") / cfg.name)

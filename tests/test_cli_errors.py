@@ -123,6 +123,11 @@ CASES = [
     ("blur-check with a bad sigma", ["blur-check", OZER, "--data", "{t}", "--out", "{t}",
                                      "--sigmas", "0,two"], None,
      "--sigmas 0,two: expected comma-separated numbers of pixels from 0 to 24, e.g. 0,1,2,3"),
+    ("blur-check with a missing --csv", ["blur-check", OZER, "--data", "{t}", "--csv",
+                                         "{t}/none.csv", "--out", "{t}"], None,
+     "none.csv: no such file or folder (given as --csv)"),
+    ("study of missing data", ["study", OZER, "--data", "{t}/nowhere"], None,
+     "nowhere: no such file or folder (given as --data)"),
     ("blur-check without finished cells", ["blur-check", OZER, "formats=csv", "models=ozer_cnn",
                                            "seeds=0", "--data", "{setup}", "--out", "{t}"],
      _sample_csv, ": no finished cell with its model (model.keras or best.keras) for this "
