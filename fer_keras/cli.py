@@ -7,6 +7,7 @@ Ctrl-C with one line saying how to resume, exit 130. Never a traceback for eithe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import os
@@ -193,6 +194,44 @@ def cmd_blur_check(args) -> int:
     return 0
 
 
+def cmd_noise_gain(args) -> int:
+    cfg, data, _ = _config_and_inputs(args)
+    try:
+        sigmas = tuple(float(v) for v in args.sigmas.split(",")) if args.sigmas else \
+            tuple(v for v in cfg.noise_eval if v > 0) or (5.0, 10.0, 20.0, 40.0)
+    except ValueError:
+        sigmas = ()
+    if not sigmas or any(not 0 < v <= 128 for v in sigmas):
+        raise UsageError(f"--sigmas {args.sigmas}: expected comma-separated grey levels "
+                         "above 0 and up to 128, e.g. 5,10,20")
+    if args.n < 1:
+        raise UsageError(f"--n {args.n}: expected an integer >= 1")
+    if args.json:
+        output_file(args.json, "the JSON")
+    import numpy as np
+
+    from .data import load
+    from .data.preprocess import noise_gain
+
+    images = load(data).images
+    pick = np.sort(np.random.default_rng(args.seed).choice(
+        len(images), min(args.n, len(images)), replace=False))
+    rows = noise_gain(images[pick], cfg.preprocess, sigmas, seed=args.seed)
+    print(f"noise gain of {args.config}'s preprocessing ({cfg.preprocess}) on {len(pick)} "
+          f"random images of {data} (seed {args.seed}); RMS change in grey levels:")
+    print(f"{'stage':<16}{'sigma':>7}{'added':>9}{'after':>9}{'gain':>7}")
+    for r in rows:
+        print(f"{r['stage']:<16}{r['sigma']:>7g}{r['rms_added']:>9.2f}{r['rms_after']:>9.2f}"
+              f"{r['gain']:>7.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {"config": str(args.config), "preprocess": dataclasses.asdict(cfg.preprocess),
+             "data": str(data), "images": len(pick), "seed": args.seed, "rows": rows},
+            indent=2) + "\n")
+        print(f"JSON written to {args.json}")
+    return 0
+
+
 def cmd_study(args) -> int:
     cfg, data, _ = _config_and_inputs(args)
     if args.trials < 1:
@@ -360,6 +399,17 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--out", help="run folder (default: runs/<experiment>)")
     bc.add_argument("--sigmas", default="0,1,2,3,4", help="blur levels, pixels (default 0,1,2,3,4)")
 
+    ng = sub.add_parser("noise-gain", help="how much the config's preprocessing enlarges "
+                        "Gaussian noise added to raw images (each stage alone and together)")
+    ng.add_argument("config", help="experiments/<paper>.py")
+    ng.add_argument("overrides", nargs="*", help="key=value overrides of the config")
+    ng.add_argument("--data", help="FER-2013 image export or CSV (default: $FER2013_DIR)")
+    ng.add_argument("--n", type=int, default=1000, help="random images measured (default 1000)")
+    ng.add_argument("--seed", type=int, default=0, help="picks the images and the noise")
+    ng.add_argument("--sigmas", help="noise levels, grey levels (default: the config's "
+                    "noise_eval, else 5,10,20,40)")
+    ng.add_argument("--json", help="also write the table as JSON here")
+
     st = sub.add_parser("study", help="claim reachability: an Optuna search over the config's "
                         "search_space, then the best setting with every seed (resumable)")
     st.add_argument("config", help="an experiment config with a search_space")
@@ -434,14 +484,14 @@ def main(argv: list[str] | None = None) -> int:
     # key=value overrides may stand before or after the options of `run`
     args, extra = parser.parse_known_args(argv)
     if extra:
-        if args.cmd not in ("run", "study") or any(x.startswith("-") or "=" not in x
+        if args.cmd not in ("run", "study", "noise-gain") or any(x.startswith("-") or "=" not in x
                                                     for x in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = [*args.overrides, *extra]
     handlers = {"params": cmd_params, "data": cmd_data, "run": cmd_run, "report": cmd_report,
                 "index": cmd_index, "study": cmd_study, "bench": cmd_bench, "predict": cmd_predict,
                 "export": cmd_export, "explain": cmd_explain, "publish": cmd_publish,
-                "blur-check": cmd_blur_check}
+                "blur-check": cmd_blur_check, "noise-gain": cmd_noise_gain}
     try:
         return handlers[args.cmd](args)
     except FerKerasError as e:

@@ -107,5 +107,10 @@ def test_make_reproduce_emotionnet_quick_mode_on_the_sample(sample, tmp_path):
                     "no-preprocessing"):
         assert section in html, section
     assert (report / "robustness.png").exists()
+    gain = json.loads((report / "noise-gain.json").read_text())
+    assert gain["images"] == 350 and gain["preprocess"]["clahe"]
+    assert [(r["stage"], r["sigma"]) for r in gain["rows"]] == [
+        (stage, sigma) for sigma in (5.0, 10.0, 20.0, 40.0)
+        for stage in ("as configured", "alignment only", "CLAHE only")]
     assert "test-set leakage" not in html  # its variants select on validation, not on test
     assert (ROOT / "reports" / "index.html").read_bytes() == tracked  # quick mode: not touched

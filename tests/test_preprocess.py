@@ -15,6 +15,7 @@ from fer_keras.data.preprocess import (
     align_eyes,
     clahe,
     eye_angle,
+    noise_gain,
     preprocess,
     rotate,
     scale01,
@@ -84,6 +85,25 @@ def test_noise_is_seeded_clipped_and_zero_means_none():
     assert (with_noise(imgs, 0, seed=3) == imgs).all()
 
 
+def test_noise_gain_is_one_without_preprocessing_and_measured_per_stage():
+    flat = np.full((100, 48, 48, 1), 128, np.uint8)  # mid-grey: no noise is clipped
+    (row,) = noise_gain(flat, PreprocessConfig(), [5.0])
+    # rounding to whole grey levels adds variance 1/12: sqrt(25 + 1/12) = 5.008
+    assert row["stage"] == "as configured" and row["rms_added"] == pytest.approx(5.008, abs=0.03)
+    assert row["rms_after"] == row["rms_added"] and row["gain"] == 1.0
+    level = lambda grey: ((14.0, 20.0), (34.0, 20.0))  # noqa: E731  (a level pair: no rotation)
+    rows = noise_gain(flat, PreprocessConfig(align=True, clahe=True), [5.0, 10.0],
+                      eyes_of=level)
+    assert [(r["stage"], r["sigma"]) for r in rows] == [
+        (stage, sigma) for sigma in (5.0, 10.0)
+        for stage in ("as configured", "alignment only", "CLAHE only")]
+    by = {(r["stage"], r["sigma"]): r for r in rows}
+    assert by["alignment only", 5.0]["gain"] == 1.0  # a 0-degree rotation changes nothing
+    # CLAHE stretches the flat image's narrow noisy histogram: the noise comes out larger
+    assert by["CLAHE only", 5.0]["gain"] > 1.5
+    assert by["as configured", 5.0]["rms_after"] == by["CLAHE only", 5.0]["rms_after"]
+
+
 def test_settings_are_checked_by_the_config(tmp_path):
     path = tmp_path / "e.py"
     path.write_text("from fer_keras.config import ExperimentConfig\n"
@@ -140,6 +160,16 @@ def test_clahe_raises_local_contrast_of_real_faces(real_faces):
     assert local_std(out) > 1.2 * local_std(real_faces)
     assert cv2.Laplacian(out[0, ..., 0], cv2.CV_64F).var() > \
         cv2.Laplacian(real_faces[0, ..., 0], cv2.CV_64F).var()
+
+
+def test_clahe_enlarges_small_noise_on_real_faces(real_faces):
+    """The README's explanation of the robustness result: CLAHE (clip 2.0, 8x8 tiles) turns
+    Gaussian noise of 5 grey levels on real faces into a change several times as large, more
+    than alignment does (noise moves the landmarks, and with them the rotation)."""
+    by = {r["stage"]: r for r in noise_gain(real_faces, PreprocessConfig(align=True, clahe=True),
+                                           [5.0])}
+    assert by["CLAHE only"]["gain"] > 3 and by["as configured"]["gain"] > 3
+    assert by["CLAHE only"]["gain"] > 1.5 * by["alignment only"]["gain"]
 
 
 def test_blur_of_an_impulse_matches_the_gaussian_and_zero_means_none():
