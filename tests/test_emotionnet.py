@@ -41,6 +41,8 @@ def test_config_holds_the_papers_protocol():
     assert classwise.oversample and classwise.seeds == (0,)
     assert cfg.claimed_metrics["csv/emotionnet_pp"] == {
         "accuracy": 90.5, "precision_macro": 85.3, "recall_macro": 87.8, "f1_macro": 90.0}
+    assert cfg.claimed_metrics["csv/emotionnet_pp+no-preprocessing"] == {}  # claimed in words
+    assert "csv/emotionnet_pp+classwise-aug" not in cfg.claimed_metrics  # the model's claim
 
 
 def test_every_assumption_is_written_down():

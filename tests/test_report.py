@@ -312,6 +312,23 @@ def test_the_scoreboard_states_each_claim_check_in_one_sentence(tmp_path):
     assert "no claimed accuracy to compare; claims checked: ozer_cnn_lstm more often" in top
 
 
+def test_a_variant_stands_beside_its_models_claim_unless_it_has_its_own_entry():
+    from types import SimpleNamespace
+
+    from fer_keras.reports.claims import claim_of
+
+    def run(variant):
+        arm = "m" + (f"+{variant}" if variant else "")
+        return SimpleNamespace(format="csv", model="m", cell=f"csv/{arm}")
+
+    claimed = {"csv/m": {"accuracy": 90.5}, "csv/m+ablation": {}, "csv/m+other": {"accuracy": 1}}
+    assert claim_of(claimed, run("")) == {"accuracy": 90.5}
+    assert claim_of(claimed, run("reading")) == {"accuracy": 90.5}  # no entry: the model's
+    assert claim_of(claimed, run("ablation")) == {}  # an empty entry: no number claimed
+    assert claim_of(claimed, run("other")) == {"accuracy": 1}
+    assert claim_of({}, run("")) == {}
+
+
 def _ranked(cells: dict[str, tuple]) -> list[dict]:
     """ranking() on hand-made cells: name -> (claimed %, {seed: measured %})."""
     from types import SimpleNamespace

@@ -25,8 +25,12 @@ def mean_std(values: list[float]) -> dict:
 
 
 def claim_of(claimed: dict, run: SeedRun) -> dict:
-    """The paper's numbers for a cell; a variant cell stands beside its model's claim."""
-    return claimed.get(run.cell) or claimed.get(f"{run.format}/{run.model}") or {}
+    """The paper's numbers for a cell. A variant cell stands beside its model's claim (another
+    reading of the same method) unless the config gives the variant cell an entry of its own;
+    an empty entry claims no number (an ablation the paper only describes in words)."""
+    if run.cell in claimed:
+        return claimed[run.cell]
+    return claimed.get(f"{run.format}/{run.model}", {})
 
 
 # ----------------------------------------------------------------------------- protocol
