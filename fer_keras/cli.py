@@ -220,9 +220,10 @@ def cmd_noise_gain(args) -> int:
     print(f"noise gain of {args.config}'s preprocessing ({cfg.preprocess}) on {len(pick)} "
           f"random images of {data} (seed {args.seed}); RMS change in grey levels:")
     print(f"{'stage':<16}{'sigma':>7}{'added':>9}{'after':>9}{'gain':>7}")
-    for r in rows:
+    for r in rows:  # gain is None where clipping left no noise at all (saturated images)
+        gain = "–" if r["gain"] is None else f"{r['gain']:.2f}"
         print(f"{r['stage']:<16}{r['sigma']:>7g}{r['rms_added']:>9.2f}{r['rms_after']:>9.2f}"
-              f"{r['gain']:>7.2f}")
+              f"{gain:>7}")
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"config": str(args.config), "preprocess": dataclasses.asdict(cfg.preprocess),

@@ -91,6 +91,8 @@ def test_noise_gain_is_one_without_preprocessing_and_measured_per_stage():
     # rounding to whole grey levels adds variance 1/12: sqrt(25 + 1/12) = 5.008
     assert row["stage"] == "as configured" and row["rms_added"] == pytest.approx(5.008, abs=0.03)
     assert row["rms_after"] == row["rms_added"] and row["gain"] == 1.0
+    (row,) = noise_gain(flat, PreprocessConfig(), [0.01])  # rounds away: no noise, no ratio
+    assert row["rms_added"] == 0 and row["gain"] is None
     level = lambda grey: ((14.0, 20.0), (34.0, 20.0))  # noqa: E731  (a level pair: no rotation)
     rows = noise_gain(flat, PreprocessConfig(align=True, clahe=True), [5.0, 10.0],
                       eyes_of=level)
