@@ -174,18 +174,24 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _levels(text: str, ok, expected: str) -> tuple[float, ...]:
+    """--sigmas: comma-separated numbers, each accepted by `ok`; else one error line."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or not all(ok(v) for v in values):
+        raise UsageError(f"--sigmas {text}: expected {expected}")
+    return values
+
+
 def cmd_blur_check(args) -> int:
     cfg, data, csv = _config_and_inputs(args)
     out = Path(args.out or Path("runs") / cfg.name)
     if not out.is_dir():
         raise UsageError(f"{out}: no such folder; expected the experiment's run folder (--out)")
-    try:
-        sigmas = tuple(float(v) for v in args.sigmas.split(","))
-    except ValueError:
-        sigmas = ()
-    if not sigmas or any(not 0 <= v <= 24 for v in sigmas):
-        raise UsageError(f"--sigmas {args.sigmas}: expected comma-separated numbers of pixels "
-                         "from 0 to 24, e.g. 0,1,2,3")
+    sigmas = _levels(args.sigmas, lambda v: 0 <= v <= 24,
+                     "comma-separated numbers of pixels from 0 to 24, e.g. 0,1,2,3")
     _import_tensorflow_quietly()
     from .runner import RunOptions, blur_check
 
@@ -196,14 +202,9 @@ def cmd_blur_check(args) -> int:
 
 def cmd_noise_gain(args) -> int:
     cfg, data, _ = _config_and_inputs(args)
-    try:
-        sigmas = tuple(float(v) for v in args.sigmas.split(",")) if args.sigmas else \
-            tuple(v for v in cfg.noise_eval if v > 0) or (5.0, 10.0, 20.0, 40.0)
-    except ValueError:
-        sigmas = ()
-    if not sigmas or any(not 0 < v <= 128 for v in sigmas):
-        raise UsageError(f"--sigmas {args.sigmas}: expected comma-separated grey levels "
-                         "above 0 and up to 128, e.g. 5,10,20")
+    default = ",".join(f"{v:g}" for v in cfg.noise_eval if v > 0) or "5,10,20,40"
+    sigmas = _levels(args.sigmas or default, lambda v: 0 < v <= 128,
+                     "comma-separated grey levels above 0 and up to 128, e.g. 5,10,20")
     if args.n < 1:
         raise UsageError(f"--n {args.n}: expected an integer >= 1")
     if args.json:
@@ -212,6 +213,7 @@ def cmd_noise_gain(args) -> int:
 
     from .data import load
     from .data.preprocess import noise_gain
+    from .provenance import write_json
 
     images = load(data).images
     pick = np.sort(np.random.default_rng(args.seed).choice(
@@ -225,10 +227,10 @@ def cmd_noise_gain(args) -> int:
         print(f"{r['stage']:<16}{r['sigma']:>7g}{r['rms_added']:>9.2f}{r['rms_after']:>9.2f}"
               f"{gain:>7}")
     if args.json:
-        Path(args.json).write_text(json.dumps(
-            {"config": str(args.config), "preprocess": dataclasses.asdict(cfg.preprocess),
-             "data": str(data), "images": len(pick), "seed": args.seed, "rows": rows},
-            indent=2) + "\n")
+        write_json(args.json, {"config": str(args.config),
+                               "preprocess": dataclasses.asdict(cfg.preprocess),
+                               "data": str(data), "images": len(pick), "seed": args.seed,
+                               "rows": rows})
         print(f"JSON written to {args.json}")
     return 0
 

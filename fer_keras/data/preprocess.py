@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -190,22 +190,25 @@ def noise_gain(images: np.ndarray, cfg: PreprocessConfig, sigmas, seed: int = 0,
     check. With both alignment and CLAHE on, each is also measured alone, so a loss of
     robustness can be traced to one of them (an alignment change includes any rotation that
     the noise moves the landmarks to)."""
-    from dataclasses import replace
-
-    stages = {"as configured": cfg}
-    if cfg.align and cfg.clahe:
-        stages["alignment only"] = replace(cfg, clahe=False)
-        stages["CLAHE only"] = replace(cfg, align=False)
     if cfg.align:
         eyes_of = eyes_of or LandmarkEyes(cfg.landmark_size)
-    clean = {name: preprocess(images, c, eyes_of).images.astype(np.float64)
-             for name, c in stages.items()}
+
+    def stages(x: np.ndarray) -> dict[str, np.ndarray]:
+        if not (cfg.align and cfg.clahe):
+            return {"as configured": preprocess(x, cfg, eyes_of).images}
+        # preprocess() is alignment then CLAHE: the landmarks are found once per image set
+        aligned = preprocess(x, replace(cfg, clahe=False), eyes_of).images
+        return {"as configured": clahe(aligned, cfg.clahe_clip, cfg.clahe_tile),
+                "alignment only": aligned,
+                "CLAHE only": clahe(x, cfg.clahe_clip, cfg.clahe_tile)}
+
+    clean = {name: out.astype(np.float64) for name, out in stages(images).items()}
     rows = []
     for sigma in sigmas:
         noisy = with_noise(images, sigma, seed)
         added = _rms(noisy.astype(np.float64) - images)
-        for name, c in stages.items():
-            after = _rms(preprocess(noisy, c, eyes_of).images - clean[name])
+        for name, out in stages(noisy).items():
+            after = _rms(out - clean[name])
             rows.append({"stage": name, "sigma": float(sigma), "rms_added": round(added, 3),
                          "rms_after": round(after, 3),
                          "gain": round(after / added, 3) if added else None})
