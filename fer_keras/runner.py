@@ -286,6 +286,10 @@ def train(cfg: ExperimentConfig, cell: Cell, model: keras.Model, spec: InputSpec
         shutil.rmtree(backup, ignore_errors=True)
     if resuming:  # keep exactly the epochs the backup holds
         rewrite_history(history_path, past)
+        print(f"{label or cell.name} resuming from its backup after epoch {len(past)} of "
+              f"{cfg.max_epochs}" if past else
+              f"{label or cell.name} unfinished, but its backup holds no finished epoch: "
+              f"starting again", flush=True)
     clock = EpochClock(cell.seed)
     train_index = oversampled(data.labels, split.train, cell.seed) if cfg.oversample \
         else split.train

@@ -3,6 +3,7 @@ run: same history, same selected epoch, same predictions and metrics. The cell u
 and random augmentation (rotation, flip, noise), so every random state must come back."""
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -54,8 +55,12 @@ def test_killed_and_resumed_run_equals_the_uninterrupted_one(sample, tmp_path, u
     out = tmp_path / "killed"
     history = out / CELL / "history.csv"
     killed_rows = _kill_after(_command(sample, out), history, kill_after)
-    subprocess.run(_command(sample, out), cwd=ROOT, check=True, capture_output=True)
+    log = subprocess.run(_command(sample, out), cwd=ROOT, check=True, capture_output=True,
+                         text=True).stdout
     resumed = out / CELL
+    # the log says where it went on from: the backup is written just after the history row
+    found = re.search(r"resuming from its backup after epoch (\d+) of 6", log)
+    assert found and int(found[1]) in (kill_after - 1, kill_after), log
     manifest = json.loads((resumed / "manifest.json").read_text())
     assert manifest["resumed"] is True and manifest["epochs"] == 6
     rows = history.read_text().splitlines()
