@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import io
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is imported
@@ -51,36 +49,10 @@ def _config_and_inputs(args):
     return cfg, data, csv
 
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its start-up log lines (oneDNN and CUDA notices, which
-    TF_CPP_MIN_LOG_LEVEL does not silence) held back, so they never stand before our own
-    messages; shown if the import fails. The run's manifest records the devices used."""
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, io.UnsupportedOperation):  # stderr is not a file (captured)
-        import tensorflow  # noqa: F401
-        return
-    saved = os.dup(fd)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), fd)
-        try:
-            import keras  # noqa: F401
-            import tensorflow  # noqa: F401
-        except BaseException:
-            os.dup2(saved, fd)
-            held.seek(0)
-            sys.stderr.buffer.write(held.read())
-            raise
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
-
-
 from .errors import FerKerasError  # noqa: E402  (light: no TensorFlow)
 from .paths import output_file, output_folder  # noqa: E402
+from .tfprocess import available_cores, pin_threads  # noqa: E402
+from .tfprocess import import_tensorflow_quietly as _import_tensorflow_quietly  # noqa: E402
 
 
 class UsageError(FerKerasError):
@@ -155,6 +127,19 @@ def _parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def _jobs(args) -> int:
+    """--jobs: cells trained at once (default: one per core; one with a multi-device strategy,
+    which spreads a single cell over every device)."""
+    if args.jobs is None:
+        return 1 if args.strategy != "default" else available_cores()
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: expected an integer >= 1")
+    if args.jobs > 1 and args.strategy != "default":
+        raise UsageError(f"--jobs {args.jobs} with --strategy {args.strategy}: a multi-device "
+                         "strategy trains one cell on every device; expected --jobs 1")
+    return args.jobs
+
+
 def cmd_run(args) -> int:
     # Everything that needs no TensorFlow is checked before it is imported.
     cfg, data, csv = _config_and_inputs(args)
@@ -162,12 +147,14 @@ def cmd_run(args) -> int:
     shard = _parse_shard(args.shard)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: is a file; expected a folder for the run (--out)")
+    jobs = _jobs(args)
     _import_tensorflow_quietly()
     from .runner import RunOptions, run_experiment
 
     opts = RunOptions(data=data, csv=csv, out=out,
                       strategy=args.strategy, mixed_precision=args.mixed_precision, shard=shard,
-                      tensorboard=args.tensorboard, force=args.force, dry_run=args.dry_run)
+                      tensorboard=args.tensorboard, force=args.force, dry_run=args.dry_run,
+                      jobs=jobs, allow_data_shift=args.allow_data_shift)
     results = run_experiment(cfg, opts)
     if results is not None:
         print(f"results: {results}")
@@ -243,6 +230,7 @@ def cmd_study(args) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: is a file; expected a folder for the study (--out)")
     _import_tensorflow_quietly()
+    pin_threads(cfg.threads)  # its trials train in this process: before TensorFlow's first op
     from .study import StudyOptions, run_study
 
     models = tuple(m for m in args.models.split(",") if m) if args.models else ()
@@ -383,6 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--strategy", default="default", choices=("default", "mirrored", "multiworker"))
     r.add_argument("--mixed-precision", action="store_true")
     r.add_argument("--shard", default="0/1", help="i/n: run every n-th cell from i")
+    r.add_argument("--jobs", type=int, default=None,
+                   help="cells trained at once, each in a worker process with the config's "
+                   "threads (default: the number of cores; the numbers never depend on it)")
+    r.add_argument("--allow-data-shift", action="store_true",
+                   help="train even when the training and test images differ in sharpness "
+                   "(e.g. a blurred copy); every cell's manifest and the report say so")
     r.add_argument("--tensorboard", action="store_true",
                    help="also log each cell to <cell>/tensorboard (view: tensorboard --logdir)")
     r.add_argument("--force", action="store_true",

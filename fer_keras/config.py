@@ -93,6 +93,12 @@ class ExperimentConfig:
     # any preprocessing (robustness.json). Never used for any choice.
     noise_eval: tuple[float, ...] = field(default=(), metadata=ADDED)
     deterministic: bool = True
+    # TensorFlow's intra-op and inter-op threads in the process that trains a cell. The thread
+    # count changes the order of floating-point sums, hence the weights (one epoch of ozer_cnn
+    # ends with other weights on 1 thread than on 2): fixed here, part of every cell's identity,
+    # so a cell computes the same on a 2-core laptop and a 64-core server, whatever --jobs is.
+    # More cells side by side (--jobs) is the way to use more cores.
+    threads: int = 1
     # After every epoch, also the test accuracy to test_curve.csv: an oracle for a study's
     # ceiling (the best any epoch-selection rule could do), read by nothing during training
     # and never used for any choice.
@@ -171,6 +177,7 @@ class ExperimentConfig:
             raise ConfigError(f"seeds={','.join(map(str, self.seeds))}: expected integers >= 0")
         _at_least("max_epochs", self.max_epochs, 1)
         _at_least("batch_size", self.batch_size, 1)
+        _at_least("threads", self.threads, 1)
         _at_least("early_stopping_patience", self.early_stopping_patience, 1)
         _at_least("min_epochs", self.min_epochs, 0)
         if self.limit and self.limit < 70:

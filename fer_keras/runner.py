@@ -54,7 +54,7 @@ from .callbacks import (
 )
 from .config import ExperimentConfig
 from .data import FerData, convert
-from .data.audit import split_quality
+from .data.audit import quality, quality_shifts, split_quality
 from .data.directory import split_folders
 from .data.errors import DataError
 from .data.pipeline import EpochClock, InputSpec, make_dataset
@@ -95,6 +95,8 @@ from .runfolder import (
     rewrite_history,
     start_folder,
 )
+from .tfprocess import pin_threads, threads_in_effect
+from .workers import Task, run_tasks
 
 __all__ = ["Cell", "RunOptions", "cells", "run_cell", "run_experiment"]
 
@@ -115,6 +117,11 @@ class RunOptions:
     tensorboard: bool = False
     force: bool = False  # move conflicting cells aside (never delete) and train them again
     dry_run: bool = False  # check and print the plan; train nothing
+    jobs: int = 1  # cells trained at once, each in a worker process (1: in this process
+    # when its TensorFlow threads are those the cells ask for, else in one worker)
+    # Train although the training images differ from the test images in sharpness
+    # (check_data_shift); every cell's manifest then records the difference.
+    allow_data_shift: bool = False
     # More callbacks for every cell, each made fresh per cell by a call without arguments
     # (e.g. a search's pruning report); they come last, after the backup is written.
     callbacks: tuple = ()
@@ -194,6 +201,46 @@ def split_of(cfg: ExperimentConfig, data: FerData, seed: int, where: str = "") -
     return split
 
 
+SHIFT_SAMPLE = 2000  # images per part the guard measures (a median settles long before that)
+
+
+def data_shift(data: FerData, split: Split) -> list[str]:
+    """The guard against training on one kind of image and scoring on another (e.g. a damaged
+    copy whose training images were blurred): one sentence (data.audit.quality_shifts) per pair
+    of parts whose median sharpness differs by more than the audit's factor, for the cell's
+    training and test parts, and for FER-2013's own parts (Training, PublicTest, PrivateTest)
+    where the data records them (a random split mixes those, hiding a damaged part). Measured
+    on a fixed sample of each part, on the images as loaded."""
+    rng = np.random.default_rng(0)
+
+    def measured(index: np.ndarray) -> dict:
+        if len(index) > SHIFT_SAMPLE:
+            index = np.sort(rng.choice(index, SHIFT_SAMPLE, replace=False))
+        return quality(data.images[index])
+
+    shifts = quality_shifts({"training part": measured(split.training_part),
+                             "test part": measured(split.test)})
+    parts = {u: np.flatnonzero(data.usage == u) for u in sorted(set(data.usage.tolist())) if u}
+    if len(parts) > 1:
+        shifts += quality_shifts({u: measured(i) for u, i in parts.items()})
+    return shifts
+
+
+def check_data_shift(states: list[CellState], data: dict, splits: dict, source: Path) -> None:
+    """Refuse, before the first epoch, to train any cell on data whose parts differ (one line
+    naming both figures and the way forward)."""
+    for s in states:
+        if s.status == "done":
+            continue
+        shifts = data_shift(data[s.cell], splits[s.cell])
+        if shifts:
+            raise DataError(
+                f"{source}: {s.cell.format} data, seed {s.cell.seed}: {shifts[0]}. Expected "
+                "training and test images of one kind (a damaged or differently processed "
+                f"copy? `fer-keras data audit {source}` measures every part); to train anyway, "
+                "run with --allow-data-shift (every cell's manifest and the report then say so)")
+
+
 def prepare(cfg: ExperimentConfig, data: FerData, opts: RunOptions
             ) -> tuple[FerData, Preprocessed | None]:
     """The preprocessing stage: every image of the data set through cfg.preprocess, once per
@@ -208,7 +255,7 @@ def prepare(cfg: ExperimentConfig, data: FerData, opts: RunOptions
         print(f"preprocessing {len(data)} images ({cfg.preprocess}) ...", flush=True)
         done = preprocess(data.images, cfg.preprocess)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")  # workers may race
         np.savez(tmp, images=done.images, angles=done.angles, rotated=done.rotated)
         os.replace(tmp, path)
     note = "preprocessed: " + ", ".join(f"{k} {v}" for k, v in done.summary().items())
@@ -429,6 +476,10 @@ def record(folder: Path, cfg: ExperimentConfig, cell: Cell, data: FerData, split
         "preprocess": prepared.summary() if prepared is not None else None,
         "input": {"channels": spec.channels, "raw_pixels": spec.raw_pixels,
                   "model_input_shape": list(model.input_shape[1:])},
+        "threads": threads_in_effect(),
+        # the training and test images differ (trained with --allow-data-shift): said in red
+        "data_shift": {"allowed": opts.allow_data_shift,
+                       "shifts": json.loads((folder / QUALITY_FILE).read_text())["shifts"]},
         "strategy": opts.strategy, "replicas": replicas,
         "mixed_precision": opts.mixed_precision,
         "model_sha256": sha256_file(folder / "best.keras"),
@@ -470,6 +521,11 @@ def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
     before other TensorFlow work); made from opts when a cell is run on its own. `cfg` is the
     experiment's config; a variant cell runs with its variant's."""
     cfg = cfg.variant(cell.variant)
+    if not pin_threads(cfg.threads):
+        raise RuntimeError(f"{cell.name} seed {cell.seed}: this process's TensorFlow already "
+                           f"runs with other threads than the cell's {cfg.threads} "
+                           "(config key threads); expected run_experiment, which trains it in a "
+                           "worker process of its own")
     started = now()
     strategy = strategy or make_strategy(opts.strategy)
     split = split_of(cfg, data, cell.seed)
@@ -558,12 +614,17 @@ def plan(cfg: ExperimentConfig, opts: RunOptions) -> Plan:
             raise DataError(f"preprocess.align: {e}") from None
     states = [inspect(c, opts.out, identity_of(configs[c], data[c], sigs[c.model]))
               for c in todo]
+    if not opts.allow_data_shift:
+        check_data_shift(states, data, splits, Path(opts.data))
     return Plan(data, splits, states)
 
 
 def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path | None:
     """Run (or resume) every cell of this shard; reuse cells finished with the same identity.
+    Up to opts.jobs cells train at once, each in a worker process; with one job, in this
+    process when its threads can be the cells' (always the same numbers: config key threads).
     With opts.dry_run, print the plan and return None."""
+    pin_threads(cfg.threads)  # before TensorFlow's first op (the plan builds every model)
     configure_devices(opts)
     strategy = make_strategy(opts.strategy)
     p = plan(cfg, opts)
@@ -578,31 +639,57 @@ def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path | None:
         print(f"--force: moved {s.folder} aside to {move_aside(s, opts.out)}", flush=True)
     states = [dataclasses.replace(s, status="new") if s.status == "conflict" else s
               for s in p.states]
-    t0, trained = time.perf_counter(), 0
-    for i, s in enumerate(states, 1):
-        cell = s.cell
-        label = f"[cell {i}/{len(states)} {cell.name} seed {cell.seed}]"
+    labels = {s.cell: f"[cell {i}/{len(states)} {s.cell.name} seed {s.cell.seed}]"
+              for i, s in enumerate(states, 1)}
+    for s in states:
         if s.status == "done":
-            print(f"{label} already done with the same config, data and model; reused",
-                  flush=True)
-            if not (s.folder / QUALITY_FILE).exists():  # cells finished before it existed
-                # the split the cell used: same identity, so split_of gives the same indices
-                # (a committed copy keeps no split.npz)
-                record_quality(s.folder, p.data[cell].images, p.splits[cell].as_arrays())
-                print(f"{label} image quality of its split recorded ({QUALITY_FILE})",
-                      flush=True)
-            if record_test_usage(s.folder, p.data[cell], p.splits[cell]):
-                print(f"{label} original FER-2013 part of each test image recorded "
-                      f"({PREDICTIONS_FILE})", flush=True)
-            continue
-        m = run_cell(cfg, cell, p.data[cell], opts, label, strategy=strategy)
-        trained += 1
+            reuse(s, p, labels[s.cell])
+    todo = [s.cell for s in states if s.status != "done"]
+    t0, trained = time.perf_counter(), []
+
+    def finished(cell: Cell, m: dict) -> None:  # in this process, as each cell ends
+        trained.append(cell)
         elapsed = time.perf_counter() - t0
-        left = elapsed / trained * sum(x.status != "done" for x in states[i:])
-        print(f"{label} test accuracy {m['accuracy']:.4f}, macro F1 {m['f1_macro']:.4f} "
+        left = elapsed / len(trained) * (len(todo) - len(trained))
+        print(f"{labels[cell]} test accuracy {m['accuracy']:.4f}, macro F1 {m['f1_macro']:.4f} "
               f"({elapsed / 60:.1f} min so far, about {left / 60:.0f} min left)", flush=True)
         aggregate(opts.out, cfg)
+
+    if opts.jobs == 1 and all(pin_threads(cfg.variant(c.variant).threads) for c in todo):
+        for cell in todo:
+            finished(cell, run_cell(cfg, cell, p.data[cell], opts, labels[cell],
+                                    strategy=strategy))
+    else:
+        if opts.callbacks:
+            raise ValueError("RunOptions.callbacks are made in this process: expected jobs=1")
+        for cell in todo:  # preprocessing computed once here, before workers race for it
+            prepare(cfg.variant(cell.variant), p.data[cell], opts)
+        run_tasks([Task(c, train_in_worker, (cfg, c, p.data[c], opts, labels[c]))
+                   for c in todo], opts.jobs, finished)
     return aggregate(opts.out, cfg)
+
+
+def train_in_worker(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
+                    label: str) -> dict:
+    """One cell in a worker process of its own (workers.run_tasks): its threads are pinned
+    before TensorFlow's first op."""
+    pin_threads(cfg.variant(cell.variant).threads)
+    configure_devices(opts)
+    return run_cell(cfg, cell, data, opts, label)
+
+
+def reuse(s: CellState, p: Plan, label: str) -> None:
+    """A cell finished with the same identity: reused; files added since it finished are
+    completed from the data and split it used."""
+    print(f"{label} already done with the same config, data and model; reused", flush=True)
+    if not (s.folder / QUALITY_FILE).exists():  # cells finished before it existed
+        # the split the cell used: same identity, so split_of gives the same indices
+        # (a committed copy keeps no split.npz)
+        record_quality(s.folder, p.data[s.cell].images, p.splits[s.cell].as_arrays())
+        print(f"{label} image quality of its split recorded ({QUALITY_FILE})", flush=True)
+    if record_test_usage(s.folder, p.data[s.cell], p.splits[s.cell]):
+        print(f"{label} original FER-2013 part of each test image recorded "
+              f"({PREDICTIONS_FILE})", flush=True)
 
 
 BLUR_CHECK_FILE = "blur_check.csv"
