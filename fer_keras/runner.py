@@ -479,7 +479,7 @@ def record(folder: Path, cfg: ExperimentConfig, cell: Cell, data: FerData, split
         "threads": threads_in_effect(),
         # the training and test images differ (trained with --allow-data-shift): said in red
         "data_shift": {"allowed": opts.allow_data_shift,
-                       "shifts": json.loads((folder / QUALITY_FILE).read_text())["shifts"]},
+                       "shifts": json.loads((folder / QUALITY_FILE).read_text())["data_shift"]},
         "strategy": opts.strategy, "replicas": replicas,
         "mixed_precision": opts.mixed_precision,
         "model_sha256": sha256_file(folder / "best.keras"),
@@ -504,12 +504,15 @@ def record_test_usage(folder: Path, data: FerData, split: Split) -> bool:
     return True
 
 
-def record_quality(folder: Path, images: np.ndarray, parts: dict[str, np.ndarray]) -> None:
+def record_quality(folder: Path, data: FerData, split: Split) -> None:
     """quality.json: sharpness and contrast of the training, validation and test images as
-    loaded (before any preprocessing), and a sentence for each pair that differs, so that a
-    report can say when a model was trained on one kind of image and scored on another."""
-    write_json(folder / QUALITY_FILE,
-               split_quality(images, {k: parts[k] for k in ("train", "val", "test")}))
+    loaded (before any preprocessing), a sentence for each pair that differs, and the data-shift
+    guard's findings (data_shift), so that a report can say when a model was trained on one
+    kind of image and scored on another."""
+    parts = split.as_arrays()
+    write_json(folder / QUALITY_FILE, {
+        **split_quality(data.images, {k: parts[k] for k in ("train", "val", "test")}),
+        "data_shift": data_shift(data, split)})
 
 
 def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
@@ -541,7 +544,7 @@ def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
     scored = save_inference_model(folder, cfg, cell)
     metrics = evaluate(folder, scored, data, split, batch, test_labels)
     robustness(folder, cfg, scored, raw, split, batch, cell.seed)
-    record_quality(folder, raw.images, split.as_arrays())
+    record_quality(folder, raw, split)
     record(folder, cfg, cell, data, split, spec, model, opts, strategy.num_replicas_in_sync,
            started, seconds, resumed, identity, prepared)
     return metrics
@@ -685,7 +688,7 @@ def reuse(s: CellState, p: Plan, label: str) -> None:
     if not (s.folder / QUALITY_FILE).exists():  # cells finished before it existed
         # the split the cell used: same identity, so split_of gives the same indices
         # (a committed copy keeps no split.npz)
-        record_quality(s.folder, p.data[s.cell].images, p.splits[s.cell].as_arrays())
+        record_quality(s.folder, p.data[s.cell], p.splits[s.cell])
         print(f"{label} image quality of its split recorded ({QUALITY_FILE})", flush=True)
     if record_test_usage(s.folder, p.data[s.cell], p.splits[s.cell]):
         print(f"{label} original FER-2013 part of each test image recorded "
