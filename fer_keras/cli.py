@@ -52,6 +52,7 @@ def _config_and_inputs(args):
 from .errors import FerKerasError  # noqa: E402  (light: no TensorFlow)
 from .paths import output_file, output_folder  # noqa: E402
 from .tfprocess import available_cores, pin_threads  # noqa: E402
+from .workers import Terminated, interrupt_on_sigterm  # noqa: E402
 from .tfprocess import import_tensorflow_quietly as _import_tensorflow_quietly  # noqa: E402
 
 
@@ -489,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
                 "index": cmd_index, "study": cmd_study, "bench": cmd_bench, "predict": cmd_predict,
                 "export": cmd_export, "explain": cmd_explain, "publish": cmd_publish,
                 "blur-check": cmd_blur_check, "noise-gain": cmd_noise_gain}
+    interrupt_on_sigterm()
     try:
         return handlers[args.cmd](args)
     except FerKerasError as e:
@@ -499,9 +501,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {where}: {e.strerror or e}; expected a readable input or a writable "
               "output path", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print(INTERRUPTED, file=sys.stderr)
-        return 130
+        return 143 if isinstance(e, Terminated) else 130
 
 
 if __name__ == "__main__":

@@ -34,7 +34,22 @@ class WorkerError(RuntimeError):
     """A worker ended without a result (killed, out of memory, a crash in native code)."""
 
 
+def interrupt_on_sigterm() -> None:
+    """SIGTERM (what `kill`, `timeout`, batch schedulers and the parent send) stops this
+    process the way Ctrl-C does: KeyboardInterrupt, so the current cell keeps its backup. (A
+    job started in the background of a non-interactive shell ignores SIGINT altogether.)"""
+    def interrupt(signum, frame):
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+class Terminated(KeyboardInterrupt):
+    """Stopped by SIGTERM rather than Ctrl-C."""
+
+
 def _child(conn, payload: bytes) -> None:
+    interrupt_on_sigterm()
     try:
         from .tfprocess import import_tensorflow_quietly
 
@@ -58,18 +73,18 @@ def _child(conn, payload: bytes) -> None:
 
 
 def _stop(running: dict) -> None:
-    """Ctrl-C for every worker still running (they end their step, keep their backup), then
-    wait; a worker that does not end in time is terminated."""
+    """SIGTERM to every worker still running (it stops as on Ctrl-C: interrupt_on_sigterm; its
+    backup is kept), then wait; a worker that does not end in time is killed."""
     for _, proc in running.values():
         if proc.is_alive():
             try:
-                os.kill(proc.pid, signal.SIGINT)
+                os.kill(proc.pid, signal.SIGTERM)
             except OSError:
                 pass
     for _, proc in running.values():
         proc.join(STOP_WAIT_S)
         if proc.is_alive():
-            proc.terminate()
+            proc.kill()
             proc.join()
 
 
