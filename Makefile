@@ -14,8 +14,6 @@ FIRST_SEED = $(firstword $(subst $(comma), ,$(SEEDS)))
 .PHONY: install install-browser test params lint clean demo reproduce-ozer reproduce-ashok \
 	reproduce-emotionnet reproduce-wasey reproduce-xu reproduce-ozer-reachability report bench \
 	bench-video
-# `make report` rebuilds from the local runs when there are any, else from the committed copy.
-OZER_RUNS = $(if $(wildcard runs/ozer/*/seed-*/done.json),runs/ozer,reports/ozer/runs)
 
 install: $(STAMP)
 
@@ -145,8 +143,13 @@ reproduce-wasey reproduce-xu: reproduce-%: install
 	$(FER) report $(call RUNS_OF,$*) --out $(call REPORT_OF,$*)
 	$(if $(QUICK),,$(FER) index reports)
 
+# Every paper's report from its local runs when there are any, else from the committed copy;
+# then the scoreboard and the generated blocks of the README and docs/papers/.
+PAPERS = ozer ashok emotionnet wasey xu
 report: install
-	$(FER) report $(OZER_RUNS) --out reports/ozer
+	@for p in $(PAPERS); do \
+	  runs=reports/$$p/runs; ls runs/$$p/*/seed-*/done.json >/dev/null 2>&1 && runs=runs/$$p; \
+	  if [ -d $$runs ]; then $(FER) report $$runs --out reports/$$p || exit 1; fi; done
 	$(FER) index reports
 
 # Data loading, training and inference against the plain paper-style pipeline, and the frame

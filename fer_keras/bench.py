@@ -323,6 +323,65 @@ def bench_video(data: Path | None = None, n_frames: int = 150) -> dict:
     return out
 
 
+LAYOUT_SCRIPT = """
+import sys, time
+import numpy as np
+from fer_keras.tfprocess import pin_threads
+threads, name, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+assert pin_threads(threads)
+import keras
+from fer_keras.models import create_model
+keras.utils.set_random_seed(0)
+model = create_model(name)
+model.compile(optimizer="adam", loss="categorical_crossentropy")
+rng = np.random.default_rng(0)
+x = rng.integers(0, 256, (n, 48, 48, int(model.input_shape[-1]))).astype("float32")
+y = keras.utils.to_categorical(rng.integers(0, 7, n), 7)
+model.fit(x, y, batch_size=32, epochs=1, verbose=0)  # warm-up: tracing, allocations
+t0 = time.perf_counter()
+model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+print(n / (time.perf_counter() - t0))
+"""
+LAYOUTS = (("1 cell x 2 threads", 1, 2), ("1 cell x 1 thread", 1, 1),
+           ("2 cells x 1 thread, side by side", 2, 1))
+
+
+def bench_layouts(reps: int, n: int = 4096) -> dict:
+    """Training images/s of Özer's models for each way of using 2 cores: one process with 2
+    threads, one with 1, two processes of 1 thread side by side (their sum): what --jobs
+    and the cells' pinned threads trade (docs/runs.md). Plain `fit` on NumPy arrays."""
+    out = {}
+    for name in INFERENCE_MODELS:
+        for label, procs, threads in LAYOUTS:
+            rates = []
+            for _ in range(reps):
+                running = [subprocess.Popen([sys.executable, "-c", LAYOUT_SCRIPT, str(threads),
+                                             name, str(n)], stdout=subprocess.PIPE, text=True)
+                           for _ in range(procs)]
+                rates.append(sum(float(p.communicate()[0].strip().splitlines()[-1])
+                                 for p in running))
+            out[f"{name}: {label}"] = {"model": name, "processes": procs, "threads": threads,
+                                       "images_per_s": summary(rates)}
+    return out
+
+
+def render_layouts(layouts: dict) -> list[str]:
+    lines = ["## Threads and cells side by side (training images/s, plain `fit`, 4,096 "
+             "images, batch 32)", "",
+             "Every cell trains with 1 intra-op and 1 inter-op thread (config key `threads`), "
+             "so its numbers do not depend on the machine; `--jobs` trains cells side by side.",
+             "", "| model | layout | images/s, total | vs 1 cell x 2 threads |",
+             "|---|---|---|---|"]
+    base = {}
+    for m in layouts.values():
+        if m["processes"] == 1 and m["threads"] == 2:
+            base[m["model"]] = m["images_per_s"]["median"]
+    for label, m in layouts.items():
+        lines.append(f"| {m['model']} | {label.split(': ', 1)[1]} | {_r(m['images_per_s'])} | "
+                     f"{m['images_per_s']['median'] / base[m['model']]:.2f}x |")
+    return lines
+
+
 PEAK_SCRIPT = """
 import resource, sys
 from pathlib import Path
@@ -369,6 +428,14 @@ def _stage(label: str, fn: Callable[[], dict]) -> dict:
 
 def run_bench(data: Path | None, out: Path, reps: int = 3, only: str = "") -> Path:
     out.mkdir(parents=True, exist_ok=True)
+    if only == "threads":  # the thread layouts alone (no data needed)
+        result = {"environment": environment(),
+                  "layouts": _stage("thread layouts", lambda: bench_layouts(reps))}
+        (out / "threads.json").write_text(json.dumps(result, indent=2) + "\n")
+        (out / "threads.md").write_text("# fer-keras benchmark: threads and cells side by side"
+                                        "\n\n" + _env_line(result["environment"]) + "\n\n"
+                                        + "\n".join(render_layouts(result["layouts"])) + "\n")
+        return out / "threads.md"
     if only == "video":  # the predict frame rate alone (no data needed)
         result = {"environment": environment(),
                   "video": _stage("video predict", lambda: bench_video(data))}
@@ -399,13 +466,15 @@ def run_bench(data: Path | None, out: Path, reps: int = 3, only: str = "") -> Pa
                          lambda: bench_directory(train_dir, reps, tmp / "cache"))
         train_res = _stage("training throughput", lambda: bench_training(
             train_dir, load_directory(train_dir), reps, budget, steps))
+        layouts = _stage("thread layouts", lambda: bench_layouts(reps))
         inf_res = _stage("inference", lambda: bench_inference(reps))
         video_res = _stage("video predict", lambda: bench_video(data))
         mem_res = _stage("peak memory of a CSV run",
                          lambda: bench_memory(images_root, csv_path, mem_epochs))
     result = {"source": source, "environment": environment(), "csv_load": csv_res,
               "directory_load": dir_res, "training": train_res, "inference": inf_res,
-              "memory": mem_res, "video": video_res, "classes": list(CLASS_NAMES)}
+              "memory": mem_res, "video": video_res, "layouts": layouts,
+              "classes": list(CLASS_NAMES)}
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "bench.md").write_text(render(result))
     return out / "bench.md"
@@ -504,6 +573,8 @@ def render(r: dict) -> str:
             lines.append(f"| {name} | {label} | {v['latency_ms_p50']:.2f} | "
                          f"{v['latency_ms_p95']:.2f} | {v['batch256_images_per_s']:.0f} |")
     m = r["memory"]
+    if "layouts" in r:
+        lines += ["", *render_layouts(r["layouts"])]
     if "video" in r:
         lines += ["", *render_video(r["video"])]
     lines += ["", "## Memory", "",

@@ -52,8 +52,8 @@ def _config_and_inputs(args):
 from .errors import FerKerasError  # noqa: E402  (light: no TensorFlow)
 from .paths import output_file, output_folder  # noqa: E402
 from .tfprocess import available_cores, pin_threads  # noqa: E402
-from .workers import Terminated, interrupt_on_sigterm  # noqa: E402
 from .tfprocess import import_tensorflow_quietly as _import_tensorflow_quietly  # noqa: E402
+from .workers import Terminated, interrupt_on_sigterm  # noqa: E402
 
 
 class UsageError(FerKerasError):
@@ -256,8 +256,16 @@ def cmd_report(args) -> int:
 
 def cmd_index(args) -> int:
     from .reports import build_index
+    from .reports.markdown import update_docs
 
-    print(f"index: {build_index(output_folder(args.reports, 'the index'))}")
+    reports = output_folder(args.reports, "the index")
+    print(f"index: {build_index(reports)}")
+    docs = Path(args.docs) if args.docs else Path(reports).resolve().parent
+    if args.docs and not (docs / "README.md").is_file():
+        raise UsageError(f"{docs}: no README.md; expected the project's root (--docs)")
+    if (docs / "docs" / "papers").is_dir():  # the project's own reports: its docs follow
+        for path in update_docs(docs, reports):
+            print(f"regenerated: {path}")
     return 0
 
 
@@ -266,7 +274,8 @@ def cmd_bench(args) -> int:
     from .bench import run_bench
 
     data = args.data or os.environ.get("FER2013_DIR")
-    out = Path(args.out or ("reports/bench" if data else "runs/bench-sample"))
+    out = Path(args.out or ("reports/bench" if data or args.only == "threads"
+                            else "runs/bench-sample"))
     print(f"bench: {run_bench(Path(data) if data else None, out, reps=args.reps, only=args.only)}")
     return 0
 
@@ -439,8 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "synthetic sample)")
     b.add_argument("--out", help="default: reports/bench (real data) or runs/bench-sample")
     b.add_argument("--reps", type=int, default=3)
-    b.add_argument("--only", default="", choices=("", "video"),
-                   help="video: only the frames/s of predict on a video (no data needed)")
+    b.add_argument("--only", default="", choices=("", "video", "threads"),
+                   help="video: only the frames/s of predict on a video; threads: only the "
+                   "training throughput of each thread layout (neither needs data)")
 
     rep = sub.add_parser("report", help="HTML + PNG report from a run folder (writes only "
                          "inside --out)")
@@ -474,6 +484,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ix = sub.add_parser("index", help="reports/index.html: every report in a folder")
     ix.add_argument("reports", nargs="?", default="reports")
+    ix.add_argument("--docs", help="the project root whose README.md and docs/papers/*.md "
+                    "have generated blocks (default: the folder above REPORTS, when it has "
+                    "docs/papers/)")
     return p
 
 

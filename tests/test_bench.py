@@ -71,3 +71,29 @@ def test_timed_fit_gives_steady_and_whole_rates():
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8).repeat()
     steady, whole = _timed_fit(model, ds, steps=5, batch=8)
     assert np.isfinite(steady) and np.isfinite(whole) and steady > 0 and whole > 0
+
+
+def test_thread_layouts_table_compares_each_layout_with_one_cell_on_two_threads():
+    from fer_keras.bench import render_layouts
+
+    layouts = {f"ozer_cnn: {label}": {"model": "ozer_cnn", "processes": p, "threads": t,
+                                      "images_per_s": {"median": rate, "min": rate,
+                                                       "max": rate}}
+               for (label, p, t), rate in zip(
+                   (("1 cell x 2 threads", 1, 2), ("1 cell x 1 thread", 1, 1),
+                    ("2 cells x 1 thread, side by side", 2, 1)), (800.0, 540.0, 1000.0))}
+    rows = [r for r in render_layouts(layouts) if r.startswith("| ozer_cnn |")]
+    assert rows == ["| ozer_cnn | 1 cell x 2 threads | 800 (800-800) | 1.00x |",
+                    "| ozer_cnn | 1 cell x 1 thread | 540 (540-540) | 0.68x |",
+                    "| ozer_cnn | 2 cells x 1 thread, side by side | 1000 (1000-1000) | 1.25x |"]
+
+
+def test_a_layout_process_trains_with_the_threads_it_is_given():
+    import subprocess
+    import sys
+
+    from fer_keras.bench import LAYOUT_SCRIPT
+
+    res = subprocess.run([sys.executable, "-c", LAYOUT_SCRIPT, "1", "ozer_cnn", "64"],
+                         capture_output=True, text=True, check=True)
+    assert float(res.stdout.strip().splitlines()[-1]) > 0

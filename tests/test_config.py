@@ -57,7 +57,10 @@ def test_missing_config_file(tmp_path):
 ORIGINAL_TRAINING_KEYS = {
     "directory_subset", "csv_subset", "split", "optimizer", "learning_rate", "batch_size",
     "max_epochs", "early_stopping_patience", "restore_best_weights", "reduce_lr_patience",
-    "reduce_lr_factor", "min_lr", "class_weights", "augment", "deterministic"}
+    "reduce_lr_factor", "min_lr", "class_weights", "augment", "deterministic",
+    # threads: always part of the identity (2026-11-30, issue #31): every cell before it ran
+    # with TensorFlow's default threads, whose numbers differ, so none is reused under it
+    "threads"}
 ORIGINAL_AUGMENT_KEYS = {"rotation_deg", "horizontal_flip", "zoom", "shift", "shear",
                          "brightness", "contrast", "noise_std"}
 

@@ -1,5 +1,5 @@
-"""The committed reference reproduction: README numbers are exactly what the code produces
-from the committed per-run files."""
+"""The committed reference reproductions: each paper's report rebuilds from its committed runs
+to the same numbers (summary.json, results.csv) and the same model cards."""
 
 from pathlib import Path
 
@@ -8,14 +8,14 @@ import pytest
 from fer_keras.reports import build_report
 
 ROOT = Path(__file__).parents[1]
-REFERENCE = ROOT / "reports" / "ozer"
+PAPERS = sorted(p.parent.parent.name for p in ROOT.glob("reports/*/runs/experiment.json"))
 
 
-@pytest.mark.skipif(not (REFERENCE / "runs").is_dir(), reason="no committed reference run yet")
-def test_readme_tables_are_regenerated_from_the_committed_runs(tmp_path):
-    index = build_report(REFERENCE / "runs", tmp_path / "ozer")
-    tables = (index.parent / "tables.md").read_text()
-    assert tables == (REFERENCE / "tables.md").read_text()
-    readme = (ROOT / "README.md").read_text()
-    for block in tables.strip().split("\n\n"):
-        assert block in readme, f"README lacks this regenerated table:\n{block}"
+@pytest.mark.parametrize("paper", PAPERS)
+def test_the_committed_report_rebuilds_from_the_committed_runs(paper, tmp_path):
+    committed = ROOT / "reports" / paper
+    index = build_report(committed / "runs", tmp_path / paper)
+    for name in ("summary.json", "results.csv"):
+        assert (index.parent / name).read_text() == (committed / name).read_text(), name
+    for card in sorted((committed / "cards").glob("*.md")):
+        assert (index.parent / "cards" / card.name).read_text() == card.read_text(), card.name

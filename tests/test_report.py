@@ -413,3 +413,21 @@ def test_the_report_ranks_over_the_shared_seeds_when_cells_ran_different_ones(tm
     html = index.read_text()
     assert "the ranking that counts is over the seed(s) every cell has (0)" in html
     assert "<th>Seed(s) 0</th><th>Rank</th>" in html
+
+
+def test_a_study_report_rebuilt_from_its_own_copy_keeps_that_copy(tmp_path):
+    """Rebuilding reports/<study>/ from its own runs/ copy once deleted that copy (it was
+    cleared before being copied onto itself)."""
+    import shutil
+
+    committed = Path(__file__).parents[1] / "reports" / "ozer-reachability"
+    if not (committed / "runs" / "study.json").exists():
+        pytest.skip("no committed study")
+    copy = tmp_path / "ozer-reachability"
+    shutil.copytree(committed, copy)
+    before = sorted(p.relative_to(copy) for p in (copy / "runs").rglob("*") if p.is_file())
+    build_report(copy / "runs", copy)
+    after = sorted(p.relative_to(copy) for p in (copy / "runs").rglob("*") if p.is_file())
+    assert len(before) > 100 and after == before
+    assert "Superseded: this study was trained on a damaged copy" in (copy / "index.html"
+                                                                      ).read_text()

@@ -14,6 +14,7 @@ from ..metrics import RESULT_COLUMNS, RESULT_METRICS
 from ..provenance import write_csv
 from . import cards, claims, figures, stats
 from .claims import claim_of, mean_std
+from .damaged import damage_of
 from .rundata import KEPT_FILES, SeedRun, cells_of, main_runs, read_runs
 
 METRICS = (("accuracy", "Accuracy"), ("precision_macro", "Precision (macro)"),
@@ -52,38 +53,6 @@ def auc_table(runs: list[SeedRun], claimed: dict | None) -> list[dict]:
                  diff=None if paper is None or m["mean"] is None else m["mean"] - paper)
         rows.append(m)
     return rows
-
-
-def _pm(m: dict, d: int = 2) -> str:
-    if m["mean"] is None:
-        return "n/a"
-    std = "" if m["std"] is None else f" ± {m['std']:.{d}f}"
-    return f"{m['mean']:.{d}f}{std}"
-
-
-def markdown_table1(rows: list[dict]) -> str:
-    """Table 1 as Markdown (measured mean ± std over seeds, paper, difference), for READMEs."""
-    head = "| format | architecture | seeds | " + " | ".join(
-        f"{label} ours | paper | diff" for _, label in METRICS) + " |"
-    out = [head, "|" + "---|" * (3 + 3 * len(METRICS))]
-    for r in rows:
-        cells = [r["format"], r["model"], str(len(r["seeds"]))]
-        for key, _ in METRICS:
-            m = r["metrics"][key]
-            paper = "–" if m["paper"] is None else f"{m['paper']:.3f}"
-            diff = "–" if m["diff"] is None else f"{m['diff']:+.2f}"
-            cells += [_pm(m), paper, diff]
-        out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out) + "\n"
-
-
-def markdown_auc(cell: str, rows: list[dict]) -> str:
-    out = [f"| emotion | AUC ours ({cell}) | paper | diff |", "|---|---|---|---|"]
-    for a in rows:
-        paper = "–" if a["paper"] is None else f"{a['paper']:.4f}"
-        diff = "–" if a["diff"] is None else f"{a['diff']:+.4f}"
-        out.append(f"| {a['cls']} | {_pm(a, 4)} | {paper} | {diff} |")
-    return "\n".join(out) + "\n"
 
 
 def provenance(runs: list[SeedRun]) -> dict:
@@ -126,6 +95,13 @@ def provenance(runs: list[SeedRun]) -> dict:
         "quality_shifts": _shifts_by_format(runs),
         "quality_missing": {f: sum(r.quality is None for r in runs if r.format == f)
                             for f in quality},
+        # trained on a copy known to be damaged (damaged.py): superseded, whatever it measured
+        "damaged": sorted({d for d in map(damage_of, mans) if d}),
+        # trained although the guard found its training and test images unlike
+        # (--allow-data-shift): each finding once
+        "allowed_shifts": list(dict.fromkeys(
+            s for m in mans if (m.get("data_shift") or {}).get("allowed")
+            for s in m["data_shift"].get("shifts", []))),
     }
 
 
@@ -169,6 +145,59 @@ def _write_results(runs: list[SeedRun], path: Path) -> None:
                      for r in runs], RESULT_COLUMNS)
 
 
+def report_view(experiment: dict, runs: list[SeedRun]) -> dict:
+    """Everything a report says, as plain data (numbers and sentences) computed from the runs
+    alone, no file written: what the HTML page (build_report), the Markdown results of the
+    docs (markdown.py) and the scoreboard render."""
+    cells = cells_of(runs)
+    claimed_metrics = experiment.get("claimed_metrics", {})
+    claimed_auc = experiment.get("claimed_auc", {})
+    cell_views = [{"cell": cell, "slug": _slug(cell), "seeds": [r.seed for r in cruns],
+                   "ece": mean_std([r.metrics["ece"] for r in cruns]),
+                   "accuracy": mean_std([r.metrics["accuracy"] for r in cruns]),
+                   "confidence": mean_std([float(r.probs.max(1).mean()) for r in cruns]),
+                   "auc": auc_table(cruns, claimed_auc.get(cell)),
+                   "auc_claimed": cell in claimed_auc,
+                   "card": f"cards/{_slug(cell)}.md",
+                   "epochs": [int(r.manifest["epochs"]) for r in cruns],
+                   "best_epochs": [int(r.manifest["best_epoch"]) for r in cruns]}
+                  for cell, cruns in cells.items()]
+    factorial = main_runs(runs)  # variants stand beside the factorial, not in it
+    main_effects = {
+        factor: {level: mean_std([r.metrics["accuracy"] * 100 for r in factorial
+                                  if getattr(r, factor) == level])
+                 for level in dict.fromkeys(getattr(r, factor) for r in factorial)}
+        for factor in ("format", "model")}
+    t1 = table1(cells, claimed_metrics)
+    mcnemar = stats.mcnemar_pairs(runs)
+    proposed = experiment.get("proposed_model", "")
+    proposed_vs = claims.proposed_against_others(mcnemar, proposed) if proposed else []
+    floors = claims.above(runs, experiment.get("claimed_above", {}))
+    extremes = claims.recall_extremes(runs, experiment.get("claimed_recall_extremes", {}))
+    return {
+        "experiment": experiment, "table1": t1, "metrics": METRICS, "cells": cell_views,
+        # examples of the cell the paper's per-class claims are about when it ran, else the
+        # first cell's
+        "example_cell": next((c for c in claimed_auc if c in cells), next(iter(cells))),
+        "anova": stats.two_way_anova(factorial), "main_effects": main_effects,
+        "factorial": len(main_effects["format"]) > 1, "mcnemar": mcnemar,
+        "prov": provenance(runs), "class_names": CLASS_NAMES, "protocol": claims.protocol(runs),
+        "ranking": claims.ranking(t1, runs), "proposed": proposed, "proposed_vs": proposed_vs,
+        "class_weights": claims.class_weights_used(
+            runs, experiment.get("claimed_class_weights", {})),
+        "recall": claims.per_class_recall(runs), "variants": claims.variant_effects(runs),
+        "by_usage": claims.accuracy_by_usage(runs),
+        "headline": claims.headline(t1, runs, proposed),
+        "not_learned": claims.no_better_than_majority(runs),
+        "consistency": claims.consistency(claimed_metrics),
+        "preprocessing": claims.preprocessing(runs), "robustness": claims.robustness(runs),
+        "literature": (claims.literature(runs, experiment.get("literature", {}))
+                       if experiment.get("literature") else []),
+        "above": floors, "extremes": extremes,
+        "checks": claims.checks(proposed, proposed_vs, floors, extremes),
+    }
+
+
 def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Path:
     """The report of a run folder; of a reachability study's folder (study.json), the study's
     report (reachability.py), beside the `reference` run folder of the printed protocol."""
@@ -179,110 +208,58 @@ def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Pa
         return build_reachability(runs_dir, out, reference)
     experiment, runs = read_runs(runs_dir)
     out.mkdir(parents=True, exist_ok=True)
+    v = report_view(experiment, runs)
     cells = cells_of(runs)
-    claimed_metrics = experiment.get("claimed_metrics", {})
-    claimed_auc = experiment.get("claimed_auc", {})
-
-    cell_views = []
-    for cell, cruns in cells.items():
-        slug = _slug(cell)
-        view = {"cell": cell, "slug": slug, "seeds": [r.seed for r in cruns],
-                "curves": figures.training_curves(cruns, cell, out / f"curves-{slug}.png").name,
-                "confusion": figures.confusion(cruns, cell, out / f"confusion-{slug}.png").name,
-                "roc": figures.roc(cruns, cell, out / f"roc-{slug}.png").name,
-                "reliability": figures.reliability(cruns, cell,
-                                                   out / f"reliability-{slug}.png").name,
-                "ece": mean_std([r.metrics["ece"] for r in cruns]),
-                "accuracy": mean_std([r.metrics["accuracy"] for r in cruns]),
-                "confidence": mean_std([float(r.probs.max(1).mean()) for r in cruns]),
-                "auc": auc_table(cruns, claimed_auc.get(cell)),
-                "auc_claimed": cell in claimed_auc,
-                "card": f"cards/{slug}.md",
-                "published": (f"models/{slug}/card.md"
-                              if (out / "models" / slug / "card.md").exists() else None),
-                "gradcam": next((figures.gradcam_grid(r, cell, out / f"gradcam-{slug}.png").name
-                                 for r in cruns if r.gradcam is not None
-                                 and r.examples is not None), None),
-                "epochs": [int(r.manifest["epochs"]) for r in cruns],
-                "best_epochs": [int(r.manifest["best_epoch"]) for r in cruns]}
-        cell_views.append(view)
-
-    # Examples of the cell the paper's per-class claims are about when it ran, otherwise of
-    # the first cell.
-    example_cell = next((c for c in claimed_auc if c in cells), next(iter(cells)))
+    for view in v["cells"]:  # the figures of each cell
+        cell, slug, cruns = view["cell"], view["slug"], cells[view["cell"]]
+        view.update({
+            "curves": figures.training_curves(cruns, cell, out / f"curves-{slug}.png").name,
+            "confusion": figures.confusion(cruns, cell, out / f"confusion-{slug}.png").name,
+            "roc": figures.roc(cruns, cell, out / f"roc-{slug}.png").name,
+            "reliability": figures.reliability(cruns, cell,
+                                               out / f"reliability-{slug}.png").name,
+            "published": (f"models/{slug}/card.md"
+                          if (out / "models" / slug / "card.md").exists() else None),
+            "gradcam": next((figures.gradcam_grid(r, cell, out / f"gradcam-{slug}.png").name
+                             for r in cruns if r.gradcam is not None
+                             and r.examples is not None), None)})
+    example_cell = v["example_cell"]
     example_run = next((r for r in cells[example_cell] if r.examples is not None), None)
-    examples_png = (figures.examples_grid(example_run, example_cell,
-                                          out / f"examples-{_slug(example_cell)}.png").name
-                    if example_run is not None else None)
-
-    factorial = main_runs(runs)  # variants stand beside the factorial, not in it
-    anova = stats.two_way_anova(factorial)
-    interaction_png = (figures.interaction(factorial, out / "interaction.png").name
-                       if len({r.format for r in factorial}) > 1
-                       or len({r.model for r in factorial}) > 1 else None)
-    main_effects = {
-        factor: {level: mean_std([r.metrics["accuracy"] * 100 for r in factorial
-                                  if getattr(r, factor) == level])
-                 for level in dict.fromkeys(getattr(r, factor) for r in factorial)}
-        for factor in ("format", "model")}
-
-    t1 = table1(cells, claimed_metrics)
-    prov = provenance(runs)
-    mcnemar = stats.mcnemar_pairs(runs)
-    proposed = experiment.get("proposed_model", "")
-    head = claims.headline(t1, runs, proposed)
-    not_learned = claims.no_better_than_majority(runs)
-    proposed_vs = claims.proposed_against_others(mcnemar, proposed) if proposed else []
-    floors = claims.above(runs, experiment.get("claimed_above", {}))
-    extremes = claims.recall_extremes(runs, experiment.get("claimed_recall_extremes", {}))
-    robust = claims.robustness(runs)
-    by_usage = claims.accuracy_by_usage(runs)
-    ranked = claims.ranking(t1, runs)
-    quoted = claims.literature(runs, experiment.get("literature", {})) \
-        if experiment.get("literature") else []
-    literature_png = (figures.literature(quoted, experiment.get("literature_band", {}),
-                                         out / "literature.png").name if quoted else None)
-    robustness_png = (figures.robustness(robust, out / "robustness.png").name
-                      if robust else None)
-    generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    factorial = main_runs(runs)
     html = _env().get_template("report.html.j2").render(
-        experiment=experiment, table1=t1, metrics=METRICS, cells=cell_views,
-        examples_png=examples_png, example_cell=example_cell, anova=anova,
-        interaction_png=interaction_png, main_effects=main_effects,
-        mcnemar=mcnemar, prov=prov, generated=generated, class_names=CLASS_NAMES,
-        factorial=len(main_effects["format"]) > 1,
-        protocol=claims.protocol(runs), ranking=ranked, proposed=proposed,
-        proposed_vs=proposed_vs,
-        class_weights=claims.class_weights_used(runs, experiment.get("claimed_class_weights",
-                                                                     {})),
-        recall=claims.per_class_recall(runs), variants=claims.variant_effects(runs),
-        by_usage=by_usage,
-        headline=head, not_learned=not_learned, consistency=claims.consistency(claimed_metrics),
-        preprocessing=claims.preprocessing(runs), robustness=robust,
-        robustness_png=robustness_png, literature=quoted, literature_png=literature_png,
-        above=floors, extremes=extremes)
+        **v, generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        examples_png=(figures.examples_grid(example_run, example_cell,
+                                            out / f"examples-{_slug(example_cell)}.png").name
+                      if example_run is not None else None),
+        interaction_png=(figures.interaction(factorial, out / "interaction.png").name
+                         if len({r.format for r in factorial}) > 1
+                         or len({r.model for r in factorial}) > 1 else None),
+        robustness_png=(figures.robustness(v["robustness"], out / "robustness.png").name
+                        if v["robustness"] else None),
+        literature_png=(figures.literature(v["literature"], experiment.get("literature_band",
+                                                                           {}),
+                                           out / "literature.png").name
+                        if v["literature"] else None))
     (out / "index.html").write_text(html)
     cards_dir = out / "cards"
     shutil.rmtree(cards_dir, ignore_errors=True)
     cards_dir.mkdir()
     for cell, cruns in cells.items():
         (cards_dir / f"{_slug(cell)}.md").write_text(cards.card(cell, cruns, experiment))
-    # The same tables as Markdown, for the README (tests/test_reference.py keeps them equal).
-    tables = markdown_table1(t1) + "".join(
-        "\n" + markdown_auc(c["cell"], c["auc"]) for c in cell_views if c["auc_claimed"])
-    (out / "tables.md").write_text(tables)
+    (out / "tables.md").unlink(missing_ok=True)  # replaced by docs/papers/<paper>.md
     _write_results(runs, out / "results.csv")
     _copy_runs(runs, runs_dir, out / "runs")
+    prov = v["prov"]
     summary = {"name": experiment["name"], "paper": experiment.get("paper", ""),
-               "table1": t1, "seeds": prov["seeds"], "finished": prov["finished"],
-               "hardware": prov["cpu"], "anova": anova, "synthetic": prov["synthetic"],
-               "headline": head,
-               "checks": claims.checks(proposed, proposed_vs, floors, extremes),
+               "table1": v["table1"], "seeds": prov["seeds"], "finished": prov["finished"],
+               "hardware": prov["cpu"], "anova": v["anova"], "synthetic": prov["synthetic"],
+               "headline": v["headline"], "checks": v["checks"],
                "no_better_than_majority": [{k: r[k] for k in ("cell", "seed", "accuracy",
                                                                "dead")}
-                                           for r in not_learned],
+                                           for r in v["not_learned"]],
                "quality_shifts": [w["sentence"] for w in prov["quality_shifts"]],
-               "accuracy_by_usage": by_usage, "ranking": ranked}
+               "damaged": prov["damaged"], "allowed_shifts": prov["allowed_shifts"],
+               "accuracy_by_usage": v["by_usage"], "ranking": v["ranking"]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return out / "index.html"  # writes only inside `out`; the suite's index: build_index
 

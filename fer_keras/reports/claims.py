@@ -200,8 +200,9 @@ def accuracy_by_usage(runs: list[SeedRun]) -> dict:
     """Test accuracy (%) per original FER-2013 part (the CSV's Usage) of the test images, for
     runs whose test split draws from several parts. The parts are random draws from one
     collection, so a model should score them alike; a gap points at the parts' images
-    differing (our copy's Training part is blurred: README). {"parts": [...], "rows": [{cell,
-    parts: {part: mean_std}, images: {part: images per seed}}]}, empty without such runs."""
+    differing (as when a copy's Training part was blurred: docs/data.md). {"parts": [...],
+    "rows": [{cell, parts: {part: mean_std}, images: {part: images per seed}}]}, empty
+    without such runs."""
     per_cell: dict[str, dict[str, list]] = {}
     for r in runs:
         if r.usage is None or len(set(r.usage) & set(USAGE_PARTS)) < 2:

@@ -24,6 +24,7 @@ import pandas as pd
 from . import figures
 from .build import _env, copy_files
 from .claims import mean_std
+from .damaged import damage_of
 from .rundata import KEPT_FILES, RunFolderError, cells_of, read_runs
 
 AUDIT = "audit_test_accuracy"
@@ -103,6 +104,8 @@ def cell_rows(root: Path, studies: list[dict], claimed: dict, reference: Path | 
     setting over seeds, the oracle ceiling and the verdict; and the oracle figure. A cell
     with fewer finished seeds than the study plans (`seeds`) gets a provisional verdict."""
     _, ref_runs = _runs_or_none(reference) if reference else (None, [])
+    if {damage_of(r.manifest) for r in ref_runs} - {damaged_study(root)}:
+        ref_runs = []  # trained on other data than the study's: not comparable
     ref_cells = cells_of(ref_runs)
     rows, curves = [], []
     for s in studies:
@@ -137,6 +140,15 @@ def cell_rows(root: Path, studies: list[dict], claimed: dict, reference: Path | 
     return rows, png
 
 
+def damaged_study(root: Path) -> str | None:
+    """What is wrong with the data the study's runs were trained on (damaged.py), if known."""
+    for path in sorted(Path(root).rglob("manifest.json")):
+        found = damage_of(json.loads(path.read_text()))
+        if found:
+            return found
+    return None
+
+
 def build_reachability(root: Path, out: Path, reference: Path | None = None) -> Path:
     root, out = Path(root), Path(out)
     study = json.loads((root / "study.json").read_text())
@@ -155,14 +167,14 @@ def build_reachability(root: Path, out: Path, reference: Path | None = None) -> 
                         "notes": (control_exp or {}).get("claimed_notes", "")})
     html = _env().get_template("reachability.html.j2").render(
         study=study, studies=studies, rows=rows, oracle_png=oracle_png, control=control,
-        gaps=control_gaps(control, rows),
+        gaps=control_gaps(control, rows), damaged=damaged_study(root),
         reference=str(reference) if reference else None,
         generated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     (out / "index.html").write_text(html)
-    if out.resolve() != root.resolve():
+    if (out / "runs").resolve() != root.resolve():  # not when rebuilding from its own copy
         copy_study(root, out / "runs")
     summary = {"name": study["experiment"], "paper": study.get("paper", ""), "study": True,
-               "synthetic": bool(study.get("synthetic")),
+               "synthetic": bool(study.get("synthetic")), "damaged": damaged_study(root),
                "rows": rows_summary(rows)}
     (out / "study-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return out / "index.html"

@@ -1,0 +1,132 @@
+"""The generated blocks of the README and of docs/: Markdown rendered from run folders alone.
+
+A block is the text between `<!-- generated:NAME ... -->` and `<!-- /generated:NAME -->` in a
+Markdown file. `fer-keras index` rewrites every block from the committed runs
+(`reports/<paper>/runs/`), and tests/test_docs.py regenerates them and fails on any
+difference, so a number in the README or the docs never drifts from the runs. Prose around the
+blocks is written by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader
+
+from ..errors import FerKerasError
+from .build import report_view
+from .rundata import read_runs
+
+README_BLOCK = "papers"  # the README's table of papers
+RESULTS_BLOCK = "results"  # each docs/papers/<paper>.md's results
+
+
+class DocsError(FerKerasError):
+    pass
+
+
+def _env() -> Environment:
+    return Environment(loader=PackageLoader("fer_keras.reports", "templates"),
+                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return (f"<!-- generated:{name} (written by `fer-keras index` from the committed runs; "
+            "do not edit) -->", f"<!-- /generated:{name} -->")
+
+
+def has_runs(runs_dir: Path) -> bool:
+    return any(Path(runs_dir).glob("*/seed-*/done.json"))
+
+
+def paper_view(runs_dir: Path) -> dict:
+    experiment, runs = read_runs(runs_dir)
+    return report_view(experiment, runs)
+
+
+def results_markdown(view: dict) -> str:
+    """A paper's results (docs/papers/<paper>.md): provenance, claims vs measured, the claim
+    checks and every statistic its report computes, as Markdown tables."""
+    text = _env().get_template("results.md.j2").render(**view)
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def _row(paper: str, view: dict | None) -> str:
+    link = f"[{paper}](docs/papers/{paper}.md)"
+    if view is None:
+        return f"| {link} | – | not run on the repaired FER-2013 yet | – | – |"
+    title = view["experiment"].get("paper", "").split(",")[0]
+    h, prov = view["headline"], view["prov"]
+    if h is None:
+        measured = "; ".join(view["checks"][:2]) or "no claimed accuracy"
+        return f"| {link} ({title}) | – | {measured} | – | – |"
+    std = "" if h["std"] is None else f" ± {h['std']:.2f}"
+    seeds = ",".join(str(s) for s in prov["seeds"])
+    verdict = h["verdict"]
+    if prov["damaged"]:
+        verdict = f"**superseded** (trained on the blurred copy): {verdict}"
+    elif prov["synthetic"]:
+        verdict = f"**synthetic sample, not a result**: {verdict}"
+    return (f"| {link} ({title}) | {h['claimed']:.2f} ({h['cell']}) | {h['measured']:.2f}{std} "
+            f"({h['seeds']} seed(s): {seeds}) | {h['gap']:+.2f} | {verdict} |")
+
+
+def papers_markdown(reports_root: Path, papers: list[str]) -> str:
+    """The README's table: one line per paper, its headline claim, what we measure (mean ± sd
+    over seeds), the gap and the verdict, from reports/<paper>/runs/."""
+    lines = ["| paper | headline claim (accuracy %, cell) | measured (mean ± sd, seeds) | gap "
+             "| verdict |", "|---|---|---|---|---|"]
+    for paper in papers:
+        runs = Path(reports_root) / paper / "runs"
+        lines.append(_row(paper, paper_view(runs) if has_runs(runs) else None))
+    return "\n".join(lines) + "\n"
+
+
+def paper_results(reports_root: Path, paper: str) -> str:
+    runs = Path(reports_root) / paper / "runs"
+    if not has_runs(runs):
+        return (f"No reference run of `{paper}` on the repaired FER-2013 is committed yet: "
+                f"`make reproduce-{paper}` makes one.\n")
+    return results_markdown(paper_view(runs))
+
+
+def replace_block(text: str, name: str, content: str, where: Path) -> str:
+    begin, end = _markers(name)
+    pattern = re.compile(re.escape(begin.split(" (")[0]) + r"[^\n]*\n.*?" + re.escape(end),
+                         re.S)
+    if not pattern.search(text):
+        raise DocsError(f"{where}: no generated block {name!r}; expected a line starting with "
+                        f"'{begin.split(' (')[0]}' and a line '{end}'")
+    return pattern.sub(lambda _: f"{begin}\n{content}{end}", text, count=1)
+
+
+def papers(root: Path) -> list[str]:
+    """The papers with a docs page (docs/papers/<paper>.md), in the README's order."""
+    return [p.stem for p in sorted((Path(root) / "docs" / "papers").glob("*.md"))]
+
+
+def generated(root: Path, reports_root: Path) -> dict[Path, str]:
+    """Every file with generated blocks, as it must read: {path: text}."""
+    root = Path(root)
+    out = {}
+    readme = root / "README.md"
+    names = papers(root)
+    out[readme] = replace_block(readme.read_text(), README_BLOCK,
+                                papers_markdown(reports_root, names), readme)
+    for paper in names:
+        page = root / "docs" / "papers" / f"{paper}.md"
+        out[page] = replace_block(page.read_text(), RESULTS_BLOCK,
+                                  paper_results(reports_root, paper), page)
+    return out
+
+
+def update_docs(root: Path, reports_root: Path) -> list[Path]:
+    """Rewrite every generated block under `root`; the files that changed."""
+    changed = []
+    for path, text in generated(root, reports_root).items():
+        if path.read_text() != text:
+            path.write_text(text)
+            changed.append(path)
+    return changed

@@ -1,0 +1,89 @@
+"""Every number in the README and in docs/papers/ is generated from the committed runs: the
+blocks are regenerated here and must equal what is committed, so nothing can drift."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score
+
+from fer_keras.reports.markdown import (
+    DocsError,
+    generated,
+    paper_view,
+    papers,
+    replace_block,
+    results_markdown,
+    update_docs,
+)
+from tests.fake_runs import write_fake_runs
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_every_generated_block_equals_what_the_committed_runs_give():
+    for path, text in generated(ROOT, ROOT / "reports").items():
+        assert path.read_text() == text, (
+            f"{path.relative_to(ROOT)} differs from what the committed runs give: run "
+            "`fer-keras index reports` and commit the result")
+
+
+def test_every_paper_has_a_page_and_a_line_in_the_readme():
+    assert papers(ROOT) == ["ashok", "emotionnet", "ozer", "wasey", "xu"]
+    readme = (ROOT / "README.md").read_text()
+    for paper in papers(ROOT):
+        assert f"[{paper}](docs/papers/{paper}.md)" in readme
+    assert len(readme.splitlines()) < 200
+
+
+def test_results_markdown_holds_the_runs_numbers(tmp_path):
+    runs = write_fake_runs(tmp_path / "runs")
+    text = results_markdown(paper_view(runs))
+    cell = sorted(runs.glob("csv-ozer_cnn/seed-*"))
+    accs = []
+    for folder in cell:
+        z = np.load(folder / "predictions.npz")
+        accs.append(accuracy_score(z["labels"], z["probs"].argmax(1)) * 100)
+    mean, sd = np.mean(accs), np.std(accs, ddof=1)
+    row = next(line for line in text.splitlines() if line.startswith("| csv/ozer_cnn |"))
+    assert row.startswith(f"| csv/ozer_cnn | 0, 1 | {mean:.2f} ± {sd:.2f} | 55.000 | "
+                          f"{mean - 55.0:+.2f} |")
+    assert "#### Per-class AUC of csv/ozer_cnn" in text and "Superseded" not in text
+    assert "#### Two-way ANOVA" in text and "#### McNemar tests" in text
+
+
+def test_runs_on_the_damaged_copy_are_marked_superseded(tmp_path):
+    from fer_keras.reports.damaged import DAMAGED_DATA
+
+    runs = write_fake_runs(tmp_path / "runs")
+    blurred = next(iter(DAMAGED_DATA))
+    for path in runs.glob("*/seed-*/manifest.json"):
+        manifest = json.loads(path.read_text())
+        manifest["data"]["fingerprint"] = blurred
+        path.write_text(json.dumps(manifest))
+    text = results_markdown(paper_view(runs))
+    assert text.startswith("**Superseded: trained on a damaged copy of the data.**")
+    assert "blurred" in text.splitlines()[0]
+
+
+def test_a_file_without_its_markers_is_refused_in_one_line(tmp_path):
+    with pytest.raises(DocsError, match=r"README.md: no generated block 'papers'"):
+        replace_block("# a README\n", "papers", "x\n", Path("README.md"))
+
+
+def test_index_rewrites_the_blocks_and_leaves_the_prose(tmp_path):
+    root = tmp_path / "project"
+    (root / "docs" / "papers").mkdir(parents=True)
+    shutil.copy(ROOT / "README.md", root / "README.md")
+    page = root / "docs" / "papers" / "fake.md"
+    page.write_text("# Fake\n\nProse before.\n\n<!-- generated:results -->\nstale 99.99\n"
+                    "<!-- /generated:results -->\n\nProse after.\n")
+    write_fake_runs(root / "reports" / "fake" / "runs")
+    assert set(update_docs(root, root / "reports")) == {root / "README.md", page}
+    text = page.read_text()
+    assert "stale 99.99" not in text and "| csv/ozer_cnn | 0, 1 |" in text
+    assert text.startswith("# Fake\n\nProse before.\n\n") and text.endswith("\n\nProse after.\n")
+    assert "[fake](docs/papers/fake.md)" in (root / "README.md").read_text()
+    assert update_docs(root, root / "reports") == []  # a second run changes nothing
