@@ -293,7 +293,8 @@ def cmd_predict(args) -> int:
 
     predictor = Predictor(args.model, detector=args.detector, faces=args.faces)
     out = output_folder(args.out, "the annotated images") if args.out else None
-    rows, faceless = predict_paths(predictor, args.inputs, out, max_frames=args.max_frames)
+    rows, faceless = predict_paths(predictor, args.inputs, out, max_frames=args.max_frames,
+                                   overwrite=args.overwrite)
     if args.format == "json":
         print(json.dumps({"model": str(predictor.path), "faces": rows,
                           "no_face": faceless}, indent=2))
@@ -323,7 +324,7 @@ def cmd_export(args) -> int:
     _import_tensorflow_quietly()
     from .export import export
 
-    r = export(args.model, args.format, args.out)
+    r = export(args.model, args.format, args.out, overwrite=args.overwrite)
     print(f"exported: {r['path']} ({r['format']}); parity on {r['faces']} faces: largest "
           f"probability difference {r['max_abs_diff']:.2e}, same top class: "
           f"{r['same_top_class']}")
@@ -462,7 +463,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("predict", help="emotions of the faces in images, folders, videos")
     pr.add_argument("model", help="a run's cell folder, a published model folder, or .keras")
     pr.add_argument("inputs", nargs="+", help="images, folders of images, videos, camera:N")
-    pr.add_argument("--out", help="write annotated images / videos here")
+    pr.add_argument("--out", help="write annotated images / videos here, each at its input's "
+                    "path relative to the inputs' common folder; never over an input or a file "
+                    "predict did not write")
+    pr.add_argument("--overwrite", action="store_true",
+                    help="replace annotated files an earlier predict wrote in --out")
     pr.add_argument("--format", default="table", choices=("table", "json", "csv"))
     pr.add_argument("--detector", default="dlib", choices=("dlib", "haar"))
     pr.add_argument("--faces", default="auto", choices=("auto", "detect", "whole"),
@@ -472,7 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="SavedModel, ONNX or LiteRT, with a parity check")
     ex.add_argument("model", help="a run's cell folder, a published model folder, or .keras")
     ex.add_argument("--format", default="saved_model", choices=("saved_model", "onnx", "litert"))
-    ex.add_argument("--out", help="default: export-<format> beside the model")
+    ex.add_argument("--out", help="default: export-<format> beside the model; an existing "
+                    "path is refused")
+    ex.add_argument("--overwrite", action="store_true",
+                    help="replace --out when it is an earlier export made by fer-keras")
 
     xp = sub.add_parser("explain", help="Grad-CAM heat maps and dead ReLU units "
                         "(activity.json) for finished cells lacking them")

@@ -12,6 +12,8 @@ are written beside it (inference.json), as `predict` reads them.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -85,9 +87,38 @@ def run_exported(path: Path, fmt: str, x: np.ndarray) -> np.ndarray:
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 
-def export(source: str | Path, fmt: str, out: str | Path | None = None) -> dict:
+def sidecar_of(out: Path) -> Path:
+    """Where an export's description lives: beside a file, inside a SavedModel folder."""
+    return out / "inference.json" if out.is_dir() or out.suffix not in (".onnx", ".tflite") \
+        else out.with_name(out.name + ".json")
+
+
+def is_export(out: Path) -> bool:
+    """Whether `out` is an export this command made (its sidecar says so)."""
+    try:
+        return "export" in json.loads(sidecar_of(out).read_text())
+    except (OSError, ValueError):
+        return False
+
+
+def check_output(out: Path, overwrite: bool) -> None:
+    """An existing output is never replaced unless it is an earlier export and `overwrite`
+    says so: a user's folder or file is never deleted."""
+    if not out.exists():
+        return
+    if not is_export(out):
+        raise ExportError(f"{out}: already exists and is not an export made by fer-keras; "
+                          "expected a new path for --out (nothing was changed)")
+    if not overwrite:
+        raise ExportError(f"{out}: already exists (an earlier export); expected a new path "
+                          "for --out, or --overwrite to replace it (nothing was changed)")
+
+
+def export(source: str | Path, fmt: str, out: str | Path | None = None,
+           overwrite: bool = False) -> dict:
     """Export the model at `source` (anything `predict` accepts) to `out`; returns what the
-    parity check measured. Raises ExportError when the exported file disagrees."""
+    parity check measured. Raises ExportError when the exported file disagrees. The export
+    is made beside `out` and moved there only once it passed the parity check."""
     if fmt not in FORMATS:
         raise ExportError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
     path, meta = resolve_model(source)
@@ -95,24 +126,33 @@ def export(source: str | Path, fmt: str, out: str | Path | None = None) -> dict:
     out = Path(out) if out else path.parent / f"export-{fmt}"
     if SUFFIXES[fmt] and out.suffix != SUFFIXES[fmt]:  # Keras requires .onnx / .tflite
         out = out.with_name(out.name + SUFFIXES[fmt])
-    if out.exists():
-        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    check_output(out, overwrite)
     x = as_input(probe_faces())
     expected = model.predict(x, verbose=0)  # also builds the model: ONNX export needs a call
-    (unrolled(model) if fmt == "litert" else model).export(str(out), format=FORMATS[fmt],
-                                                            verbose=False)
-    got = run_exported(out, fmt, x)
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        (unrolled(model) if fmt == "litert" else model).export(str(tmp), format=FORMATS[fmt],
+                                                                verbose=False)
+        got = run_exported(tmp, fmt, x)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+        raise
     diff = float(np.abs(got - expected).max())
     same_top = bool((got.argmax(1) == expected.argmax(1)).all())
     result = {"format": fmt, "path": str(out), "source": str(path), "faces": len(x),
               "max_abs_diff": diff, "same_top_class": same_top,
-              "sha256": sha256_file(out) if out.is_file() else None}
+              "sha256": sha256_file(tmp) if tmp.is_file() else None}
     if not same_top or diff > TOLERANCE:
+        shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
         raise ExportError(f"{out}: the exported model disagrees with {path} (largest "
                           f"probability difference {diff:.2e}, same top class: {same_top}); "
-                          "expected agreement within 1e-4")
-    sidecar = out.with_name(out.name + ".json") if out.is_file() else out / "inference.json"
-    write_json(sidecar, {**meta, "export": result})
+                          "expected agreement within 1e-4 (nothing was written)")
+    if out.exists():  # an earlier export, replaced as --overwrite asked (check_output)
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+        sidecar_of(out).unlink(missing_ok=True)
+    os.replace(tmp, out)
+    write_json(sidecar_of(out), {**meta, "export": result})
     return result
 
 

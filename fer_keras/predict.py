@@ -23,6 +23,8 @@ Steps, the same for images, video frames and camera frames:
 from __future__ import annotations
 
 import json
+import os
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,14 +288,70 @@ def rows_of(source: str, faces: list[Face], frame: int | None = None) -> list[di
              "top": f.top} for i, f in enumerate(faces)]
 
 
+WRITTEN = ".fer-keras-predict.json"  # the files predict wrote into an --out folder
+
+
+def output_paths(items: list[tuple[str, str]], out: Path, overwrite: bool = False
+                 ) -> dict[str, Path]:
+    """Where each input's annotated copy goes under `out` (.png for images, .mp4 for videos):
+    its path as given when that is relative and below the working folder (photos/a/x.jpg ->
+    OUT/photos/a/x.png), else its file name; x.jpg and x.png of one folder become x.jpg.png and
+    x.png.png. Checked before anything is written: two inputs with one target, a target that is
+    an input, or a file predict did not write (WRITTEN) are refused; one predict wrote before is
+    replaced only with `overwrite`."""
+    files = {item: Path(item).resolve() for _, item in items if not item.startswith("camera:")}
+    targets = {}
+    for kind, item in items:
+        given = Path(item)
+        rel = (Path("camera" + item.split(":", 1)[1]) if item.startswith("camera:")
+               else given if not given.is_absolute() and ".." not in given.parts
+               else Path(given.name))
+        targets[item] = out / rel.with_suffix(".png" if kind == "image" else ".mp4")
+    taken = Counter(targets.values())
+    for item, target in targets.items():
+        if taken[target] > 1:
+            targets[item] = target.with_name(Path(item).name + target.suffix)
+    clash = [t for t, n in Counter(targets.values()).items() if n > 1]
+    if clash:
+        same = [i for i, t in targets.items() if t == clash[0]]
+        raise PredictError(f"{same[0]} and {same[1]}: both would be annotated as {clash[0]}; "
+                           "expected inputs of different names, or relative paths that tell "
+                           "them apart (nothing was written)")
+    written = set(json.loads((out / WRITTEN).read_text())) if (out / WRITTEN).is_file() \
+        else set()
+    inputs_ = set(files.values())
+    for target in targets.values():
+        if target.resolve() in inputs_:
+            raise PredictError(f"{target}: is one of the inputs; expected an --out folder apart "
+                               "from the inputs (nothing was written)")
+        if target.exists() and target.relative_to(out).as_posix() not in written:
+            raise PredictError(f"{target}: already exists and was not written by fer-keras "
+                               "predict; expected a new or empty --out folder (nothing was "
+                               "written)")
+        if target.exists() and not overwrite:
+            raise PredictError(f"{target}: already exists (an earlier fer-keras predict wrote "
+                               "it); expected a new --out folder, or --overwrite to replace the "
+                               "files predict wrote there (nothing was written)")
+    return targets
+
+
+def _wrote(out: Path, target: Path) -> None:
+    path = out / WRITTEN
+    written = set(json.loads(path.read_text())) if path.is_file() else set()
+    written.add(target.relative_to(out).as_posix())
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(sorted(written), indent=1) + "\n")
+    os.replace(tmp, path)
+
+
 def predict_paths(predictor: Predictor, paths: list[str], out: Path | None = None,
-                  max_frames: int = 0) -> tuple[list[dict], list[str]]:
+                  max_frames: int = 0, overwrite: bool = False) -> tuple[list[dict], list[str]]:
     """Rows for every face of every input, and the inputs where no face was found; with
-    `out`, annotated images (PNG) and videos (MP4) written there."""
+    `out`, annotated images (PNG) and videos (MP4) written there (output_paths)."""
     rows, faceless = [], []
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    for kind, item in inputs(paths):
+    items = inputs(paths)
+    targets = output_paths(items, out, overwrite) if out is not None else {}
+    for kind, item in items:
         if kind == "image":
             image = read_image(Path(item))
             faces = predictor.predict(image)
@@ -301,7 +359,9 @@ def predict_paths(predictor: Predictor, paths: list[str], out: Path | None = Non
             if not faces:
                 faceless.append(item)
             if out is not None:
-                cv2.imwrite(str(out / (Path(item).stem + ".png")), annotate(image, faces))
+                targets[item].parent.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(targets[item]), annotate(image, faces))
+                _wrote(out, targets[item])
             continue
         capture = open_video(item)
         writer = None
@@ -313,9 +373,9 @@ def predict_paths(predictor: Predictor, paths: list[str], out: Path | None = Non
             if out is not None:
                 if writer is None:
                     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-                    name = "camera" + item.split(":", 1)[1] if item.startswith("camera:") \
-                        else Path(item).stem
-                    writer = cv2.VideoWriter(str(out / f"{name}.mp4"),
+                    targets[item].parent.mkdir(parents=True, exist_ok=True)
+                    _wrote(out, targets[item])
+                    writer = cv2.VideoWriter(str(targets[item]),
                                              cv2.VideoWriter_fourcc(*"mp4v"), fps,
                                              (frame.shape[1], frame.shape[0]))
                 writer.write(annotate(frame, faces))
