@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import fcntl
 import hashlib
 import json
+import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +36,7 @@ from .errors import FerKerasError
 from .metrics import RESULT_COLUMNS, RESULT_METRICS
 from .provenance import write_csv, write_json
 
+LOCK_FILE = ".lock"  # held by the one `fer-keras run` writing the folder (run_lock)
 SUPERSEDED = "_superseded"  # where --force moves cells that are in the way
 PREDICTIONS_FILE = "predictions.npz"  # the test split, scored once (runner.evaluate)
 QUALITY_FILE = "quality.json"  # image quality of a cell's training, validation and test parts
@@ -217,6 +221,34 @@ def rewrite_history(path: Path, rows: list[dict]) -> None:
 
 
 # ------------------------------------------------------------------------- aggregates
+
+
+@contextmanager
+def run_lock(out: Path):
+    """One owner per run folder: an advisory lock on <out>/.lock, held while this process
+    trains (its worker processes write cells under it). A second run on the same folder is
+    refused at once, naming the process that holds it; the lock goes with the process, so a
+    killed run leaves none behind."""
+    path = Path(out) / LOCK_FILE
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise RunConflictError(f"{out}: another fer-keras run (process {holder}) is writing this "
+                               "run folder; expected one run per folder: wait for it to end, or "
+                               "give this one another --out") from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield path
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 def finished_cells(out: Path) -> list[Path]:

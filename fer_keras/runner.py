@@ -79,6 +79,7 @@ from .models.summary import signatures
 from .paths import output_folder
 from .provenance import environment, now, sha256_file, write_csv, write_json, write_npz
 from .runfolder import (
+    LOCK_FILE,
     PREDICTIONS_FILE,
     QUALITY_FILE,
     Cell,
@@ -93,6 +94,7 @@ from .runfolder import (
     move_aside,
     read_history,
     rewrite_history,
+    run_lock,
     start_folder,
 )
 from .tfprocess import pin_threads, threads_in_effect
@@ -319,6 +321,40 @@ def _backup_epoch(backup: Path) -> int:
     return 0
 
 
+TRAINED_FILE = "trained.json"  # in the backup: fit() returned; evaluation and record remain
+
+
+def resume_point(folder: Path, cfg: ExperimentConfig, label: str) -> tuple[list[dict], bool]:
+    """What an unfinished cell resumes from: the history rows of the epochs its backup holds,
+    and whether its training had ended (only its evaluation and record were missing). All or
+    nothing: a backup whose history or checkpoint is missing or short is discarded with them,
+    and the cell starts again, saying why."""
+    history_path, backup = folder / "history.csv", folder / "backup"
+    epoch = _backup_epoch(backup)
+    history = read_history(history_path)
+    why = ("its backup holds no finished epoch" if epoch == 0 else
+           f"its history.csv holds {len(history)} of the {epoch} epochs its backup holds"
+           if len(history) < epoch else
+           "its checkpoint best.keras is missing" if not (folder / "best.keras").exists()
+           else None)
+    if why:
+        shutil.rmtree(backup, ignore_errors=True)
+        for name in ("history.csv", "best.keras", "test_curve.csv"):
+            (folder / name).unlink(missing_ok=True)
+        print(f"{label} unfinished, but {why}: starting again", flush=True)
+        return [], False
+    past = history[:epoch]
+    rewrite_history(history_path, past)
+    try:
+        ended = json.loads((backup / TRAINED_FILE).read_text())["epochs"] == epoch
+    except (OSError, ValueError, KeyError):
+        ended = False
+    print(f"{label} training had ended after epoch {epoch}: evaluating and recording it"
+          if ended else f"{label} resuming from its backup after epoch {epoch} of "
+          f"{cfg.max_epochs}", flush=True)
+    return past, ended
+
+
 def train(cfg: ExperimentConfig, cell: Cell, model: keras.Model, spec: InputSpec, data: FerData,
           split: Split, folder: Path, resuming: bool, opts: RunOptions, batch: int,
           label: str) -> tuple[float, bool]:
@@ -328,15 +364,11 @@ def train(cfg: ExperimentConfig, cell: Cell, model: keras.Model, spec: InputSpec
     (EpochSeeds), and weights, optimizer and callback state come back from the backup, so a
     run killed at any epoch and resumed ends exactly as an uninterrupted one."""
     history_path, backup = folder / "history.csv", folder / "backup"
-    past = read_history(history_path)[: _backup_epoch(backup)] if resuming else []
-    if not resuming:
+    past, ended = resume_point(folder, cfg, label or cell.name) if resuming else ([], False)
+    if ended:
+        return 0.0, True
+    if not past:
         shutil.rmtree(backup, ignore_errors=True)
-    if resuming:  # keep exactly the epochs the backup holds
-        rewrite_history(history_path, past)
-        print(f"{label or cell.name} resuming from its backup after epoch {len(past)} of "
-              f"{cfg.max_epochs}" if past else
-              f"{label or cell.name} unfinished, but its backup holds no finished epoch: "
-              f"starting again", flush=True)
     clock = EpochClock(cell.seed)
     train_index = oversampled(data.labels, split.train, cell.seed) if cfg.oversample \
         else split.train
@@ -359,7 +391,8 @@ def train(cfg: ExperimentConfig, cell: Cell, model: keras.Model, spec: InputSpec
             folder / "best.keras", monitor="val_loss", save_best_only=cfg.select == "best",
             initial_value_threshold=plateau_state(val_losses)[0] if val_losses else None),
         keras.callbacks.CSVLogger(history_path, append=resuming and bool(past)),
-        keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
+        keras.callbacks.BackupAndRestore(backup, double_checkpoint=True,
+                                         delete_checkpoint=False),
         Progress(label or cell.name, cfg.max_epochs),
     ]
     if cfg.test_curve:  # an oracle, written beside the history; no callback reads it
@@ -374,7 +407,10 @@ def train(cfg: ExperimentConfig, cell: Cell, model: keras.Model, spec: InputSpec
     t0 = time.perf_counter()
     model.fit(train_ds, validation_data=val_ds, epochs=cfg.max_epochs, callbacks=callbacks,
               class_weight=weights, verbose=0, shuffle=False)  # the pipeline shuffles
-    return time.perf_counter() - t0, resuming and bool(past)
+    seconds = time.perf_counter() - t0
+    # the backup stays until done.json: a kill from here on loses no epoch (resume_point)
+    write_json(backup / TRAINED_FILE, {"epochs": len(read_history(history_path))})
+    return seconds, bool(past)
 
 
 def save_inference_model(folder: Path, cfg: ExperimentConfig, cell: Cell) -> keras.Model:
@@ -486,6 +522,7 @@ def record(folder: Path, cfg: ExperimentConfig, cell: Cell, data: FerData, split
         "inference_model_sha256": sha256_file(folder / "model.keras"),
     })
     finish(folder, identity, now())
+    shutil.rmtree(folder / "backup", ignore_errors=True)  # kept until done.json (train)
 
 
 def record_test_usage(folder: Path, data: FerData, split: Split) -> bool:
@@ -629,15 +666,26 @@ def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path | None:
     With opts.dry_run, print the plan and return None."""
     pin_threads(cfg.threads)  # before TensorFlow's first op (the plan builds every model)
     configure_devices(opts)
-    strategy = make_strategy(opts.strategy)
-    p = plan(cfg, opts)
     if opts.dry_run:
-        print(p.render())
+        print(plan(cfg, opts).render())
         return None
+    created = not Path(opts.out).exists()
+    output_folder(opts.out, "the run")  # a read-only or blocked --out: before the data loads
+    try:
+        with run_lock(opts.out):
+            return _run(cfg, opts, plan(cfg, opts))
+    except BaseException:
+        if created and {p.name for p in Path(opts.out).iterdir()} <= {LOCK_FILE}:
+            shutil.rmtree(opts.out, ignore_errors=True)  # refused before writing anything
+        raise
+
+
+def _run(cfg: ExperimentConfig, opts: RunOptions, p: Plan) -> Path:
+    """The planned cells, in this process or in workers, while holding the folder's lock."""
+    strategy = make_strategy(opts.strategy)
     conflicts = [s for s in p.states if s.status == "conflict"]
     if conflicts and not opts.force:
         raise RunConflictError(conflict_message(conflicts, opts.out))
-    output_folder(opts.out, "the run")
     for s in conflicts:
         print(f"--force: moved {s.folder} aside to {move_aside(s, opts.out)}", flush=True)
     states = [dataclasses.replace(s, status="new") if s.status == "conflict" else s
@@ -658,7 +706,8 @@ def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path | None:
               f"({elapsed / 60:.1f} min so far, about {left / 60:.0f} min left)", flush=True)
         aggregate(opts.out, cfg)
 
-    if opts.jobs == 1 and all(pin_threads(cfg.variant(c.variant).threads) for c in todo):
+    jobs = min(opts.jobs, len(todo))
+    if jobs <= 1 and all(pin_threads(cfg.variant(c.variant).threads) for c in todo):
         for cell in todo:
             finished(cell, run_cell(cfg, cell, p.data[cell], opts, labels[cell],
                                     strategy=strategy))
@@ -668,7 +717,7 @@ def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path | None:
         for cell in todo:  # preprocessing computed once here, before workers race for it
             prepare(cfg.variant(cell.variant), p.data[cell], opts)
         run_tasks([Task(c, train_in_worker, (cfg, c, p.data[c], opts, labels[c]))
-                   for c in todo], opts.jobs, finished)
+                   for c in todo], jobs, finished)
     return aggregate(opts.out, cfg)
 
 

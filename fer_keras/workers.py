@@ -48,9 +48,23 @@ class Terminated(KeyboardInterrupt):
     """Stopped by SIGTERM rather than Ctrl-C."""
 
 
-def _child(conn, payload: bytes) -> None:
+def _die_with(parent: int) -> None:
+    """SIGTERM to this worker when its parent dies (Linux prctl PR_SET_PDEATHSIG), so a killed
+    run leaves no worker training on alone; it stops as on Ctrl-C, keeping its backup."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the parent's own stop (_stop) is what ends workers
+    if os.getppid() != parent:  # the parent died before the line above
+        raise Terminated
+
+
+def _child(conn, payload: bytes, parent: int) -> None:
     interrupt_on_sigterm()
     try:
+        _die_with(parent)
         from .tfprocess import import_tensorflow_quietly
 
         import_tensorflow_quietly()
@@ -99,8 +113,8 @@ def run_tasks(tasks: list[Task], jobs: int, on_done: Callable[[object, object], 
             while pending and len(running) < jobs:
                 task = pending.pop(0)
                 receive, send = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_child, args=(send, pickle.dumps((task.fn, task.args))),
-                                   daemon=True)
+                proc = ctx.Process(target=_child, daemon=True, args=(
+                    send, pickle.dumps((task.fn, task.args)), os.getpid()))
                 proc.start()
                 send.close()
                 running[receive] = (task, proc)

@@ -102,3 +102,50 @@ def test_an_epochs_random_draws_depend_on_seed_and_epoch_only():
         assert sorted(a[e][1].tolist()) == sorted(labels.tolist())
     assert not np.array_equal(a[0][1], a[3][1]) or not np.array_equal(a[0][0], a[3][0])
     assert not np.array_equal(draws(EpochClock(4), [3])[3][0], a[3][0])  # the seed matters
+
+
+DIE_AFTER_TRAINING = """
+import os, sys
+import fer_keras.runner as runner
+runner.save_inference_model = lambda *a, **k: os._exit(9)  # killed right after fit returned
+from fer_keras.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_a_kill_after_the_last_epoch_loses_no_epoch(sample, tmp_path, uninterrupted):
+    """Killed after training ended but before done.json: the backup is still there, so the
+    cell is evaluated and recorded without training again (it once lost every epoch)."""
+    out = tmp_path / "late"
+    cmd = _command(sample, out)
+    died = subprocess.run([sys.executable, "-c", DIE_AFTER_TRAINING, *cmd[3:]], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert died.returncode == 9, died.stderr
+    assert (out / CELL / "backup" / "trained.json").exists()
+    assert not (out / CELL / "done.json").exists()
+    log = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    assert "training had ended after epoch 6: evaluating and recording it" in log
+    assert "epoch 1/6" not in log  # not one epoch trained again
+    for name in COMPARED:
+        assert (out / CELL / name).read_bytes() == (uninterrupted / name).read_bytes(), name
+    assert not (out / CELL / "backup").exists()  # removed once done.json was written
+    assert json.loads((out / CELL / "manifest.json").read_text())["resumed"] is True
+
+
+def test_a_backup_without_its_history_starts_the_cell_again_and_says_so(sample, tmp_path,
+                                                                        uninterrupted):
+    """A missing history.csv once restored the weights but not the rest and recorded a wrong
+    cell; now the whole unfinished cell starts again, and the log says why."""
+    out = tmp_path / "nohistory"
+    history = out / CELL / "history.csv"
+    _kill_after(_command(sample, out), history, 3)
+    history.unlink()
+    log = subprocess.run(_command(sample, out), cwd=ROOT, check=True, capture_output=True,
+                         text=True).stdout
+    found = re.search(r"unfinished, but its history.csv holds 0 of the (\d+) epochs its backup "
+                      r"holds: starting again", log)
+    assert found and int(found[1]) >= 2, log
+    manifest = json.loads((out / CELL / "manifest.json").read_text())
+    assert manifest["resumed"] is False and manifest["epochs"] == 6
+    for name in COMPARED:
+        assert (out / CELL / name).read_bytes() == (uninterrupted / name).read_bytes(), name
