@@ -113,9 +113,6 @@ def test_fresh_clone_predicts_a_real_face_and_a_photo(fer2013_dir, tmp_path):
     assert rows[0]["top"] == on_crop[0].top and (tmp_path / "ann" / "photo.png").exists()
 
 
-@pytest.mark.skipif(not (ROOT / "reports" / "ozer" / "runs").is_dir(),
-                    reason="issue #31: the Özer models are re-published from the re-run on the "
-                    "repaired FER-2013; until then no committed run matches them")
 def test_committed_weights_reproduce_the_committed_predictions(fer2013_dir):
     """The published directory-format models, fed the test images their run scored through
     `predict`'s path, give the run's own saved predictions (made by the training pipeline)."""
