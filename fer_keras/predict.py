@@ -33,10 +33,12 @@ import cv2
 import keras
 import numpy as np
 
+from .cellfiles import DONE_FILE, verify
 from .data.preprocess import PreprocessConfig, preprocess
 from .errors import FerKerasError
 from .labels import CLASS_NAMES
 from .models.inference import as_input, inference_model, model_file
+from .provenance import sha256_file
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
@@ -123,6 +125,22 @@ def to_grey(image: np.ndarray) -> np.ndarray:
 # -------------------------------------------------------------------------------- models
 
 
+def _json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        raise PredictError(f"{path}: not valid JSON (cut short?); expected the model's "
+                           "inference description") from None
+
+
+def _verified(model: Path, meta: dict) -> tuple[Path, dict]:
+    """The model file, checked against the SHA-256 its inference.json records."""
+    if meta.get("sha256") and model.name == "model.keras" and sha256_file(model) != meta["sha256"]:
+        raise PredictError(f"{model}: its SHA-256 differs from the one inference.json records; "
+                           "expected the model file as it was saved (damaged or replaced?)")
+    return model, meta
+
+
 def resolve_model(source: str | Path) -> tuple[Path, dict]:
     """(model file, its inference description) for a .keras file, a folder holding
     model.keras (+ inference.json), or a cell folder of an older run (best.keras +
@@ -136,12 +154,15 @@ def resolve_model(source: str | Path) -> tuple[Path, dict]:
         if path.suffix != ".keras":
             raise PredictError(f"{path}: not a .keras model file")
         meta = path.with_name("inference.json")
-        return path, json.loads(meta.read_text()) if meta.exists() else {}
+        return _verified(path, _json(meta) if meta.exists() else {})
     found = model_file(path)
     if found is not None:
+        if (path / DONE_FILE).exists() and (problems := verify(path)):
+            raise PredictError(f"{path}: damaged cell ({problems[0]}); expected a cell whose "
+                               "files verify against its done.json (run it again)")
         meta = path / "inference.json"
         if meta.exists():
-            return found, json.loads(meta.read_text())
+            return _verified(found, _json(meta))
         config = path / "config.json"  # an older run: its recorded preprocessing
         pre = json.loads(config.read_text()).get("preprocess") if config.exists() else None
         return found, {"preprocess": pre if pre and (pre.get("align") or

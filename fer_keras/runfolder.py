@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .cellfiles import file_hashes, verify
 from .config import ExperimentConfig, flatten
 from .errors import FerKerasError
 from .metrics import RESULT_COLUMNS, RESULT_METRICS
@@ -137,7 +138,8 @@ def _read_json(path: Path) -> dict | None:
 
 @dataclass(frozen=True)
 class CellState:
-    """A cell of this run as found on disk: "new", "done" (reused), "resume" or "conflict"."""
+    """A cell of this run as found on disk: "new", "done" (reused), "resume", "conflict", or
+    "damaged" (finished, but a file fails verification: moved aside and trained again)."""
 
     cell: Cell
     folder: Path
@@ -149,6 +151,8 @@ def inspect(cell: Cell, out: Path, identity: Identity) -> CellState:
     folder = cell.folder(out)
     if not folder.exists():
         return CellState(cell, folder, "new")
+    if (folder / "done.json").exists() and (problems := verify(folder)):
+        return CellState(cell, folder, "damaged", tuple(problems))
     done = _read_json(folder / "done.json")
     if done is not None:
         differs = identity.differences(done.get("identity"))
@@ -197,9 +201,11 @@ def start_folder(state: CellState, cfg: ExperimentConfig, identity: Identity) ->
 
 
 def finish(folder: Path, identity: Identity, finished: str) -> None:
-    """done.json, written last: the cell finished with this identity."""
+    """done.json, written last: the cell finished with this identity, and the SHA-256 of each
+    of its files (cellfiles.verify checks them before the cell is used)."""
     write_json(folder / "done.json", {"identity": identity.to_json(), "finished": finished,
-                                      "training_hash": identity.training_hash})
+                                      "training_hash": identity.training_hash,
+                                      "files": file_hashes(folder)})
 
 
 # ------------------------------------------------------------------------- history
@@ -252,7 +258,9 @@ def run_lock(out: Path):
 
 
 def finished_cells(out: Path) -> list[Path]:
-    return sorted(p.parent for p in Path(out).glob("*/seed-*/done.json"))
+    """The finished cells that verify (cellfiles.verify); a damaged one is left out."""
+    return sorted(p.parent for p in Path(out).glob("*/seed-*/done.json")
+                  if not verify(p.parent))
 
 
 def aggregate(out: Path, cfg: ExperimentConfig) -> Path:

@@ -688,8 +688,11 @@ def _run(cfg: ExperimentConfig, opts: RunOptions, p: Plan) -> Path:
         raise RunConflictError(conflict_message(conflicts, opts.out))
     for s in conflicts:
         print(f"--force: moved {s.folder} aside to {move_aside(s, opts.out)}", flush=True)
-    states = [dataclasses.replace(s, status="new") if s.status == "conflict" else s
-              for s in p.states]
+    for s in (s for s in p.states if s.status == "damaged"):  # never reused, never deleted
+        print(f"{s.folder}: damaged ({s.differs[0]}): moved aside to "
+              f"{move_aside(s, opts.out)}; training it again", flush=True)
+    states = [dataclasses.replace(s, status="new") if s.status in ("conflict", "damaged")
+              else s for s in p.states]
     labels = {s.cell: f"[cell {i}/{len(states)} {s.cell.name} seed {s.cell.seed}]"
               for i, s in enumerate(states, 1)}
     for s in states:

@@ -95,3 +95,70 @@ def test_workers_stop_when_their_run_is_killed(sample, tmp_path):
         time.sleep(0.5)
     for seed in (0, 1):
         assert not (out / "csv-ozer_cnn" / f"seed-{seed}" / "done.json").exists()
+
+
+# One damaged file per cell (issue #35, finding 4): what each looked like when found.
+DAMAGE = {0: ("config.json", "cut"), 1: ("metrics.json", "cut"), 2: ("manifest.json", "cut"),
+          3: ("predictions.npz", "cut"), 4: ("model.keras", "cut"), 5: ("history.csv", "edit")}
+
+
+def _damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if how == "cut" else data.replace(b"1", b"2", 1))
+
+
+def test_a_damaged_finished_cell_is_never_reused_nor_reported(sample, tmp_path):
+    images, csv_path = sample
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "fer_keras.cli", "run", str(OZER), "--data", str(images),
+           "--csv", str(csv_path), "--out", str(out), "formats=csv", "models=ozer_cnn",
+           "seeds=0,1,2,3,4,5", "max_epochs=1", "--jobs", "1"]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    before = {s: (out / f"csv-ozer_cnn/seed-{s}" / name).read_bytes()
+              for s, (name, _) in DAMAGE.items()}
+    for seed, (name, how) in DAMAGE.items():
+        _damage(out / f"csv-ozer_cnn/seed-{seed}" / name, how)
+    plan = subprocess.run([*cmd, "--dry-run"], cwd=ROOT, capture_output=True, text=True)
+    assert plan.returncode == 0, plan.stderr
+    rows = [line for line in plan.stdout.splitlines() if line.startswith("csv-ozer_cnn ")]
+    assert len(rows) == 6 and all(" damaged " in r for r in rows), plan.stdout
+    for seed, (name, _) in DAMAGE.items():
+        assert f"({name}: " in rows[seed], rows[seed]
+    report = subprocess.run([sys.executable, "-m", "fer_keras.cli", "report", str(out),
+                             "--out", str(tmp_path / "rep")], cwd=ROOT, capture_output=True,
+                            text=True)
+    assert report.returncode == 2 and "no finished cells" in report.stderr
+    assert report.stderr.count("left out of the report") == 6 and "Traceback" not in report.stderr
+    pred = subprocess.run([sys.executable, "-m", "fer_keras.cli", "predict",
+                           str(out / "csv-ozer_cnn/seed-4"), str(images / "test")],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert pred.returncode == 2 and pred.stderr.startswith(
+        f"error: {out / 'csv-ozer_cnn/seed-4'}: damaged cell (model.keras: ")
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("damaged (") == 6 and run.stdout.count("training it again") == 6
+    kept = sorted((out / "_superseded").glob("*/csv-ozer_cnn/seed-*"))
+    assert len(kept) == 6  # moved aside, never deleted
+    for seed, (name, _) in DAMAGE.items():
+        cell = out / f"csv-ozer_cnn/seed-{seed}"
+        assert (cell / name).read_bytes() != b"" and (cell / "done.json").exists()
+        if name not in ("manifest.json", "model.keras"):  # these hold times and dates
+            assert (cell / name).read_bytes() == before[seed], name  # trained again, same
+    rows = (out / "results.csv").read_text().splitlines()
+    assert len(rows) == 7
+
+
+def test_a_published_model_that_does_not_match_its_sha256_is_refused(tmp_path):
+    import shutil
+
+    published = ROOT / "reports" / "ozer" / "models" / "csv-ozer_cnn"
+    copy = tmp_path / "m"
+    shutil.copytree(published, copy)
+    _damage(copy / "model.keras", "edit")
+    face = tmp_path / "face.png"
+    face.write_bytes((ROOT / "reports" / "data-audit" / "examples.png").read_bytes())
+    res = subprocess.run([sys.executable, "-m", "fer_keras.cli", "predict", str(copy),
+                          str(face)], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 2 and res.stderr.strip() == (
+        f"error: {copy / 'model.keras'}: its SHA-256 differs from the one inference.json "
+        "records; expected the model file as it was saved (damaged or replaced?)")

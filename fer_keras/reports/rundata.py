@@ -9,12 +9,14 @@ predictions with the same function the runner used (`fer_keras.metrics.compute_m
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..cellfiles import verify
 from ..errors import FerKerasError
 from ..metrics import compute_metrics
 
@@ -98,12 +100,20 @@ def _optional_json(path: Path) -> dict | None:
 
 
 def read_runs(runs_dir: Path) -> tuple[dict, list[SeedRun]]:
-    """(experiment config, finished runs in factor order). Unfinished runs are left out."""
+    """(experiment config, finished runs in factor order). Unfinished runs are left out, and
+    so are damaged ones (cellfiles.verify), each named in one warning line on stderr."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise RunFolderError(f"{runs_dir}: no such run folder; expected the --out folder of "
                              "`fer-keras run` (e.g. runs/ozer) or a report's runs/ copy")
-    folders = sorted(p.parent for p in runs_dir.glob("*/seed-*/done.json"))
+    folders = []
+    for done in sorted(runs_dir.glob("*/seed-*/done.json")):
+        problems = verify(done.parent)
+        if problems:
+            print(f"warning: {done.parent}: damaged ({problems[0]}): left out of the report",
+                  file=sys.stderr)
+        else:
+            folders.append(done.parent)
     if not folders:
         raise RunFolderError(f"{runs_dir}: no finished cells; expected "
                              "<format>-<model>/seed-<n>/done.json below it (run `fer-keras run` "
