@@ -34,6 +34,7 @@ import keras
 import numpy as np
 
 from .cellfiles import DONE_FILE, verify
+from .data.directory import imread
 from .data.preprocess import PreprocessConfig, preprocess
 from .errors import FerKerasError
 from .labels import CLASS_NAMES
@@ -235,7 +236,7 @@ class Predictor:
 
 
 def read_image(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    image = imread(path, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise PredictError(f"{path}: cannot be read as an image; expected one of "
                            f"{', '.join(IMAGE_SUFFIXES)}")

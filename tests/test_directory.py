@@ -142,3 +142,50 @@ def test_threaded_decode_keeps_every_image_with_its_file(tmp_path, monkeypatch):
     for i in (0, 116, 117, 233, 234, 349):  # both sides of every share boundary
         expected = cv2.imread(str(d.sources[i]), cv2.IMREAD_GRAYSCALE)
         np.testing.assert_array_equal(d.images[i, ..., 0], expected)
+
+
+def test_two_folders_for_one_class_are_an_error_not_a_merge(tmp_path):
+    write_image_tree(tmp_path / "d", per_class=1)
+    write_image_tree(tmp_path / "extra", per_class=1)
+    (tmp_path / "extra" / "happy").rename(tmp_path / "d" / "Happy")
+    with pytest.raises(DataError, match=r"d/happy: a second folder for class 'happy' \(beside "
+                                        r"Happy/\); expected one folder per emotion"):
+        load_directory(tmp_path / "d", use_cache=False)
+
+
+def test_valid_jpegs_are_accepted_whatever_follows_or_precedes_their_image_data(tmp_path):
+    """Trailing metadata after the end-of-image marker, progressive encoding, and an EXIF-like
+    segment holding its own end-of-image marker before the image data: all complete files."""
+    import cv2
+
+    root = write_image_tree(tmp_path / "d", per_class=1, ext=".jpg")
+    face = np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)
+    plain = cv2.imencode(".jpg", face)[1].tobytes()
+    progressive = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes()
+    app1 = b"\xff\xe1" + (2 + 6).to_bytes(2, "big") + b"\xff\xd9" + b"EXIF"
+    (root / "happy" / "trailer.jpg").write_bytes(plain + b"\0" * 300 + b"maker notes" * 20)
+    (root / "happy" / "progressive.jpg").write_bytes(progressive)
+    (root / "happy" / "app1.jpg").write_bytes(plain[:2] + app1 + plain[2:])
+    data = load_directory(root, use_cache=False)
+    assert len(data) == 7 + 3
+    # and a file cut short still is not
+    (root / "sad" / "cut.jpg").write_bytes((plain[:2] + app1 + plain[2:])[:200])
+    with pytest.raises(DataError, match="cut.jpg: truncated or corrupt JPEG"):
+        load_directory(root, use_cache=False)
+
+
+def test_a_file_name_that_is_not_utf8_loads_without_crashing(tmp_path):
+    """OpenCV's imread ends the process with a segmentation fault on such a name."""
+    import os
+    import subprocess
+    import sys
+
+    root = write_image_tree(tmp_path / "d", per_class=1)
+    odd = os.fsencode(root / "happy") + b"/caf\xe9.png"
+    with open(odd, "wb") as f:
+        f.write((root / "happy" / "Training_happy0.png").read_bytes())
+    code = ("import sys; from fer_keras.data import load_directory; "
+            "print(len(load_directory(sys.argv[1], use_cache=False)))")
+    res = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True,
+                         text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert res.returncode == 0 and res.stdout.strip() == "8", res.stderr

@@ -40,7 +40,7 @@ def file_key(path: Path) -> str:
 def listing_key(entries: list[tuple[str, int, int]]) -> str:
     h = hashlib.sha256()
     for rel, size, mtime in entries:
-        h.update(f"{rel}\0{size}\0{mtime}\n".encode())
+        h.update(f"{rel}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 

@@ -59,6 +59,7 @@ def _scan(folder: Path) -> list[tuple[str, int, int, int]]:
             f"({', '.join(CLASS_NAMES)})"
         )
     files: list[tuple[str, int, int, int]] = []
+    seen: dict[int, Path] = {}
     for d in class_dirs:
         label = class_index(d.name)
         if label is None:
@@ -66,6 +67,11 @@ def _scan(folder: Path) -> list[tuple[str, int, int, int]]:
                 f"{d}: unknown class folder {d.name!r}; expected one of "
                 f"{', '.join(CLASS_NAMES)} (any case, common synonyms, or 0-6)"
             )
+        if label in seen:  # e.g. happy/ and Happy/: never merged silently
+            raise DataError(f"{d}: a second folder for class {CLASS_NAMES[label]!r} (beside "
+                            f"{seen[label].name}/); expected one folder per emotion: merge "
+                            "them or remove one")
+        seen[label] = d
         images, others = [], []
         with os.scandir(d) as it:
             for e in it:
@@ -85,21 +91,44 @@ def _scan(folder: Path) -> list[tuple[str, int, int, int]]:
 
 
 def _jpeg_complete(path: str) -> bool:
-    """A JPEG ends with its EOI marker (FF D9; only padding may follow). libjpeg decodes a
-    truncated file without failing, filling the missing part with grey and printing a warning
-    that names no file, so the end is checked here. (In entropy-coded data FF is always
-    followed by 00 or a restart marker, so FF D9 near the end is the real EOI.)"""
+    """A JPEG's image data ends with its EOI marker (FF D9). libjpeg decodes a truncated file
+    without failing, filling the missing part with grey and printing a warning that names no
+    file, so the marker is looked for here: after the first start-of-scan (the segments
+    before it, such as an EXIF thumbnail with its own EOI, are skipped by their lengths),
+    anywhere up to the end, so trailing metadata after a complete image is accepted. (In
+    entropy-coded data FF is always followed by 00 or a restart marker.)"""
     with open(path, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        f.seek(max(0, f.tell() - 64))
-        return b"\xff\xd9" in f.read()
+        data = f.read()
+    i = 2  # after SOI
+    while i + 4 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        length = int.from_bytes(data[i + 2:i + 4], "big")
+        if marker == 0xDA:  # start of scan: the image data follows its header
+            return data.find(b"\xff\xd9", i + 2 + length) != -1
+        i += 2 + length
+    return False
+
+
+def imread(path: str | os.PathLike, flags: int) -> np.ndarray | None:
+    """cv2.imread, safe for any file name: OpenCV crashes (segmentation fault) on a name that
+    is not valid UTF-8, so such a file is read as bytes and decoded. None when unreadable."""
+    path = os.fspath(path)
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = np.fromfile(os.fsencode(path), np.uint8)
+        return cv2.imdecode(raw, flags) if raw.size else None
+    return cv2.imread(path, flags)
 
 
 def _decode(path: str) -> tuple[np.ndarray, bool]:
     if path.lower().endswith((".jpg", ".jpeg")) and not _jpeg_complete(path):
         raise DataError(f"{path}: truncated or corrupt JPEG (no end-of-image marker); expected "
                         "a complete file: re-copy or remove it")
-    img = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    img = imread(path, cv2.IMREAD_GRAYSCALE)
     if img is None:
         raise DataError(f"{path}: unreadable or corrupt image (expected a JPEG, PNG or BMP file)")
     if img.shape != (SIZE, SIZE):
