@@ -87,3 +87,13 @@ def test_index_rewrites_the_blocks_and_leaves_the_prose(tmp_path):
     assert text.startswith("# Fake\n\nProse before.\n\n") and text.endswith("\n\nProse after.\n")
     assert "[fake](docs/papers/fake.md)" in (root / "README.md").read_text()
     assert update_docs(root, root / "reports") == []  # a second run changes nothing
+
+
+@pytest.mark.parametrize("paper", ["ozer", "wasey", "xu"])
+def test_the_rerun_papers_commit_no_cell_trained_on_the_blurred_copy(paper):
+    from fer_keras.reports.damaged import damage_of
+
+    for path in sorted((ROOT / "reports" / paper / "runs").glob("*/seed-*/manifest.json")):
+        manifest = json.loads(path.read_text())
+        assert damage_of(manifest) is None, path
+        assert manifest["threads"] == {"intra_op": 1, "inter_op": 1}, path

@@ -149,3 +149,36 @@ def test_a_backup_without_its_history_starts_the_cell_again_and_says_so(sample, 
     assert manifest["resumed"] is False and manifest["epochs"] == 6
     for name in COMPARED:
         assert (out / CELL / name).read_bytes() == (uninterrupted / name).read_bytes(), name
+
+
+def test_kill_loop_every_interrupted_run_ends_as_the_uninterrupted_one(sample, tmp_path,
+                                                                       uninterrupted):
+    """SIGKILL the same short run at random moments (from start-up to the final files), one
+    after another on one folder, then let it finish: every output equals the uninterrupted
+    run's, byte for byte."""
+    import random
+
+    out = tmp_path / "loop"
+    cmd = _command(sample, out)
+    t0 = time.monotonic()
+    subprocess.run(_command(sample, tmp_path / "timing"), cwd=ROOT, check=True,
+                   capture_output=True)
+    whole = time.monotonic() - t0
+    rng = random.Random(0)
+    kills = 0
+    for _ in range(5):
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            proc.wait(timeout=rng.uniform(0.15, 0.7) * whole)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+        if (out / CELL / "done.json").exists():
+            break
+    assert kills >= 2, f"only {kills} runs were killed before finishing"
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    for name in COMPARED:
+        assert (out / CELL / name).read_bytes() == (uninterrupted / name).read_bytes(), name
+    assert not (out / CELL / "backup").exists()
