@@ -53,7 +53,7 @@ from .errors import FerKerasError  # noqa: E402  (light: no TensorFlow)
 from .paths import output_file, output_folder  # noqa: E402
 from .tfprocess import available_cores, pin_threads  # noqa: E402
 from .tfprocess import import_tensorflow_quietly as _import_tensorflow_quietly  # noqa: E402
-from .workers import Terminated, interrupt_on_sigterm  # noqa: E402
+from .workers import Terminated, interrupt_on_sigterm, os_error_line, quiet_failed_writes  # noqa: E402,E501
 
 
 class UsageError(FerKerasError):
@@ -512,15 +512,20 @@ def main(argv: list[str] | None = None) -> int:
                 "export": cmd_export, "explain": cmd_explain, "publish": cmd_publish,
                 "blur-check": cmd_blur_check, "noise-gain": cmd_noise_gain}
     interrupt_on_sigterm()
+    quiet_failed_writes()
     try:
         return handlers[args.cmd](args)
     except FerKerasError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # a path the system refused (permissions, a full disk, ...)
-        where = e.filename if e.filename is not None else "?"
-        print(f"error: {where}: {e.strerror or e}; expected a readable input or a writable "
-              "output path", file=sys.stderr)
+        print(f"error: {os_error_line(e)}", file=sys.stderr)
+        if argv is None:  # the command itself, not a caller in Python
+            # HDF5 crashes the interpreter's clean-up of a file it could not write (a full
+            # disk): end here, after the one line (finished cells and epochs are on disk)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(2)
         return 2
     except KeyboardInterrupt as e:
         print(INTERRUPTED, file=sys.stderr)

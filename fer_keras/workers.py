@@ -11,10 +11,13 @@ Light on purpose: TensorFlow is imported only inside the worker.
 
 from __future__ import annotations
 
+import errno
 import multiprocessing as mp
 import os
 import pickle
+import re
 import signal
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,8 +64,41 @@ def _die_with(parent: int) -> None:
         raise Terminated
 
 
+WRITE_FAILED = ("file write failed", "No space left on device", "errno = 28")
+
+
+def quiet_failed_writes() -> None:
+    """Drop the tracebacks HDF5 objects print while they are freed after a write failed (a
+    full disk): the one error line already says it. Any other still shows."""
+    default, default_except = sys.unraisablehook, sys.excepthook
+
+    def hook(unraisable):
+        if not any(w in str(unraisable.exc_value) for w in WRITE_FAILED):
+            default(unraisable)
+
+    def excepthook(kind, value, tb):  # Cython's clean-up prints its traceback through this
+        if not any(w in str(value) for w in WRITE_FAILED):
+            default_except(kind, value, tb)
+
+    sys.unraisablehook, sys.excepthook = hook, excepthook
+
+
+def os_error_line(e: OSError) -> str:
+    """One line for an OSError (HDF5's own messages span several lines and name the file
+    inside the text): the path, what went wrong, what was expected."""
+    text = str(e)
+    found = re.search(r"filename = '([^']+)'", text)
+    where = e.filename or (found[1] if found else None) or "?"
+    if e.errno == errno.ENOSPC or any(w in text for w in WRITE_FAILED[1:]):
+        return (f"{where}: no space left on the device; expected free space for the outputs "
+                "(finished cells and epochs are kept: the same command resumes)")
+    reason = (e.strerror or text).splitlines()[0].strip()
+    return f"{where}: {reason}; expected a readable input or a writable output path"
+
+
 def _child(conn, payload: bytes, parent: int) -> None:
     interrupt_on_sigterm()
+    quiet_failed_writes()
     try:
         _die_with(parent)
         from .tfprocess import import_tensorflow_quietly
@@ -84,6 +120,9 @@ def _child(conn, payload: bytes, parent: int) -> None:
         conn.send(message)
     finally:
         conn.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)  # no interpreter clean-up: HDF5's crashes after a failed write
 
 
 def _stop(running: dict) -> None:

@@ -162,3 +162,27 @@ def test_a_published_model_that_does_not_match_its_sha256_is_refused(tmp_path):
     assert res.returncode == 2 and res.stderr.strip() == (
         f"error: {copy / 'model.keras'}: its SHA-256 differs from the one inference.json "
         "records; expected the model file as it was saved (damaged or replaced?)")
+
+
+@pytest.mark.parametrize("size", ["3m", "5m", "8m"])
+def test_a_full_disk_ends_in_one_line(sample, tmp_path, size):
+    """A run whose --out fills up at different moments (the first files, a checkpoint, the
+    per-epoch backup): one error line, exit 2, no traceback, no crash (HDF5 once printed
+    tracebacks and the interpreter died with a segmentation fault, exit 139)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        images, csv_path = sample
+        res = subprocess.run([sys.executable, "-m", "fer_keras.cli", "run", str(OZER), "--data",
+                              str(images), "--csv", str(csv_path), "--out", str(disk / "run"),
+                              "formats=csv", "models=ozer_cnn", "seeds=0,1", "max_epochs=3",
+                              "--jobs", "2"], cwd=ROOT, capture_output=True, text=True)
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+    assert res.returncode == 2, res.stderr[-2000:]
+    err = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error: ") and "no space left on the device" \
+        in err[0], res.stderr[-2000:]
