@@ -50,8 +50,12 @@ demo: install
 		$(SAMPLE)/images/test/happy/$$(ls $(SAMPLE)/images/test/happy | head -1)
 
 # The full protocol of Özer & Subaşı on real FER-2013 ($(DATA) or $$FER2013_DIR), then the report.
+# Committed cells (reports/ozer/runs/) are copied in first, never over a local cell, and reused.
+# Publishing the models (fer-keras publish runs/ozer --out reports/ozer/models) needs the local
+# model files, so it is a step of its own.
 reproduce-ozer: install
 	@if [ -z "$(DATA)" ]; then $(FER) run experiments/ozer.py; exit 2; fi
+	@if [ -d reports/ozer/runs ]; then mkdir -p runs/ozer && cp -rn reports/ozer/runs/. runs/ozer/; fi
 	$(FER) run experiments/ozer.py --data "$(DATA)" --out runs/ozer seeds=$(SEEDS)
 	$(FER) report runs/ozer --out reports/ozer
 	$(FER) index reports
