@@ -349,38 +349,111 @@ def cmd_publish(args) -> int:
     return 0
 
 
+EXAMPLES = {
+    "params": "fer-keras params",
+    "predict": "fer-keras predict reports/ozer/models/csv-ozer_cnn_lstm photo.jpg",
+    "data": "fer-keras data audit /path/to/fer2013 --json audit.json",
+    "to-csv": "fer-keras data to-csv /path/to/fer2013 fer2013.csv",
+    "to-dir": "fer-keras data to-dir fer2013.csv images/",
+    "audit": "fer-keras data audit /path/to/fer2013 --json audit.json",
+    "sample": "fer-keras data sample runs/_sample",
+    "run": "fer-keras run experiments/ozer.py --data /path/to/fer2013 seeds=0,1,2 --jobs 2",
+    "blur-check": "fer-keras blur-check experiments/ozer.py --data /path/to/fer2013 --out "
+                  "runs/ozer --sigmas 0,1,2",
+    "noise-gain": "fer-keras noise-gain experiments/emotionnet.py --data /path/to/fer2013 --n 200",
+    "study": "fer-keras study experiments/ozer_reachability.py --data /path/to/fer2013 "
+             "--trials 30",
+    "bench": "fer-keras bench --data /path/to/fer2013",
+    "report": "fer-keras report runs/ozer --out reports/ozer",
+    "export": "fer-keras export reports/ozer/models/csv-ozer_cnn --format onnx --out cnn.onnx",
+    "explain": "fer-keras explain runs/ozer",
+    "publish": "fer-keras publish runs/ozer --out reports/ozer/models",
+    "index": "fer-keras index reports",
+}
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Every option's default in its help; the example below kept as written."""
+
+
+def _commands(sub):
+    """sub.add_parser with the command's help as its description, every option's default
+    shown, and one example (EXAMPLES)."""
+    def add(name: str, help: str):
+        return sub.add_parser(name, help=help, description=help, formatter_class=_Formatter,
+                              epilog=f"example:\n  {EXAMPLES[name]}")
+    return add
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fer-keras")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fer-keras", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
+    p = argparse.ArgumentParser(prog="fer-keras", description="Reproduce published facial-"
+                                "emotion-recognition papers on FER-2013, read their reports, "
+                                "and use their models on your own images.",
+                                formatter_class=_Formatter,
+                                epilog="examples:\n  " + "\n  ".join(
+                                    EXAMPLES[k] for k in ("predict", "run", "report")))
+    p.add_argument("--version", action="version", version=f"fer-keras {_version()}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    command = _commands(sub)
 
-    sub.add_parser("params", help="check every registered model's parameter count")
+    command("params", help="check every registered model's parameter count")
 
-    d = sub.add_parser("data", help="convert, audit or generate data")
-    dsub = d.add_subparsers(dest="data_cmd", required=True)
-    c = dsub.add_parser("to-csv", help="image-folder export -> challenge CSV")
-    c.add_argument("src")
-    c.add_argument("out")
-    c = dsub.add_parser("to-dir", help="CSV -> image folders (lossless PNG)")
-    c.add_argument("src")
-    c.add_argument("out")
-    c = dsub.add_parser("audit", help="counts, duplicates, leakage, blank images, image "
+    pr = command("predict", help="emotions of the faces in images, folders, videos")
+    pr.add_argument("model", help="a run's cell folder, a published model folder, or .keras")
+    pr.add_argument("inputs", nargs="+", help="images, folders of images, videos, camera:N")
+    pr.add_argument("--out", help="write annotated images / videos here, each at its input's "
+                    "path relative to the inputs' common folder; never over an input or a file "
+                    "predict did not write")
+    pr.add_argument("--overwrite", action="store_true",
+                    help="replace annotated files an earlier predict wrote in --out")
+    pr.add_argument("--format", default="table", choices=("table", "json", "csv"),
+                    help="how the faces are printed")
+    pr.add_argument("--detector", default="dlib", choices=("dlib", "haar"),
+                    help="face detector for images larger than a face crop: dlib's HOG "
+                    "frontal detector or OpenCV's Haar cascade")
+    pr.add_argument("--faces", default="auto", choices=("auto", "detect", "whole"),
+                    help="auto: images up to 64x64 are one face crop, larger ones are searched")
+    pr.add_argument("--max-frames", type=int, default=0, help="per video; 0 = all")
+
+    d = command("data", help="convert, audit or generate data")
+    dsub = d.add_subparsers(dest="data_cmd", required=True, metavar="ACTION")
+    action = _commands(dsub)
+    c = action("to-csv", help="image-folder export -> challenge CSV")
+    c.add_argument("src", help="the image-folder export (root with train/ and test/)")
+    c.add_argument("out", help="the CSV to write")
+    c = action("to-dir", help="CSV -> image folders (lossless PNG)")
+    c.add_argument("src", help="the challenge CSV (emotion,pixels,Usage)")
+    c.add_argument("out", help="the folder to write train/ and test/ class folders in")
+    c = action("audit", help="counts, duplicates, leakage, blank images, image "
                        "quality per split")
-    c.add_argument("path")
+    c.add_argument("path", help="FER-2013 as an image export or a CSV")
     c.add_argument("--json", help="also write the findings as JSON here")
     c.add_argument("--examples", help="also write a PNG of each split's first images here")
-    c = dsub.add_parser("sample", help="write the embedded synthetic sample in both formats")
-    c.add_argument("out")
-    c.add_argument("--n", type=int, default=1400)
-    c.add_argument("--seed", type=int, default=0)
+    c = action("sample", help="write the embedded synthetic sample in both formats")
+    c.add_argument("out", help="the folder to write the sample in")
+    c.add_argument("--n", type=int, default=1400, help="images (at least 70: 10 per class)")
+    c.add_argument("--seed", type=int, default=0, help="draws the synthetic faces")
 
-    r = sub.add_parser("run", help="run an experiment config (factorial, resumable)")
+    r = command("run", help="run an experiment config (factorial, resumable)")
     r.add_argument("config", help="experiments/<paper>.py")
     r.add_argument("overrides", nargs="*", help="key=value overrides of the config")
     r.add_argument("--data", help="FER-2013 image export or CSV (default: $FER2013_DIR)")
     r.add_argument("--csv", help="the CSV format (default: built from --data by the converter)")
     r.add_argument("--out", help="run folder (default: runs/<experiment>)")
-    r.add_argument("--strategy", default="default", choices=("default", "mirrored", "multiworker"))
-    r.add_argument("--mixed-precision", action="store_true")
+    r.add_argument("--strategy", default="default", choices=("default", "mirrored", "multiworker"),
+                   help="tf.distribute strategy: mirrored spreads each cell over every local "
+                   "GPU, multiworker over the machines of TF_CONFIG")
+    r.add_argument("--mixed-precision", action="store_true",
+                   help="train in mixed_float16 (GPUs; no faster on CPUs); recorded in manifests")
     r.add_argument("--shard", default="0/1", help="i/n: run every n-th cell from i")
     r.add_argument("--jobs", type=int, default=None,
                    help="cells trained at once, each in a worker process with the config's "
@@ -397,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check config, data, splits and models; print the cells and what "
                    "would happen to each; train nothing")
 
-    bc = sub.add_parser("blur-check", help="finished cells' models on their test images "
+    bc = command("blur-check", help="finished cells' models on their test images "
                         "blurred by Gaussians of several sigmas (a training/test sharpness "
                         "mismatch shows as accuracy rising with blur)")
     bc.add_argument("config", help="experiments/<paper>.py")
@@ -407,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--out", help="run folder (default: runs/<experiment>)")
     bc.add_argument("--sigmas", default="0,1,2,3,4", help="blur levels, pixels (default 0,1,2,3,4)")
 
-    ng = sub.add_parser("noise-gain", help="how much the config's preprocessing enlarges "
+    ng = command("noise-gain", help="how much the config's preprocessing enlarges "
                         "Gaussian noise added to raw images (each stage alone and together)")
     ng.add_argument("config", help="experiments/<paper>.py")
     ng.add_argument("overrides", nargs="*", help="key=value overrides of the config")
@@ -418,7 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "noise_eval, else 5,10,20,40)")
     ng.add_argument("--json", help="also write the table as JSON here")
 
-    st = sub.add_parser("study", help="claim reachability: an Optuna search over the config's "
+    st = command("study", help="claim reachability: an Optuna search over the config's "
                         "search_space, then the best setting with every seed (resumable)")
     st.add_argument("config", help="an experiment config with a search_space")
     st.add_argument("overrides", nargs="*", help="key=value overrides of the config")
@@ -432,7 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the format searched on (default csv)")
     st.add_argument("--models", help="comma-separated subset of the config's models")
     st.add_argument("--seed", type=int, default=0, help="the trials' seed (split and weights)")
-    st.add_argument("--pruner", default="median", choices=("median", "none"))
+    st.add_argument("--pruner", default="median", choices=("median", "none"),
+                    help="stop trials whose validation accuracy falls below the median of "
+                    "earlier trials at the same epoch (Optuna's MedianPruner), or never")
     st.add_argument("--worker", type=int, default=0,
                     help="this worker's index when several share a storage (sampler seed)")
     st.add_argument("--grace", type=int, default=120,
@@ -444,54 +519,42 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--no-rerun", action="store_true",
                     help="search only; do not run the best settings with every seed")
 
-    b = sub.add_parser("bench", help="data loading, training and inference benchmarks")
+    b = command("bench", help="data loading, training and inference benchmarks")
     b.add_argument("--data", help="FER-2013 image export (default: $FER2013_DIR, else the "
                    "synthetic sample)")
     b.add_argument("--out", help="default: reports/bench (real data) or runs/bench-sample")
-    b.add_argument("--reps", type=int, default=3)
+    b.add_argument("--reps", type=int, default=3, help="repetitions of each measurement")
     b.add_argument("--only", default="", choices=("", "video", "threads"),
                    help="video: only the frames/s of predict on a video; threads: only the "
                    "training throughput of each thread layout (neither needs data)")
 
-    rep = sub.add_parser("report", help="HTML + PNG report from a run folder (writes only "
+    rep = command("report", help="HTML + PNG report from a run folder (writes only "
                          "inside --out)")
     rep.add_argument("runs", help="runs/<experiment>, or a study folder (fer-keras study)")
     rep.add_argument("--out", required=True, help="reports/<experiment>")
     rep.add_argument("--reference", help="for a study: the run folder of the paper's printed "
                      "protocol, shown beside the best setting (e.g. reports/ozer/runs)")
 
-    pr = sub.add_parser("predict", help="emotions of the faces in images, folders, videos")
-    pr.add_argument("model", help="a run's cell folder, a published model folder, or .keras")
-    pr.add_argument("inputs", nargs="+", help="images, folders of images, videos, camera:N")
-    pr.add_argument("--out", help="write annotated images / videos here, each at its input's "
-                    "path relative to the inputs' common folder; never over an input or a file "
-                    "predict did not write")
-    pr.add_argument("--overwrite", action="store_true",
-                    help="replace annotated files an earlier predict wrote in --out")
-    pr.add_argument("--format", default="table", choices=("table", "json", "csv"))
-    pr.add_argument("--detector", default="dlib", choices=("dlib", "haar"))
-    pr.add_argument("--faces", default="auto", choices=("auto", "detect", "whole"),
-                    help="auto: images up to 64x64 are one face crop, larger ones are searched")
-    pr.add_argument("--max-frames", type=int, default=0, help="per video; 0 = all")
-
-    ex = sub.add_parser("export", help="SavedModel, ONNX or LiteRT, with a parity check")
+    ex = command("export", help="SavedModel, ONNX or LiteRT, with a parity check")
     ex.add_argument("model", help="a run's cell folder, a published model folder, or .keras")
-    ex.add_argument("--format", default="saved_model", choices=("saved_model", "onnx", "litert"))
+    ex.add_argument("--format", default="saved_model", choices=("saved_model", "onnx", "litert"),
+                    help="TensorFlow SavedModel folder, ONNX file or LiteRT (.tflite) file")
     ex.add_argument("--out", help="default: export-<format> beside the model; an existing "
                     "path is refused")
     ex.add_argument("--overwrite", action="store_true",
                     help="replace --out when it is an earlier export made by fer-keras")
 
-    xp = sub.add_parser("explain", help="Grad-CAM heat maps and dead ReLU units "
+    xp = command("explain", help="Grad-CAM heat maps and dead ReLU units "
                         "(activity.json) for finished cells lacking them")
     xp.add_argument("runs", help="runs/<experiment>")
 
-    pb = sub.add_parser("publish", help="the best seed of each cell: model, card, SHA-256")
+    pb = command("publish", help="the best seed of each cell: model, card, SHA-256")
     pb.add_argument("runs", help="runs/<experiment>")
     pb.add_argument("--out", required=True, help="e.g. reports/ozer/models")
 
-    ix = sub.add_parser("index", help="reports/index.html: every report in a folder")
-    ix.add_argument("reports", nargs="?", default="reports")
+    ix = command("index", help="reports/index.html: every report in a folder")
+    ix.add_argument("reports", nargs="?", default="reports",
+                    help="the folder of reports (one sub-folder per paper)")
     ix.add_argument("--docs", help="the project root whose README.md and docs/papers/*.md "
                     "have generated blocks (default: the folder above REPORTS, when it has "
                     "docs/papers/)")
