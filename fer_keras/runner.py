@@ -574,7 +574,7 @@ def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
     raw, (data, prepared) = data, prepare(cfg, data, opts)
     folder = cell.folder(opts.out)
     resuming = start_folder(inspect(cell, opts.out, identity), cfg, identity)
-    np.savez(folder / "split.npz", **split.as_arrays())
+    write_npz(folder / "split.npz", **split.as_arrays())
     batch = cfg.batch_size * strategy.num_replicas_in_sync
     seconds, resumed = train(cfg, cell, model, spec, data, split, folder, resuming, opts, batch,
                              label)

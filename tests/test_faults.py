@@ -186,3 +186,17 @@ def test_a_full_disk_ends_in_one_line(sample, tmp_path, size):
     err = [line for line in res.stderr.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith("error: ") and "no space left on the device" \
         in err[0], res.stderr[-2000:]
+
+
+def test_an_output_path_that_cannot_be_written_is_refused_before_the_data_loads(tmp_path):
+    """--out below a file, with data that would fail to load: the --out line comes first, so
+    a user waits for no data load to learn that the output cannot be written."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    bad_data = tmp_path / "data"
+    (bad_data / "not-an-emotion").mkdir(parents=True)
+    res = subprocess.run([sys.executable, "-m", "fer_keras.cli", "run", str(OZER), "--data",
+                          str(bad_data), "--out", str(blocker / "run")], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and res.stderr.strip() == (
+        f"error: {blocker}: is a file; expected a folder there for the run")
