@@ -54,7 +54,7 @@ from .callbacks import (
 )
 from .config import ExperimentConfig
 from .data import FerData, convert
-from .data.audit import quality, quality_shifts, split_quality
+from .data.audit import data_shift, split_quality
 from .data.directory import split_folders
 from .data.errors import DataError
 from .data.pipeline import EpochClock, InputSpec, make_dataset
@@ -201,31 +201,6 @@ def split_of(cfg: ExperimentConfig, data: FerData, seed: int, where: str = "") -
                         "early stopping and checkpoint selection: expected validation=carve "
                         "(a part of the training images) or a split with one")
     return split
-
-
-SHIFT_SAMPLE = 2000  # images per part the guard measures (a median settles long before that)
-
-
-def data_shift(data: FerData, split: Split) -> list[str]:
-    """The guard against training on one kind of image and scoring on another (e.g. a damaged
-    copy whose training images were blurred): one sentence (data.audit.quality_shifts) per pair
-    of parts whose median sharpness differs by more than the audit's factor, for the cell's
-    training and test parts, and for FER-2013's own parts (Training, PublicTest, PrivateTest)
-    where the data records them (a random split mixes those, hiding a damaged part). Measured
-    on a fixed sample of each part, on the images as loaded."""
-    rng = np.random.default_rng(0)
-
-    def measured(index: np.ndarray) -> dict:
-        if len(index) > SHIFT_SAMPLE:
-            index = np.sort(rng.choice(index, SHIFT_SAMPLE, replace=False))
-        return quality(data.images[index])
-
-    shifts = quality_shifts({"training part": measured(split.training_part),
-                             "test part": measured(split.test)})
-    parts = {u: np.flatnonzero(data.usage == u) for u in sorted(set(data.usage.tolist())) if u}
-    if len(parts) > 1:
-        shifts += quality_shifts({u: measured(i) for u, i in parts.items()})
-    return shifts
 
 
 def check_data_shift(states: list[CellState], data: dict, splits: dict, source: Path) -> None:

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from fer_keras.data import load
+from fer_keras.data.audit import data_shift
 from fer_keras.data.splits import split_indices
-from fer_keras.runner import data_shift
 
 ROOT = Path(__file__).parents[1]
 OZER = ROOT / "experiments" / "ozer.py"

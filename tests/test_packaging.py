@@ -5,9 +5,9 @@ example."""
 import argparse
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
+import tomllib
 from packaging.requirements import Requirement
 
 from fer_keras.cli import EXAMPLES, build_parser

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..labels import CLASS_NAMES
 from .dataset import FerData
+from .splits import Split
 
 # Two splits whose median sharpness differs by more than this factor were not drawn from one
 # population. Why 4: random splits of one collection agree closely (FER-2013's PublicTest and
@@ -66,6 +67,31 @@ def split_quality(images: np.ndarray, parts: dict[str, np.ndarray]) -> dict:
     and the sentences of quality_shifts: what a run records beside its split."""
     per_part = {name: quality(images[idx]) for name, idx in parts.items() if len(idx)}
     return {"parts": per_part, "shifts": quality_shifts(per_part)}
+
+
+SHIFT_SAMPLE = 2000  # images per part the guard measures (a median settles long before that)
+
+
+def data_shift(data: FerData, split: Split) -> list[str]:
+    """The guard against training on one kind of image and scoring on another (e.g. a damaged
+    copy whose training images were blurred): one sentence (data.audit.quality_shifts) per pair
+    of parts whose median sharpness differs by more than the audit's factor, for the cell's
+    training and test parts, and for FER-2013's own parts (Training, PublicTest, PrivateTest)
+    where the data records them (a random split mixes those, hiding a damaged part). Measured
+    on a fixed sample of each part, on the images as loaded."""
+    rng = np.random.default_rng(0)
+
+    def measured(index: np.ndarray) -> dict:
+        if len(index) > SHIFT_SAMPLE:
+            index = np.sort(rng.choice(index, SHIFT_SAMPLE, replace=False))
+        return quality(data.images[index])
+
+    shifts = quality_shifts({"training part": measured(split.training_part),
+                             "test part": measured(split.test)})
+    parts = {u: np.flatnonzero(data.usage == u) for u in sorted(set(data.usage.tolist())) if u}
+    if len(parts) > 1:
+        shifts += quality_shifts({u: measured(i) for u, i in parts.items()})
+    return shifts
 
 
 def audit(data: FerData) -> dict:
