@@ -11,7 +11,7 @@ BLURRED_TRAIN = ("the FER-2013 copy whose train/ images were blurred (Gaussian, 
 
 # The fingerprints that copy gave, as every run before 2026-11-30 recorded them: the 28,709
 # images of train/, all 35,887 from the folders, the CSV built from them, and that CSV after
-# EmotionNet++'s alignment and CLAHE.
+# a preprocessing stage (alignment and CLAHE).
 DAMAGED_DATA = {
     "06fee47bcf61dc05e29ce3db432deaee15a2fba0a1acb8eb392b811a2b5553d4": BLURRED_TRAIN,
     "060f44ce7b0ad969e9dae468e7f035f4dae9c2b2bb2125322d29bfd2e41e2a21": BLURRED_TRAIN,
