@@ -65,6 +65,12 @@ def test_the_flag_lets_it_train_and_the_manifest_says_so(blurred, tmp_path):
     man = json.loads((tmp_path / "run/directory-ozer_cnn/seed-0/manifest.json").read_text())
     assert man["data_shift"]["allowed"] is True
     assert man["data_shift"]["shifts"] and "much blurrier" in man["data_shift"]["shifts"][0]
+    # and the report says so, in the red warning box
+    from fer_keras.reports import build_report
+
+    html = build_report(tmp_path / "run", tmp_path / "report").read_text()
+    assert '<div class="warn"><p><strong>Trained with <code>--allow-data-shift</code>' in html
+    assert man["data_shift"]["shifts"][0] in html
 
 
 def test_the_guard_looks_at_fer2013s_own_parts_when_a_split_mixes_them(blurred):
