@@ -4,6 +4,10 @@ Keras' BackupAndRestore brings back the weights, the optimizer and the epoch of 
 but EarlyStopping, ReduceLROnPlateau and ModelCheckpoint start again from scratch. The
 subclasses here take their state (best value, epochs without improvement) from the epochs
 already logged, so a resumed run stops and selects as the uninterrupted one would.
+
+Every file a callback writes is replaced whole (`atomic_path`): Keras' ModelCheckpoint and
+CSVLogger write in place, so a kill while they write left half a `best.keras` (which the
+resumed cell then loaded to score) or half a history row (which broke the resume).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 
 from .data.pipeline import EpochClock, reseed
 from .metrics import compute_metrics
+from .provenance import atomic_path, write_csv
 
 
 def plateau_state(values: list[float], patience: int | None = None) -> tuple[float, int]:
@@ -74,6 +79,36 @@ class ResumableReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
             self.model.optimizer.learning_rate = self.past_lr
 
 
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """ModelCheckpoint whose saved model is written beside its path and moved into place."""
+
+    def _save_model(self, epoch, batch, logs):
+        filepath = self._get_file_path(epoch, batch, logs)
+        if self._should_save_model(epoch, batch, logs, filepath):
+            with atomic_path(filepath) as tmp:
+                if self.save_weights_only:
+                    self.model.save_weights(tmp, overwrite=True)
+                else:
+                    self.model.save(tmp, overwrite=True)
+
+
+class HistoryLog(keras.callbacks.Callback):
+    """The per-epoch log (history.csv) as Keras' CSVLogger writes it (an `epoch` column counted
+    from 0, then every log key in sorted order), but the whole file replaced after each epoch,
+    so it always holds whole rows. `past`: the rows of the epochs a resumed run keeps."""
+
+    def __init__(self, path, past: list[dict] | None = None):
+        super().__init__()
+        self.path = path
+        self.rows = [{k: (int(v) if k == "epoch" else v) for k, v in row.items()}
+                     for row in past or []]
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.rows.append({"epoch": epoch, **{k: logs[k] for k in sorted(logs)}})
+        write_csv(self.path, self.rows)
+
+
 class Progress(keras.callbacks.Callback):
     """One line per epoch: which cell of how many, epoch, metrics, learning rate, and ETA."""
 
@@ -111,12 +146,16 @@ class TestCurve(keras.callbacks.Callback):
     def __init__(self, dataset, labels: np.ndarray, path, keep_epochs: int):
         super().__init__()
         self.dataset, self.labels, self.path = dataset, np.asarray(labels), path
-        rows = path.read_text().splitlines()[1:keep_epochs + 1] \
+        self.lines = path.read_text().splitlines()[1:keep_epochs + 1] \
             if keep_epochs and path.exists() else []
-        path.write_text("\n".join(["epoch,test_accuracy", *rows]) + "\n")
+        self._write()
+
+    def _write(self):
+        with atomic_path(self.path) as tmp:  # whole rows only, like HistoryLog
+            tmp.write_text("\n".join(["epoch,test_accuracy", *self.lines]) + "\n")
 
     def on_epoch_end(self, epoch, logs=None):
         accuracy = compute_metrics(self.labels, self.model.predict(self.dataset, verbose=0)
                                    )["accuracy"]  # the one metrics function, as metrics.json
-        with open(self.path, "a") as f:
-            f.write(f"{epoch + 1},{accuracy:.6f}\n")
+        self.lines.append(f"{epoch + 1},{accuracy:.6f}")
+        self._write()

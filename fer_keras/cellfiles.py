@@ -15,7 +15,7 @@ import json
 import zipfile
 from pathlib import Path
 
-from .provenance import sha256_file
+from .provenance import is_temporary, sha256_file
 
 DONE_FILE = "done.json"
 NOT_HASHED = {DONE_FILE}
@@ -23,10 +23,11 @@ NOT_CELL_FILES = {"backup", "tensorboard"}  # working folders, not results
 
 
 def cell_files(folder: Path) -> list[Path]:
-    """Every result file of a cell folder (done.json and working folders left out)."""
+    """Every result file of a cell folder (done.json, working folders and the temporaries of
+    a killed writer left out)."""
     folder = Path(folder)
     return [p for p in sorted(folder.rglob("*")) if p.is_file() and p.name not in NOT_HASHED
-            and p.relative_to(folder).parts[0] not in NOT_CELL_FILES]
+            and p.relative_to(folder).parts[0] not in NOT_CELL_FILES and not is_temporary(p)]
 
 
 def file_hashes(folder: Path) -> dict[str, str]:

@@ -10,6 +10,8 @@ import hashlib
 import json
 import os
 import platform
+import re
+import shutil
 import subprocess
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -94,22 +96,48 @@ def now() -> str:
 
 
 @contextmanager
-def _atomic(path: Path):
-    """Yield a temporary file beside `path` and move it into place when the block ends: a
-    reader (or a killed run) never sees half a file; several writers may race."""
-    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")
-    yield tmp
-    os.replace(tmp, path)
+def atomic_path(path: Path):
+    """Yield a temporary path beside `path` and move it into place when the block ends: a
+    reader (or a killed run) never sees half a file, only the old one or the new one; several
+    writers may race (the temporary name carries the process id). The temporary keeps the
+    suffix, since some writers insist on it (Keras' `.keras`, `.npz`). A block that fails
+    removes its temporary and leaves `path` as it was."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+TEMPORARY = re.compile(r"^\..+\.\d+\.tmp(\.[^.]+)?$")  # atomic_path's names
+
+
+def is_temporary(path: Path) -> bool:
+    """Whether `path` is an `atomic_path` temporary (left behind by a killed writer)."""
+    return bool(TEMPORARY.match(Path(path).name))
+
+
+def remove_temporaries(folder: Path) -> None:
+    """Remove the temporaries a killed writer left in `folder` (not below it)."""
+    for path in Path(folder).glob(".*.tmp*"):
+        if is_temporary(path):
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink()
 
 
 def write_json(path: Path, obj) -> None:
-    with _atomic(Path(path)) as tmp:
+    with atomic_path(Path(path)) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def write_npz(path: Path, **arrays) -> None:
     """Compressed NumPy arrays, atomically like `write_json`."""
-    with _atomic(Path(path)) as tmp, open(tmp, "wb") as f:
+    with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
 
 
@@ -117,7 +145,7 @@ def write_csv(path: Path, rows: list[dict], fieldnames: list[str] | None = None)
     """A header and `rows`, atomically like `write_json`; the columns are `fieldnames`, or
     the first row's keys."""
     path = Path(path)
-    with _atomic(path) as tmp, open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fieldnames or list(rows[0]))
         w.writeheader()
         w.writerows(rows)

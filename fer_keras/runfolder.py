@@ -214,8 +214,13 @@ def finish(folder: Path, identity: Identity, finished: str) -> None:
 def read_history(path: Path) -> list[dict]:
     if not path.exists():
         return []
+    rows = []
     with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        for row in csv.DictReader(f):
+            if None in row.values() or "" in row.values() or None in row:
+                break  # a row cut short (an older run killed while Keras' CSVLogger wrote)
+            rows.append({k: float(v) for k, v in row.items()})
+    return rows
 
 
 def rewrite_history(path: Path, rows: list[dict]) -> None:

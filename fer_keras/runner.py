@@ -5,7 +5,7 @@ One folder per cell and seed, `<out>/<format>-<model>/seed-<n>/`, holding:
     manifest.json     git commit, package versions, hardware, start/end, data fingerprint,
                       split sizes, SHA-256 of the saved model, notes from loading
     split.npz         train/val/test indices into the loaded data (auditable)
-    history.csv       per-epoch training log (CSVLogger)
+    history.csv       per-epoch training log (HistoryLog, as Keras' CSVLogger writes it)
     best.keras        the scored model: the best by validation loss (ModelCheckpoint), or the
                       last epoch's with select=last
     predictions.npz   test-set probabilities, labels, indices into the data, and each
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -45,7 +44,9 @@ import tensorflow as tf
 
 from . import data as fer_data
 from .callbacks import (
+    AtomicModelCheckpoint,
     EpochSeeds,
+    HistoryLog,
     Progress,
     ResumableEarlyStopping,
     ResumableReduceLROnPlateau,
@@ -77,7 +78,16 @@ from .models import create_model, expects_raw_pixels
 from .models.inference import CONTRACT, as_input, inference_model, model_file
 from .models.summary import signatures
 from .paths import output_folder
-from .provenance import environment, now, sha256_file, write_csv, write_json, write_npz
+from .provenance import (
+    atomic_path,
+    environment,
+    now,
+    remove_temporaries,
+    sha256_file,
+    write_csv,
+    write_json,
+    write_npz,
+)
 from .runfolder import (
     LOCK_FILE,
     PREDICTIONS_FILE,
@@ -149,9 +159,8 @@ def csv_source(opts: RunOptions) -> Path:
         if not path.exists():
             print(f"building the CSV format from {src} in {path} ...", flush=True)
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")  # workers of a study may race here
-            convert.write_challenge_csv(source, tmp)
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:  # workers of a study may race here
+                convert.write_challenge_csv(source, tmp)
     return Path(path)
 
 
@@ -232,9 +241,8 @@ def prepare(cfg: ExperimentConfig, data: FerData, opts: RunOptions
         print(f"preprocessing {len(data)} images ({cfg.preprocess}) ...", flush=True)
         done = preprocess(data.images, cfg.preprocess)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")  # workers may race
-        np.savez(tmp, images=done.images, angles=done.angles, rotated=done.rotated)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:  # workers may race
+            np.savez(tmp, images=done.images, angles=done.angles, rotated=done.rotated)
     note = "preprocessed: " + ", ".join(f"{k} {v}" for k, v in done.summary().items())
     return dataclasses.replace(data, images=done.images, notes=(*data.notes, note)), done
 
@@ -339,6 +347,7 @@ def train(cfg: ExperimentConfig, cell: Cell, model: keras.Model, spec: InputSpec
     (EpochSeeds), and weights, optimizer and callback state come back from the backup, so a
     run killed at any epoch and resumed ends exactly as an uninterrupted one."""
     history_path, backup = folder / "history.csv", folder / "backup"
+    remove_temporaries(folder)  # what a writer killed mid-file left; the files are whole
     past, ended = resume_point(folder, cfg, label or cell.name) if resuming else ([], False)
     if ended:
         return 0.0, True
@@ -362,10 +371,10 @@ def train(cfg: ExperimentConfig, cell: Cell, model: keras.Model, spec: InputSpec
             val_losses, past[-1].get("learning_rate") if past else None, monitor="val_loss",
             patience=cfg.reduce_lr_patience, factor=cfg.reduce_lr_factor, min_lr=cfg.min_lr))
     callbacks += [
-        keras.callbacks.ModelCheckpoint(
+        AtomicModelCheckpoint(
             folder / "best.keras", monitor="val_loss", save_best_only=cfg.select == "best",
             initial_value_threshold=plateau_state(val_losses)[0] if val_losses else None),
-        keras.callbacks.CSVLogger(history_path, append=resuming and bool(past)),
+        HistoryLog(history_path, past),
         keras.callbacks.BackupAndRestore(backup, double_checkpoint=True,
                                          delete_checkpoint=False),
         Progress(label or cell.name, cfg.max_epochs),
@@ -393,7 +402,8 @@ def save_inference_model(folder: Path, cfg: ExperimentConfig, cell: Cell) -> ker
     model.keras (no optimizer state) and inference.json, what `fer-keras predict` and
     `export` read."""
     model = inference_model(keras.models.load_model(folder / "best.keras", compile=False))
-    model.save(folder / "model.keras")
+    with atomic_path(folder / "model.keras") as tmp:
+        model.save(tmp)
     write_json(folder / "inference.json", {
         "contract": CONTRACT, "classes": list(CLASS_NAMES), "model": cell.model,
         "cell": cell.name, "seed": cell.seed, "experiment": cfg.name, "paper": cfg.paper,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..provenance import atomic_path
 from .dataset import FerData
 
 CACHE_VERSION = 1  # bump when the decoded form changes
@@ -70,9 +71,8 @@ def store(kind: str, key: str, options: dict, data: FerData) -> None:
     path = _entry(kind, key, options)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, images=data.images, labels=data.labels, sources=data.sources,
-                 usage=data.usage, notes=np.array(data.notes, dtype=str))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:  # several workers may store the same entry
+            np.savez(tmp, images=data.images, labels=data.labels, sources=data.sources,
+                     usage=data.usage, notes=np.array(data.notes, dtype=str))
     except OSError:
         pass  # a read-only home only costs speed
