@@ -25,6 +25,7 @@ import pandas as pd
 
 from .data import convert, load_csv, load_directory
 from .data.synthetic import write_sample
+from .facebench import render_faces
 from .labels import CLASS_NAMES
 
 
@@ -261,8 +262,6 @@ def _face_video(path: Path, n_frames: int, data: Path | None, size=(640, 480),
     the Haar cascade takes for a face)."""
     import cv2
 
-    from .data.synthetic import write_sample
-
     with tempfile.TemporaryDirectory() as tmp:
         images = data if data is not None else write_sample(Path(tmp), n=70, seed=3)[0]
         face = cv2.imread(str(sorted((images / "test" / "happy").iterdir())[0]),
@@ -344,6 +343,30 @@ print(n / (time.perf_counter() - t0))
 """
 LAYOUTS = (("1 cell x 2 threads", 1, 2), ("1 cell x 1 thread", 1, 1),
            ("2 cells x 1 thread, side by side", 2, 1))
+
+
+def bench_pasted_faces(data: Path | None, n: int = 1000, framing_faces: int = 1000) -> dict:
+    """facebench on `n` FER-2013 test faces with every published model, and the detectors'
+    framing measured on `framing_faces` training faces; with no data, a few synthetic faces
+    (a check of the pipeline, not a result)."""
+    from .facebench import bench_faces, framing, load_test_faces, train_faces
+    from .pretrained import available
+
+    if data is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            images = write_sample(Path(tmp), n=140, seed=5)[0]
+            faces, labels, pool = load_test_faces(images, 8)
+        source, train, train_pool = ("synthetic sample (8 faces: a check of the pipeline)",
+                                     faces, pool)
+    else:
+        faces, labels, pool = load_test_faces(data, n)
+        train_pool, train = train_faces(data, framing_faces)
+        source = f"FER-2013 test faces of {Path(data).name}/ (seed 0)"
+    models = {m.name: m.folder for m in available()}
+    result = bench_faces(faces, labels, pool, models)
+    result["framing"] = {kind: framing(train, train_pool, kind) for kind in ("dlib", "haar")}
+    result["source"] = source
+    return result
 
 
 def bench_layouts(reps: int, n: int = 4096) -> dict:
@@ -436,6 +459,14 @@ def run_bench(data: Path | None, out: Path, reps: int = 3, only: str = "") -> Pa
                                         "\n\n" + _env_line(result["environment"]) + "\n\n"
                                         + "\n".join(render_layouts(result["layouts"])) + "\n")
         return out / "threads.md"
+    if only == "faces":  # the pasted-face benchmark alone
+        result = {"environment": environment(),
+                  "faces": _stage("faces at any size", lambda: bench_pasted_faces(data))}
+        (out / "faces.json").write_text(json.dumps(result, indent=2) + "\n")
+        (out / "faces.md").write_text("# fer-keras benchmark: faces at any size\n\n"
+                                      + _env_line(result["environment"]) + "\n\n"
+                                      + "\n".join(render_faces(result["faces"])) + "\n")
+        return out / "faces.md"
     if only == "video":  # the predict frame rate alone (no data needed)
         result = {"environment": environment(),
                   "video": _stage("video predict", lambda: bench_video(data))}
@@ -469,11 +500,12 @@ def run_bench(data: Path | None, out: Path, reps: int = 3, only: str = "") -> Pa
         layouts = _stage("thread layouts", lambda: bench_layouts(reps))
         inf_res = _stage("inference", lambda: bench_inference(reps))
         video_res = _stage("video predict", lambda: bench_video(data))
+        faces_res = _stage("faces at any size", lambda: bench_pasted_faces(data))
         mem_res = _stage("peak memory of a CSV run",
                          lambda: bench_memory(images_root, csv_path, mem_epochs))
     result = {"source": source, "environment": environment(), "csv_load": csv_res,
               "directory_load": dir_res, "training": train_res, "inference": inf_res,
-              "memory": mem_res, "video": video_res, "layouts": layouts,
+              "memory": mem_res, "video": video_res, "layouts": layouts, "faces": faces_res,
               "classes": list(CLASS_NAMES)}
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "bench.md").write_text(render(result))
@@ -577,6 +609,8 @@ def render(r: dict) -> str:
         lines += ["", *render_layouts(r["layouts"])]
     if "video" in r:
         lines += ["", *render_video(r["video"])]
+    if "faces" in r:
+        lines += ["", *render_faces(r["faces"])]
     lines += ["", "## Memory", "",
               f"Peak resident memory of a whole `fer-keras run` process for the "
               f"{m['cell']} cell ({m['epochs']} epoch; data, model and pipeline dominate, "

@@ -284,6 +284,10 @@ def cmd_predict(args) -> int:
     import csv
     import json
 
+    from .pretrained import folder_of, looks_like_name
+
+    if looks_like_name(args.model):  # an unknown name is refused before TensorFlow loads
+        folder_of(args.model)
     for item in args.inputs:  # paths are checked before TensorFlow is imported
         if not item.startswith("camera:") and not Path(item).exists():
             raise UsageError(f"{item}: no such file or folder (an image, a folder of images, "
@@ -291,7 +295,10 @@ def cmd_predict(args) -> int:
     _import_tensorflow_quietly()
     from .predict import Predictor, predict_paths
 
-    predictor = Predictor(args.model, detector=args.detector, faces=args.faces)
+    if args.min_face < 1:
+        raise UsageError(f"--min-face {args.min_face}: expected a face size of 1 pixel or more")
+    predictor = Predictor(args.model, detector=args.detector, faces=args.faces,
+                          min_face=args.min_face)
     out = output_folder(args.out, "the annotated images") if args.out else None
     rows, faceless = predict_paths(predictor, args.inputs, out, max_frames=args.max_frames,
                                    overwrite=args.overwrite)
@@ -317,6 +324,36 @@ def cmd_predict(args) -> int:
             print(f"{f}: no face found")
     if out is not None:
         print(f"annotated: {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_models(args) -> int:
+    import json
+
+    from .pretrained import available
+
+    found = available()
+    if args.json:
+        print(json.dumps([{"name": m.name, "model": m.model, "seed": m.seed, "paper": m.paper,
+                           "folder": str(m.folder), **m.measured} for m in found], indent=2))
+        return 0
+    if not found:
+        print("no published models in this installation")
+        return 0
+    print(f"{'name':<36} {'seed':>4} {'test acc %':>10} {'all seeds %':>14} {'claimed %':>9}"
+          "  data")
+    for m in found:
+        d = m.measured
+        acc = f"{d['test_accuracy']:.2f}" if "test_accuracy" in d else "?"
+        spread = (f"{d['test_accuracy_mean']:.2f}" + (
+            f" +/- {d['test_accuracy_sd']:.2f}" if d.get("test_accuracy_sd") is not None
+            else "")) if "test_accuracy_mean" in d else "?"
+        claim = d.get("claimed_accuracy")
+        print(f"{m.name:<36} {m.seed:>4} {acc:>10} {spread:>14} "
+              f"{'-' if claim is None else claim:>9}  {d.get('data', '?')}, "
+              f"{d.get('test_images', '?')} test images per seed")
+    print("use: fer-keras predict NAME photo.jpg; Predictor.from_pretrained(NAME); each model's "
+          "card.md is in its folder (--json gives the folders)")
     return 0
 
 
@@ -351,7 +388,8 @@ def cmd_publish(args) -> int:
 
 EXAMPLES = {
     "params": "fer-keras params",
-    "predict": "fer-keras predict reports/ozer/models/csv-ozer_cnn_lstm photo.jpg",
+    "predict": "fer-keras predict ozer/csv-ozer_cnn_lstm photo.jpg",
+    "models": "fer-keras models",
     "data": "fer-keras data audit /path/to/fer2013 --json audit.json",
     "to-csv": "fer-keras data to-csv /path/to/fer2013 fer2013.csv",
     "to-dir": "fer-keras data to-dir fer2013.csv images/",
@@ -365,7 +403,7 @@ EXAMPLES = {
              "--trials 30",
     "bench": "fer-keras bench --data /path/to/fer2013",
     "report": "fer-keras report runs/ozer --out reports/ozer",
-    "export": "fer-keras export reports/ozer/models/csv-ozer_cnn --format onnx --out cnn.onnx",
+    "export": "fer-keras export ozer/csv-ozer_cnn --format onnx --out cnn.onnx",
     "explain": "fer-keras explain runs/ozer",
     "publish": "fer-keras publish runs/ozer --out reports/ozer/models",
     "index": "fer-keras index reports",
@@ -408,7 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     command("params", help="check every registered model's parameter count")
 
     pr = command("predict", help="emotions of the faces in images, folders, videos")
-    pr.add_argument("model", help="a run's cell folder, a published model folder, or .keras")
+    pr.add_argument("model", help="a published model's name (fer-keras models lists them), a "
+                    "run's cell folder, a published model folder, or a .keras file")
     pr.add_argument("inputs", nargs="+", help="images, folders of images, videos, camera:N")
     pr.add_argument("--out", help="write annotated images / videos here, each at its input's "
                     "path relative to the inputs' common folder; never over an input or a file "
@@ -420,9 +459,14 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--detector", default="dlib", choices=("dlib", "haar"),
                     help="face detector for images larger than a face crop: dlib's HOG "
                     "frontal detector or OpenCV's Haar cascade")
+    pr.add_argument("--min-face", type=int, default=40, help="the smallest face searched, "
+                    "in pixels of the image (smaller is slower with dlib: it upsamples)")
     pr.add_argument("--faces", default="auto", choices=("auto", "detect", "whole"),
                     help="auto: images up to 64x64 are one face crop, larger ones are searched")
     pr.add_argument("--max-frames", type=int, default=0, help="per video; 0 = all")
+
+    m = command("models", help="the published models, by name, with their measured accuracy")
+    m.add_argument("--json", action="store_true", help="print them as JSON, with their folders")
 
     d = command("data", help="convert, audit or generate data")
     dsub = d.add_subparsers(dest="data_cmd", required=True, metavar="ACTION")
@@ -524,9 +568,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "synthetic sample)")
     b.add_argument("--out", help="default: reports/bench (real data) or runs/bench-sample")
     b.add_argument("--reps", type=int, default=3, help="repetitions of each measurement")
-    b.add_argument("--only", default="", choices=("", "video", "threads"),
+    b.add_argument("--only", default="", choices=("", "video", "threads", "faces"),
                    help="video: only the frames/s of predict on a video; threads: only the "
-                   "training throughput of each thread layout (neither needs data)")
+                   "training throughput of each thread layout (neither needs data); faces: "
+                   "only the pasted-face benchmark (detection rate, accuracy against raw "
+                   "crops, every published model) and the detectors' framing")
 
     rep = command("report", help="HTML + PNG report from a run folder (writes only "
                          "inside --out)")
@@ -572,6 +618,7 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
     handlers = {"params": cmd_params, "data": cmd_data, "run": cmd_run, "report": cmd_report,
                 "index": cmd_index, "study": cmd_study, "bench": cmd_bench, "predict": cmd_predict,
+                "models": cmd_models,
                 "export": cmd_export, "explain": cmd_explain, "publish": cmd_publish,
                 "blur-check": cmd_blur_check, "noise-gain": cmd_noise_gain}
     interrupt_on_sigterm()

@@ -24,6 +24,7 @@ import numpy as np
 from .errors import FerKerasError
 from .models.inference import as_input, inference_model
 from .predict import resolve_model
+from .pretrained import looks_like_name
 from .provenance import sha256_file, write_json
 
 FORMATS = {"saved_model": "tf_saved_model", "onnx": "onnx", "litert": "litert"}
@@ -123,7 +124,10 @@ def export(source: str | Path, fmt: str, out: str | Path | None = None,
         raise ExportError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
     path, meta = resolve_model(source)
     model = inference_model(keras.models.load_model(path, compile=False))
-    out = Path(out) if out else path.parent / f"export-{fmt}"
+    # a published model's name: the export lands in the working folder, never in the package
+    default = Path(f"{str(source).replace('/', '-')}-{fmt}") if looks_like_name(source) \
+        else path.parent / f"export-{fmt}"
+    out = Path(out) if out else default
     if SUFFIXES[fmt] and out.suffix != SUFFIXES[fmt]:  # Keras requires .onnx / .tflite
         out = out.with_name(out.name + SUFFIXES[fmt])
     check_output(out, overwrite)

@@ -1,17 +1,21 @@
 """Use a trained model on your own images and videos: `fer-keras predict`, and its Python API.
 
-    from fer_keras.predict import Predictor
-    p = Predictor("reports/ozer/models/csv-ozer_cnn_lstm")   # or a run's cell folder, a .keras
-    for face in p.predict(cv2.imread("photo.jpg")):
-        print(face.box, face.top, face.probs)
+    from fer_keras.predict import Predictor, top_emotion
+    p = Predictor.from_pretrained("ozer/csv-ozer_cnn_lstm")  # or Predictor(a folder or .keras)
+    for face in p.predict("photo.jpg"):          # a path, a BGR/grey array or a PIL image
+        print(face.box, face.top, face.confidence, face.emotions)
+    top_emotion("photo.jpg")                      # ('happy', 0.93) for the largest face
 
 Steps, the same for images, video frames and camera frames:
 1. Faces. An image of at most 64x64 pixels is taken as one face crop, as FER-2013's are
    (`faces="auto"`); larger images go through a face detector: dlib's frontal face detector
    (HOG + linear SVM, built into dlib, no model file) by default, OpenCV's bundled Haar cascade
-   (`haarcascade_frontalface_default.xml`) as the alternative. ASSUMPTION: each detected box is
-   widened by 10 % on every side before cropping: FER-2013's crops show a little more than
-   dlib's tight box (forehead, jaw line).
+   (`haarcascade_frontalface_default.xml`) as the alternative. Faces from `min_face` pixels
+   (40 by default) up are searched: dlib's smallest window is 80 px, so a smaller face is
+   searched in the image upsampled (x2 per step; slower, see reports/bench/faces.md).
+   Each box is turned into FER-2013's own framing (FRAMING: where that detector's box lies in
+   FER-2013's 48x48 frame, measured on the training faces by fer_keras.facebench.framing),
+   a square cut out of the image (replicated at its borders).
 2. Each face crop: grey, resized to 48x48 (area interpolation).
 3. The run's own preprocessing, where it has one (EmotionNet++'s alignment and CLAHE:
    fer_keras.data.preprocess.preprocess with the settings recorded in the run), the same
@@ -23,7 +27,6 @@ Steps, the same for images, video frames and camera frames:
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,13 +42,22 @@ from .data.preprocess import PreprocessConfig, preprocess
 from .errors import FerKerasError
 from .labels import CLASS_NAMES
 from .models.inference import as_input, inference_model, model_file
-from .provenance import sha256_file
+from .pretrained import folder_of, looks_like_name
+from .provenance import atomic_path, sha256_file
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 WHOLE_IMAGE_MAX = 64  # faces="auto": images up to this size are face crops already
-BOX_MARGIN = 0.10  # each detected box is widened by this fraction on every side
 DETECT_SIZE = 640  # faces are searched in the image scaled to at most this longer side
+MIN_FACE = 40  # px: the smallest face searched by default
+DLIB_WINDOW = 80  # px: dlib's frontal detector finds faces from about this size up
+# Where each detector's box lies in FER-2013's own 48x48 frame: median (x, y, w, h) in frame
+# units over 1,000 training faces (seed 0) pasted into scenes at 48-300 px (seed 1) and found
+# as predict finds them, measured by facebench.framing on the repaired FER-2013
+# (reports/bench/faces.md; tests/test_faces.py measures it again). The crop inverts it, so a
+# detected face is cut as FER-2013 cut its faces.
+FRAMING = {"dlib": (0.063, 0.133, 0.864, 0.863), "haar": (0.015, 0.012, 0.961, 0.961)}
+WHOLE = (0.0, 0.0, 1.0, 1.0)  # the box is the frame (an image that is a face crop already)
 
 
 class PredictError(FerKerasError, ValueError):
@@ -65,15 +77,24 @@ class Face:
     def confidence(self) -> float:
         return float(np.max(self.probs))
 
+    @property
+    def emotions(self) -> dict[str, float]:
+        """Emotion name -> probability, in fer_keras.labels order (as `fer` returns them)."""
+        return {name: float(p) for name, p in zip(CLASS_NAMES, self.probs)}
+
+    def as_dict(self) -> dict:
+        return {"box": list(self.box), "emotions": self.emotions, "top": self.top,
+                "confidence": self.confidence}
+
 
 # ------------------------------------------------------------------------------ detection
 
 
 class FaceDetector:
-    """Face boxes (x, y, w, h) in a grey image, largest first."""
+    """Face boxes (x, y, w, h) in a grey image, largest first, from `min_face` px up."""
 
-    def __init__(self, kind: str = "dlib"):
-        self.kind = kind
+    def __init__(self, kind: str = "dlib", min_face: int = MIN_FACE):
+        self.kind, self.min_face = kind, min_face
         if kind == "dlib":
             import dlib
 
@@ -87,32 +108,74 @@ class FaceDetector:
         else:
             raise PredictError(f"detector {kind!r}: expected dlib or haar")
 
+    def upsampling(self, scale: float) -> int:
+        """dlib's upsampling steps (x2 each) for faces of min_face px in an image scaled by
+        `scale` to reach its 80 px window; at most 2."""
+        smallest = max(1.0, self.min_face * scale)
+        return int(min(2, max(0, np.ceil(np.log2(DLIB_WINDOW / smallest)))))
+
     def __call__(self, grey: np.ndarray) -> list[tuple[int, int, int, int]]:
         # Detection runs on the image scaled down to at most DETECT_SIZE on its longer side
-        # (dlib's cost grows with the pixel count: 640x480 takes ~20 ms here, a 12-megapixel
-        # photo seconds) and boxes are scaled back; images under 400 px are searched at
-        # twice their size (dlib's smallest face is about 80 px, 40 px once upsampled).
+        # (dlib's cost grows with the pixel count: a 12-megapixel photo would take seconds)
+        # and boxes are scaled back.
         scale = min(1.0, DETECT_SIZE / max(grey.shape))
         small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) \
             if scale < 1 else grey
         if self.kind == "dlib":
-            rects = self._dlib(small, 1 if max(small.shape) < 400 else 0)
+            rects = self._dlib(small, self.upsampling(scale))
             boxes = [(r.left(), r.top(), r.width(), r.height()) for r in rects]
-        else:
+        else:  # the cascade's box is about FER-2013's frame (FRAMING): 0.9 of the face side
+            side = max(24, int(self.min_face * scale * 0.9))
             boxes = [tuple(int(v) for v in b) for b in self._haar.detectMultiScale(
-                small, scaleFactor=1.1, minNeighbors=5, minSize=(40, 40))]
+                small, scaleFactor=1.1, minNeighbors=5, minSize=(side, side))]
         boxes = [tuple(round(v / scale) for v in b) for b in boxes]
         return sorted(boxes, key=lambda b: -b[2] * b[3])
 
 
-def crop_face(grey: np.ndarray, box: tuple[int, int, int, int],
-              margin: float = BOX_MARGIN) -> np.ndarray:
-    """The box widened by `margin` on every side, clipped to the image, as a 48x48 face."""
+def frame_of(box: tuple[int, int, int, int],
+             framing: tuple[float, float, float, float] = WHOLE) -> tuple[int, int, int, int]:
+    """The square FER-2013 frame (x, y, side, side) around a detector's box, given where such a
+    box lies in the frame (`framing`, frame units)."""
     x, y, w, h = box
-    dx, dy = round(w * margin), round(h * margin)
-    x0, y0 = max(0, x - dx), max(0, y - dy)
-    x1, y1 = min(grey.shape[1], x + w + dx), min(grey.shape[0], y + h + dy)
-    return cv2.resize(grey[y0:y1, x0:x1], (48, 48), interpolation=cv2.INTER_AREA)
+    fx, fy, fw, fh = framing
+    side = max(w / fw, h / fh)
+    cx, cy = x + w / 2 - (fx + fw / 2 - 0.5) * side, y + h / 2 - (fy + fh / 2 - 0.5) * side
+    return round(cx - side / 2), round(cy - side / 2), round(side), round(side)
+
+
+def crop_face(grey: np.ndarray, box: tuple[int, int, int, int],
+              framing: tuple[float, float, float, float] = WHOLE,
+              detector: str | None = None) -> np.ndarray:
+    """The frame around `box` (`framing`, or the detector's FRAMING) as a 48x48 face; parts of
+    the frame outside the image repeat its border pixels."""
+    if detector is not None:
+        framing = FRAMING[detector]
+    x, y, w, h = frame_of(box, framing) if framing != WHOLE else box
+    H, W = grey.shape
+    pad = max(0, -x, -y, x + w - W, y + h - H)
+    if pad:
+        grey = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        x, y = x + pad, y + pad
+    return cv2.resize(grey[y:y + h, x:x + w], (48, 48), interpolation=cv2.INTER_AREA)
+
+
+def as_array(image) -> np.ndarray:
+    """An image given as a path, a PIL image or an array, as OpenCV's uint8 array (BGR or
+    grey)."""
+    if isinstance(image, (str, Path)):
+        return read_image(Path(image))
+    if hasattr(image, "mode") and hasattr(image, "convert"):  # PIL, without importing it
+        if image.mode in ("L", "I;16", "I", "F"):
+            return np.asarray(image.convert("L"))
+        return cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR)
+    array = np.asarray(image)
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+        raise PredictError(f"an image of shape {array.shape}: expected (H, W) grey or "
+                           "(H, W, 3) BGR or (H, W, 4) BGRA")
+    if array.dtype != np.uint8:
+        array = cv2.convertScaleAbs(array, alpha=255.0 / max(1.0, float(array.max()))) \
+            if array.max() > 1 else (array * 255).round().astype(np.uint8)
+    return array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:
@@ -146,6 +209,8 @@ def resolve_model(source: str | Path) -> tuple[Path, dict]:
     """(model file, its inference description) for a .keras file, a folder holding
     model.keras (+ inference.json), or a cell folder of an older run (best.keras +
     config.json). A folder of several models is refused with their list."""
+    if looks_like_name(source):  # a published model's name, e.g. ozer/csv-ozer_cnn_lstm
+        source = folder_of(str(source))
     path = Path(source)
     if not path.exists():
         raise PredictError(f"{path}: no such model file or folder; expected a .keras file, a "
@@ -179,7 +244,8 @@ def resolve_model(source: str | Path) -> tuple[Path, dict]:
 class Predictor:
     """A trained model with its run's preprocessing, ready for images, faces and frames."""
 
-    def __init__(self, source: str | Path, detector: str = "dlib", faces: str = "auto"):
+    def __init__(self, source: str | Path, detector: str = "dlib", faces: str = "auto",
+                 min_face: int = MIN_FACE):
         if faces not in ("auto", "detect", "whole"):
             raise PredictError(f"faces={faces!r}: expected auto, detect or whole")
         self.path, self.meta = resolve_model(source)
@@ -197,13 +263,19 @@ class Predictor:
         pre = self.meta.get("preprocess")
         self.preprocess = PreprocessConfig(**pre) if pre else None
         self.faces = faces
-        self._detector_kind = detector
+        self._detector_kind, self.min_face = detector, min_face
         self._detector: FaceDetector | None = None
+
+    @classmethod
+    def from_pretrained(cls, name: str, **kwargs) -> Predictor:
+        """A published model by name (`fer-keras models` lists them), e.g.
+        `Predictor.from_pretrained("ozer/csv-ozer_cnn_lstm")`; its SHA-256 is verified."""
+        return cls(folder_of(name), **kwargs)
 
     @property
     def detector(self) -> FaceDetector:
         if self._detector is None:
-            self._detector = FaceDetector(self._detector_kind)
+            self._detector = FaceDetector(self._detector_kind, self.min_face)
         return self._detector
 
     def predict_faces(self, faces: np.ndarray) -> np.ndarray:
@@ -217,19 +289,41 @@ class Predictor:
             return np.zeros((0, len(CLASS_NAMES)), np.float32)
         return self._serve(as_input(x)).numpy()
 
+    def _whole(self, grey: np.ndarray) -> bool:
+        return self.faces == "whole" or (self.faces == "auto"
+                                         and max(grey.shape) <= WHOLE_IMAGE_MAX)
+
     def boxes(self, grey: np.ndarray) -> list[tuple[int, int, int, int]]:
         h, w = grey.shape
-        whole = self.faces == "whole" or (self.faces == "auto" and max(h, w) <= WHOLE_IMAGE_MAX)
-        return [(0, 0, w, h)] if whole else self.detector(grey)
+        return [(0, 0, w, h)] if self._whole(grey) else self.detector(grey)
 
-    def predict(self, image: np.ndarray) -> list[Face]:
-        """Every face of an image (grey, BGR or BGRA array, as OpenCV reads it)."""
-        grey = to_grey(image)
-        boxes = self.boxes(grey)
-        # a whole-image box stays the whole image: its widening is clipped at the borders
-        crops = np.stack([crop_face(grey, b) for b in boxes]) if boxes else \
+    def crops(self, grey: np.ndarray, boxes: list) -> np.ndarray:
+        """48x48 faces for `boxes`: a whole image as it is, a detected box in FER-2013's
+        framing for its detector (FRAMING)."""
+        framing = WHOLE if self._whole(grey) else FRAMING[self._detector_kind]
+        return np.stack([crop_face(grey, b, framing) for b in boxes]) if boxes else \
             np.zeros((0, 48, 48), np.uint8)
-        return [Face(b, p) for b, p in zip(boxes, self.predict_faces(crops))]
+
+    def predict(self, image) -> list[Face]:
+        """Every face of an image, largest first: a path, a NumPy array (grey, BGR or BGRA,
+        as OpenCV reads it) or a PIL image."""
+        grey = to_grey(as_array(image))
+        boxes = self.boxes(grey)
+        return [Face(b, p) for b, p in zip(boxes, self.predict_faces(self.crops(grey, boxes)))]
+
+
+DEFAULT_MODEL = "ozer/csv-ozer_cnn_lstm"  # Özer's headline model, re-run on the repaired data
+_PREDICTORS: dict[str, Predictor] = {}
+
+
+def top_emotion(image, model: str = DEFAULT_MODEL) -> tuple[str, float] | tuple[None, None]:
+    """The largest face's top emotion and its probability, (None, None) without a face: one
+    call, like `fer`'s `top_emotion`. `image`: a path, an array or a PIL image; `model`: a
+    published name or a path (loaded once per process)."""
+    if model not in _PREDICTORS:
+        _PREDICTORS[model] = Predictor(model)
+    faces = _PREDICTORS[model].predict(image)
+    return (faces[0].top, faces[0].confidence) if faces else (None, None)
 
 
 # ---------------------------------------------------------------------------------- input
@@ -361,9 +455,8 @@ def _wrote(out: Path, target: Path) -> None:
     path = out / WRITTEN
     written = set(json.loads(path.read_text())) if path.is_file() else set()
     written.add(target.relative_to(out).as_posix())
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(sorted(written), indent=1) + "\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(sorted(written), indent=1) + "\n")
 
 
 def predict_paths(predictor: Predictor, paths: list[str], out: Path | None = None,

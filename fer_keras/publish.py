@@ -12,11 +12,42 @@ import json
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from .models.inference import CONTRACT, inference_model, model_file
-from .provenance import sha256_file, write_json
+from .provenance import atomic_path, sha256_file, write_json
 from .reports.cards import card
+from .reports.claims import claim_of, mean_std
 from .reports.rundata import read_runs
+
+
+def same_model(path: Path, model: keras.Model) -> bool:
+    """Whether `path` already holds `model`: the same architecture and the same weights (a
+    saved .keras also records when it was saved, so its bytes differ each time)."""
+    if not path.is_file():
+        return False
+    try:
+        old = keras.models.load_model(path, compile=False)
+    except Exception:  # damaged or foreign: replaced
+        return False
+    old_w, new_w = old.get_weights(), model.get_weights()
+    return old.to_json() == model.to_json() and len(old_w) == len(new_w) and all(
+        a.shape == b.shape and np.array_equal(a, b) for a, b in zip(old_w, new_w))
+
+
+def measured(chosen, runs: list, experiment: dict) -> dict:
+    """What `fer-keras models` lists beside a name: the published seed's test accuracy, the
+    mean and sd over the cell's seeds, the paper's claim, and on what data (%)."""
+    accuracy = mean_std([r.metrics["accuracy"] * 100 for r in runs])
+    d = chosen.manifest["data"]
+    return {"test_accuracy": round(chosen.metrics["accuracy"] * 100, 2),
+            "test_accuracy_mean": round(accuracy["mean"], 2),
+            "test_accuracy_sd": None if accuracy["std"] is None else round(accuracy["std"], 2),
+            "seeds": [r.seed for r in runs], "test_images": chosen.manifest["split"]["test"],
+            "claimed_accuracy": claim_of(experiment.get("claimed_metrics", {}), chosen)
+            .get("accuracy"),
+            "data": f"{'SYNTHETIC sample' if d.get('synthetic') else 'FER-2013'} "
+                    f"({d['format']} format)"}
 
 
 def publish(runs_dir: Path, out: Path) -> list[Path]:
@@ -33,7 +64,9 @@ def publish(runs_dir: Path, out: Path) -> list[Path]:
         folder = out / cell.replace("/", "-")
         folder.mkdir(parents=True, exist_ok=True)
         model = inference_model(keras.models.load_model(source, compile=False))
-        model.save(folder / "model.keras")
+        if not same_model(folder / "model.keras", model):  # re-publishing changes no file
+            with atomic_path(folder / "model.keras") as tmp:
+                model.save(tmp)
         digest = sha256_file(folder / "model.keras")
         meta_path = chosen.folder / "inference.json"
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {
@@ -42,7 +75,8 @@ def publish(runs_dir: Path, out: Path) -> list[Path]:
             "preprocess": None}
         write_json(folder / "inference.json", {**meta, "seed": chosen.seed, "sha256": digest,
                                                "source": f"{runs_dir.name}/"
-                                               f"{chosen.folder.relative_to(runs_dir)}"})
+                                               f"{chosen.folder.relative_to(runs_dir)}",
+                                               "measured": measured(chosen, cruns, experiment)})
         (folder / "card.md").write_text(card(cell, cruns, experiment, published=chosen,
                                              weights={"file": "model.keras",
                                                       "sha256": digest}))

@@ -18,7 +18,7 @@ from fer_keras.explain import gradcam
 from fer_keras.labels import CLASS_NAMES
 from fer_keras.models import create_model, expects_raw_pixels, list_models
 from fer_keras.models.inference import INPUT_NAME, as_input, inference_model
-from fer_keras.predict import Predictor, crop_face, predict_paths
+from fer_keras.predict import FRAMING, Predictor, crop_face, frame_of, predict_paths
 from fer_keras.provenance import sha256_file
 
 ROOT = Path(__file__).parents[1]
@@ -165,12 +165,17 @@ def test_video_frames_are_predicted_and_annotated(faces, tmp_path):
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
 
 
-def test_crop_widens_the_box_and_clips_it():
+def test_crop_cuts_the_box_or_the_frame_its_detector_implies():
     grey = np.arange(100 * 100, dtype=np.uint32).reshape(100, 100).astype(np.uint8)
-    assert crop_face(grey, (10, 10, 48, 48), margin=0).shape == (48, 48)
-    np.testing.assert_array_equal(crop_face(grey, (10, 10, 48, 48), margin=0),
-                                  grey[10:58, 10:58])
-    assert crop_face(grey, (0, 0, 100, 100)).shape == (48, 48)  # clipped at the borders
+    np.testing.assert_array_equal(crop_face(grey, (10, 10, 48, 48)), grey[10:58, 10:58])
+    # dlib's box is 0.864 of FER-2013's frame, 0.063 from its left and 0.133 from its top:
+    # side 43 / 0.864 = 49.8 -> 50; left 34.5 + 0.005 * 49.8 - 24.9 = 9.9 -> 10;
+    # top 37.5 - 0.0645 * 49.8 - 24.9 = 9.4 -> 9
+    framed = crop_face(grey, (13, 16, 43, 43), detector="dlib")
+    x, y, s, _ = frame_of((13, 16, 43, 43), FRAMING["dlib"])
+    assert (s, x, y) == (50, 10, 9)
+    np.testing.assert_array_equal(framed, cv2.resize(grey[9:59, 10:60], (48, 48),
+                                                     interpolation=cv2.INTER_AREA))
 
 
 @pytest.mark.parametrize("fmt", ["saved_model", "onnx", "litert"])

@@ -9,6 +9,7 @@ blocks is written by hand.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from .build import report_view
 from .rundata import read_runs
 
 README_BLOCK = "papers"  # the README's table of papers
+MODELS_BLOCK = "models"  # the published models, by name (README and docs/predict.md)
 RESULTS_BLOCK = "results"  # each docs/papers/<paper>.md's results
 
 
@@ -92,6 +94,25 @@ def paper_results(reports_root: Path, paper: str) -> str:
     return results_markdown(paper_view(runs))
 
 
+def models_markdown(reports_root: Path) -> str:
+    """The published models (`fer-keras publish` into reports/<paper>/models/), by the name
+    `predict` and `Predictor.from_pretrained` take, with what their runs measured."""
+    lines = ["| name | model | published seed: test accuracy % | all seeds (mean ± sd) | "
+             "paper claims | data, test images per seed |", "|---|---|---|---|---|---|"]
+    for meta in sorted(Path(reports_root).glob("*/models/*/inference.json")):
+        info = json.loads(meta.read_text())
+        m = info.get("measured") or {}
+        if not m:
+            continue  # published before the accuracy was recorded: publish it again
+        sd = "" if m["test_accuracy_sd"] is None else f" ± {m['test_accuracy_sd']:.2f}"
+        claim = "–" if m["claimed_accuracy"] is None else f"{m['claimed_accuracy']}"
+        lines.append(f"| `{meta.parents[2].name}/{meta.parent.name}` | `{info['model']}` | "
+                     f"seed {info['seed']}: {m['test_accuracy']:.2f} | "
+                     f"{m['test_accuracy_mean']:.2f}{sd} ({len(m['seeds'])} seeds) | {claim} | "
+                     f"{m['data']}, {m['test_images']:,} |")
+    return "\n".join(lines) + "\n"
+
+
 def replace_block(text: str, name: str, content: str, where: Path) -> str:
     begin, end = _markers(name)
     pattern = re.compile(re.escape(begin.split(" (")[0]) + r"[^\n]*\n.*?" + re.escape(end),
@@ -115,6 +136,11 @@ def generated(root: Path, reports_root: Path) -> dict[Path, str]:
     names = papers(root)
     out[readme] = replace_block(readme.read_text(), README_BLOCK,
                                 papers_markdown(reports_root, names), readme)
+    models = models_markdown(reports_root)
+    out[readme] = replace_block(out[readme], MODELS_BLOCK, models, readme)
+    guide = root / "docs" / "predict.md"
+    if guide.is_file():
+        out[guide] = replace_block(guide.read_text(), MODELS_BLOCK, models, guide)
     for paper in names:
         page = root / "docs" / "papers" / f"{paper}.md"
         out[page] = replace_block(page.read_text(), RESULTS_BLOCK,

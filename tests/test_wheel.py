@@ -1,0 +1,86 @@
+"""The package as a user installs it: build the wheel, install it into a fresh virtual
+environment (the tested lock, requirements.txt, as constraints; packages from the registry),
+and use it from a folder with no checkout: `--version`, `params`, `models`, and `predict` by
+a published model's name on a real face."""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _run(cmd, **kw):
+    res = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    assert res.returncode == 0, f"{cmd}: {res.stdout[-2000:]}\n{res.stderr[-4000:]}"
+    return res
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out),
+          str(ROOT)])
+    (found,) = out.glob("fer_keras-*.whl")
+    return found
+
+
+def test_the_wheel_holds_the_code_templates_and_published_models_only(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    published = sorted(n for n in names if n.startswith("fer_keras/published/"))
+    on_disk = sorted(f"fer_keras/published/{p.relative_to(ROOT / 'reports').as_posix()}"
+                     for p in (ROOT / "reports").glob("*/models/*/*")
+                     if p.name in ("model.keras", "inference.json", "card.md"))
+    assert published == on_disk and len(on_disk) >= 12  # Özer's four models, three files each
+    assert "fer_keras/reports/templates/report.html.j2" in names
+    assert not [n for n in names if n.startswith(("tests/", "experiments/", "reports/"))
+                or "/runs/" in n]
+
+
+def _face(tmp: Path) -> Path:
+    data = os.environ.get("FER2013_DIR")
+    if data and (Path(data) / "test" / "happy").is_dir():
+        return sorted((Path(data) / "test" / "happy").iterdir())[0]  # a real FER-2013 face
+    from fer_keras.data.synthetic import write_sample
+
+    images, _ = write_sample(tmp / "sample", n=70, seed=0)
+    return sorted((images / "test" / "happy").iterdir())[0]
+
+
+def test_an_installed_wheel_predicts_by_name_without_a_checkout(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)])
+    py = venv / "bin" / "python"
+    _run([str(py), "-m", "pip", "install", "--quiet", "-c", str(ROOT / "requirements.txt"),
+          str(wheel)], timeout=1200)
+    work = tmp_path / "elsewhere"  # no checkout here, nor above it
+    work.mkdir()
+    fer = [str(venv / "bin" / "fer-keras")]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    version = _run([*fer, "--version"], cwd=work, env=env).stdout
+    assert version.startswith("fer-keras 0.")
+    _run([*fer, "params"], cwd=work, env=env)
+    listed = json.loads(_run([*fer, "models", "--json"], cwd=work, env=env).stdout)
+    lstm = next(m for m in listed if m["name"] == "ozer/csv-ozer_cnn_lstm")
+    assert "/site-packages/fer_keras/published/" in lstm["folder"]  # the wheel's, not ROOT's
+    face = _face(tmp_path)
+    res = _run([*fer, "predict", "ozer/csv-ozer_cnn_lstm", str(face), "--format", "json"],
+               cwd=work, env=env)
+    (row,) = json.loads(res.stdout)["faces"]
+    assert "/site-packages/fer_keras/published/ozer/models/csv-ozer_cnn_lstm" in \
+        json.loads(res.stdout)["model"]
+    # the same probabilities as this checkout's Predictor on the same face
+    from fer_keras.labels import CLASS_NAMES
+    from fer_keras.predict import Predictor
+
+    here = Predictor(ROOT / "reports" / "ozer" / "models" / "csv-ozer_cnn_lstm").predict(
+        cv2.imread(str(face)))[0]
+    np.testing.assert_allclose([row[c] for c in CLASS_NAMES], here.probs, atol=1e-5)
