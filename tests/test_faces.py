@@ -8,6 +8,7 @@ import pytest
 
 from fer_keras.facebench import SCENE, SIZES, framing, iou, paste_scenes, train_faces
 from fer_keras.predict import FRAMING, WHOLE, FaceDetector, crop_face, frame_of
+from fer_keras.pretrained import folder_of
 
 
 @pytest.mark.parametrize("framing_", [FRAMING["dlib"], FRAMING["haar"], (0.1, 0.1, 0.8, 0.8)])
@@ -81,3 +82,22 @@ def test_a_small_real_face_in_a_photo_is_found(fer2013_dir):
     found = FaceDetector("dlib")(photo)
     assert found and iou(found[0], (300, 200, 50, 50)) >= 0.4, found
     assert FaceDetector("dlib", min_face=80)(photo) == []
+
+
+def test_the_benchmark_pipeline_on_a_few_faces(sample, monkeypatch):
+    """bench_faces end to end on 8 synthetic faces with a published model: pasted at 48 px the
+    exact squares are the raw crops (same accuracy); every rate is a share of the faces."""
+    import fer_keras.facebench as fb
+
+    faces, labels, pool = fb.load_test_faces(sample[0], 8)
+    assert faces.shape == (8, 48, 48) and len(pool) > 0
+    monkeypatch.setattr(fb, "SIZES", (48, 48))
+    model = {"ozer/csv-ozer_cnn": folder_of("ozer/csv-ozer_cnn")}
+    r = fb.bench_faces(faces, labels, pool, model, detectors=("haar",))
+    m = r["models"]["ozer/csv-ozer_cnn"]
+    assert m["square_accuracy"] == m["raw_accuracy"]
+    d = r["detectors"]["haar"]
+    assert 0 <= d["detected"] <= 8 and d["rate"] == d["detected"] / 8
+    lines = "\n".join(fb.render_faces(r))
+    assert "| haar |" in lines and f"{d['detected']}/8" in lines
+
