@@ -96,8 +96,12 @@ class FaceDetector:
     def __init__(self, kind: str = "dlib", min_face: int = MIN_FACE):
         self.kind, self.min_face = kind, min_face
         if kind == "dlib":
-            import dlib
-
+            try:
+                import dlib
+            except ImportError:
+                raise PredictError("the dlib face detector is not installed; expected "
+                                   "pip install 'fer-keras[align]' (dlib-bin), or "
+                                   "--detector haar (OpenCV's, always installed)") from None
             self._dlib = dlib.get_frontal_face_detector()
         elif kind == "haar":
             self._haar = cv2.CascadeClassifier(

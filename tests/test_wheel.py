@@ -77,6 +77,18 @@ def test_an_installed_wheel_predicts_by_name_without_a_checkout(wheel, tmp_path)
     (row,) = json.loads(res.stdout)["faces"]
     assert "/site-packages/fer_keras/published/ozer/models/csv-ozer_cnn_lstm" in \
         json.loads(res.stdout)["model"]
+    # a photo needs a face detector: dlib is an extra ([align]); without it, one line says so
+    # and OpenCV's cascade (always installed) works
+    photo = tmp_path / "photo.png"
+    scene = np.tile(np.linspace(70, 150, 640).astype(np.uint8), (480, 1))
+    scene[150:294, 300:444] = cv2.resize(cv2.imread(str(face), cv2.IMREAD_GRAYSCALE), (144, 144))
+    cv2.imwrite(str(photo), scene)
+    res = subprocess.run([*fer, "predict", "ozer/csv-ozer_cnn_lstm", str(photo)], cwd=work,
+                         env=env, capture_output=True, text=True)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "fer-keras[align]" in \
+        res.stderr, res.stderr
+    _run([*fer, "predict", "ozer/csv-ozer_cnn_lstm", str(photo), "--detector", "haar"],
+         cwd=work, env=env)
     # the same probabilities as this checkout's Predictor on the same face
     from fer_keras.labels import CLASS_NAMES
     from fer_keras.predict import Predictor
