@@ -37,7 +37,7 @@ import keras
 import numpy as np
 
 from .cellfiles import DONE_FILE, verify
-from .data.directory import imread
+from .data.directory import IMAGE_EXTENSIONS, imread
 from .data.preprocess import PreprocessConfig, preprocess
 from .errors import FerKerasError
 from .labels import CLASS_NAMES
@@ -45,7 +45,7 @@ from .models.inference import as_input, inference_model, model_file
 from .pretrained import folder_of, looks_like_name
 from .provenance import atomic_path, sha256_file
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+IMAGE_SUFFIXES = IMAGE_EXTENSIONS  # what the data loader reads
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 WHOLE_IMAGE_MAX = 64  # faces="auto": images up to this size are face crops already
 DETECT_SIZE = 640  # faces are searched in the image scaled to at most this longer side

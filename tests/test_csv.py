@@ -122,3 +122,38 @@ def test_second_load_comes_from_the_cache(tmp_path, monkeypatch):
     write_csv(f, [f"4,{P},Training"])
     with pytest.raises(AssertionError, match="parsed again"):
         load_csv(f)
+
+
+@pytest.mark.parametrize("name,message", [
+    ("gzip", "a gzip-compressed file; expected the plain CSV: gunzip it first"),
+    ("zip", "a ZIP archive; expected the plain CSV: unzip it first"),
+    ("utf-16", "UTF-16 text; expected UTF-8 or ASCII"),
+    ("binary", "a binary file (it holds NUL bytes)"),
+    ("latin-1 on line 3", "line 3: a byte that is not UTF-8 text"),
+])
+def test_a_file_that_is_no_csv_text_is_named_in_words(tmp_path, name, message):
+    import gzip
+    import io
+    import zipfile
+
+    p = " ".join(["128"] * 2304)
+    text = f"emotion,pixels,Usage\n3,{p},Training\n"
+    if name == "gzip":
+        data = gzip.compress(text.encode())
+    elif name == "zip":
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("fer2013.csv", text)
+        data = buf.getvalue()
+    elif name == "utf-16":
+        data = text.encode("utf-16")
+    elif name == "binary":
+        data = bytes(range(256)) * 4
+    else:
+        data = (text + f"3,{p},Tr\xe4ining\n").encode("latin-1")
+    f = tmp_path / "x.csv"
+    f.write_bytes(data)
+    with pytest.raises(DataError) as e:
+        load_csv(f, use_cache=False)
+    assert str(e.value).startswith(f"{f}: ") and message in str(e.value)
+    assert "\n" not in str(e.value)

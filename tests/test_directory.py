@@ -189,3 +189,77 @@ def test_a_file_name_that_is_not_utf8_loads_without_crashing(tmp_path):
     res = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True,
                          text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
     assert res.returncode == 0 and res.stdout.strip() == "8", res.stderr
+
+
+def _odd(root, case):
+    """One odd file in happy/ (or beside the class folders): what a user's copy may hold."""
+    import os
+
+    import cv2
+    from PIL import Image
+
+    face = (np.arange(48 * 48) % 200).astype(np.uint8).reshape(48, 48)
+    happy = root / "happy"
+    if case == "png named .jpg":
+        cv2.imwrite(str(happy / "z.png"), face)
+        os.rename(happy / "z.png", happy / "z.jpg")
+    elif case == "jpeg named .png":
+        cv2.imwrite(str(happy / "z.jpg"), face)
+        os.rename(happy / "z.jpg", happy / "z.png")
+    elif case in ("webp", "tif", "gif", "bmp"):
+        Image.fromarray(face).save(happy / f"z.{case}", lossless=True)  # webp: lossless
+    elif case == "16-bit png":
+        cv2.imwrite(str(happy / "z.png"), face.astype(np.uint16) * 257)
+    elif case == "png with alpha":
+        cv2.imwrite(str(happy / "z.png"), cv2.cvtColor(face, cv2.COLOR_GRAY2BGRA))
+    elif case == "cmyk jpeg":
+        Image.fromarray(face).convert("CMYK").save(happy / "z.jpg", quality=95)
+    elif case == "upper-case .JPG":
+        cv2.imwrite(str(happy / "Z.JPG"), face)
+    elif case == "empty .jpg":
+        (happy / "z.jpg").write_bytes(b"")
+    elif case == "text named .png":
+        (happy / "z.png").write_text("hello")
+    elif case == "folder named .jpg":
+        (happy / "z.jpg").mkdir()
+    elif case == "broken link":
+        os.symlink(root / "nowhere.jpg", happy / "z.jpg")
+    elif case == "hidden files":
+        (happy / ".DS_Store").write_bytes(b"\0")
+        (happy / "._z.jpg").write_bytes(b"\0\5")  # macOS resource fork: not an image
+    elif case == "file beside the class folders":
+        (root / "notes.txt").write_text("x")
+
+
+@pytest.mark.parametrize("case,outcome", [
+    ("png named .jpg", 8), ("jpeg named .png", 8), ("webp", 8), ("tif", 8), ("gif", 8),
+    ("bmp", 8), ("16-bit png", 8), ("png with alpha", 8), ("cmyk jpeg", 8),
+    ("upper-case .JPG", 8),
+    ("empty .jpg", "z.jpg: empty file (0 bytes)"),
+    ("text named .png", "z.png: unreadable or corrupt image"),
+    ("folder named .jpg", "happy: skipped 1 non-image file(s): z.jpg"),
+    ("broken link", "happy: skipped 1 broken link(s): z.jpg"),
+    ("hidden files", 7),
+    ("file beside the class folders", "skipped 1 file(s) beside the class folders: notes.txt"),
+])
+def test_odd_files_are_read_when_valid_and_named_when_not(tmp_path, capsys, case, outcome):
+    """Valid images of any format OpenCV reads are loaded, whatever their name says; a file
+    that is not one is an error naming it (or a warning naming it when it is no image file
+    at all); hidden files are no one's images."""
+    root = write_image_tree(tmp_path / "d", per_class=1)
+    _odd(root, case)
+    if isinstance(outcome, int):
+        d = load_directory(root, use_cache=False)
+        assert len(d) == outcome
+        if outcome == 8:  # the odd file is read as the face it holds
+            z = next(i for i, s in enumerate(d.sources) if s.lower().split("/")[-1]
+                     .startswith("z."))
+            face = (np.arange(48 * 48) % 200).astype(np.uint8).reshape(48, 48)
+            assert np.abs(d.images[z, ..., 0].astype(int) - face).mean() < 2  # JPEG: lossy
+        assert capsys.readouterr().err == ""
+    elif "skipped" in outcome:
+        assert len(load_directory(root, use_cache=False)) == 7
+        assert outcome in capsys.readouterr().err
+    else:
+        with pytest.raises(DataError, match=outcome.replace("(", r"\(").replace(")", r"\)")):
+            load_directory(root, use_cache=False)

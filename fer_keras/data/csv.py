@@ -166,12 +166,44 @@ def _read_challenge(path: Path, has_header: bool, cols: dict) -> tuple:
     return _read_challenge_general(path, has_header, cols)
 
 
+# what a file that is not a CSV of text starts with: refused in words, not as garbage columns
+MAGIC = {b"\x1f\x8b": "a gzip-compressed file; expected the plain CSV: gunzip it first",
+         b"PK\x03\x04": "a ZIP archive; expected the plain CSV: unzip it first",
+         b"\xff\xfe": "UTF-16 text; expected UTF-8 or ASCII: save it again as UTF-8",
+         b"\xfe\xff": "UTF-16 text; expected UTF-8 or ASCII: save it again as UTF-8"}
+
+
+def _first_non_utf8_line(path: Path) -> int | None:
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return None
+
+
+def _not_text(path: Path) -> None:
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    for magic, what in MAGIC.items():
+        if head.startswith(magic):
+            raise DataError(f"{path}: {what}")
+    if b"\0" in head:
+        raise DataError(f"{path}: a binary file (it holds NUL bytes); expected a CSV text file "
+                        "with the header 'emotion,pixels,Usage'")
+
+
 def _read_frame(path: Path, has_header: bool, **kwargs) -> pd.DataFrame:
     """pandas.read_csv with blank lines kept (so line numbers stay true), a row with too many
     fields named by its line, and trailing blank lines (an editor's last newline) dropped."""
     try:
         frame = pd.read_csv(path, header=0 if has_header else None, skip_blank_lines=False,
                             encoding="utf-8-sig", **kwargs)
+    except UnicodeDecodeError:  # a byte that is not UTF-8: name its line
+        raise DataError(f"{path}: line {_first_non_utf8_line(path)}: a byte that is not UTF-8 "
+                        "text; expected a CSV of ASCII digits, commas and the Usage names"
+                        ) from None
     except pd.errors.ParserError as e:
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
         if found:
@@ -242,6 +274,7 @@ def load_csv(path: str | os.PathLike, use_cache: bool = True) -> FerData:
     if use_cache and (hit := cache.load("csv", key, options)) is not None:
         return hit
 
+    _not_text(path)
     with open(path, encoding="utf-8-sig", errors="replace") as f:
         first = f.readline()
         second = f.readline()

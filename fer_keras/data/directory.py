@@ -21,7 +21,8 @@ from . import cache
 from .dataset import FerData
 from .errors import DataError, warn
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+# every still-image format OpenCV decodes here (FER-2013's export is JPEG only)
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 SPLIT_FOLDERS = ("train", "test")
 SIZE = 48
 
@@ -58,6 +59,11 @@ def _scan(folder: Path) -> list[tuple[str, int, int, int]]:
             f"{folder}: no class folders found; expected one folder per emotion "
             f"({', '.join(CLASS_NAMES)})"
         )
+    strays = sorted(p.name for p in folder.iterdir() if not p.is_dir()
+                    and not p.name.startswith("."))
+    if strays:
+        warn(f"{folder}: skipped {len(strays)} file(s) beside the class folders: "
+             + ", ".join(strays[:5]) + (" ..." if len(strays) > 5 else ""))
     files: list[tuple[str, int, int, int]] = []
     seen: dict[int, Path] = {}
     for d in class_dirs:
@@ -72,18 +78,23 @@ def _scan(folder: Path) -> list[tuple[str, int, int, int]]:
                             f"{seen[label].name}/); expected one folder per emotion: merge "
                             "them or remove one")
         seen[label] = d
-        images, others = [], []
+        images, others, broken = [], [], []
         with os.scandir(d) as it:
             for e in it:
+                if e.name.startswith("."):
+                    continue  # hidden: .DS_Store, ._x.jpg (macOS), editors' files
                 if e.name.lower().endswith(IMAGE_EXTENSIONS) and e.is_file():
                     st = e.stat()
                     images.append((e.path, label, st.st_size, st.st_mtime_ns))
+                elif e.is_symlink() and not os.path.exists(e.path):
+                    broken.append(e.name)
                 else:
                     others.append(e.name)
-        if others:
-            others.sort()
-            shown = ", ".join(others[:5]) + (" ..." if len(others) > 5 else "")
-            warn(f"{d}: skipped {len(others)} non-image file(s): {shown}")
+        for names, what in ((others, "non-image file(s)"), (broken, "broken link(s)")):
+            if names:
+                names.sort()
+                shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+                warn(f"{d}: skipped {len(names)} {what}: {shown}")
         if not images:
             warn(f"{d}: empty class folder (no images)")
         files.extend(sorted(images))
@@ -99,6 +110,8 @@ def _jpeg_complete(path: str) -> bool:
     entropy-coded data FF is always followed by 00 or a restart marker.)"""
     with open(path, "rb") as f:
         data = f.read()
+    if not data.startswith(b"\xff\xd8"):
+        return True  # not a JPEG inside (a PNG named .jpg): OpenCV decodes it by content
     i = 2  # after SOI
     while i + 4 <= len(data) and data[i] == 0xFF:
         marker = data[i + 1]
@@ -125,12 +138,15 @@ def imread(path: str | os.PathLike, flags: int) -> np.ndarray | None:
 
 
 def _decode(path: str) -> tuple[np.ndarray, bool]:
+    if os.path.getsize(path) == 0:
+        raise DataError(f"{path}: empty file (0 bytes); expected an image: re-copy or remove it")
     if path.lower().endswith((".jpg", ".jpeg")) and not _jpeg_complete(path):
         raise DataError(f"{path}: truncated or corrupt JPEG (no end-of-image marker); expected "
                         "a complete file: re-copy or remove it")
     img = imread(path, cv2.IMREAD_GRAYSCALE)
     if img is None:
-        raise DataError(f"{path}: unreadable or corrupt image (expected a JPEG, PNG or BMP file)")
+        raise DataError(f"{path}: unreadable or corrupt image; expected an image file "
+                        f"({', '.join(IMAGE_EXTENSIONS)})")
     if img.shape != (SIZE, SIZE):
         return cv2.resize(img, (SIZE, SIZE), interpolation=cv2.INTER_AREA), True
     return img, False
