@@ -200,8 +200,6 @@ class ExperimentConfig:
             raise ConfigError(f"noise_eval={','.join(map(str, self.noise_eval))}: expected "
                               "standard deviations 0 <= s <= 255 (grey levels)")
         if self.search_space:
-            from .search import check_space  # no cycle at import time: search imports config
-
             check_space(self)
         for name in self.variants:
             if not isinstance(name, str) or not VARIANT_NAME.fullmatch(name):
@@ -351,3 +349,64 @@ def config_from_json(d: dict) -> ExperimentConfig:
     for k in ("formats", "models", "seeds"):
         d[k] = tuple(d[k])
     return ExperimentConfig(**d)
+
+
+# ------------------------------------------------------------------------ search space
+# What `fer-keras study` may draw (fer_keras.search draws it), checked when the config loads.
+
+SPACE_MODEL = "model"  # the one key that is not a config key: the studied model's reading
+SPEC_KEYS = {"choices", "low", "high", "log", "if", "for"}
+
+
+def _spec_error(key: str, why: str) -> ConfigError:
+    return ConfigError(f"search_space[{key!r}]: {why}")
+
+
+def check_space(cfg: ExperimentConfig) -> None:
+    """Refuse a space no study can draw from, naming the key; every choice (and both ends of
+    every range) must give a config that validates."""
+    from .models import list_models  # the registry, for "model" choices
+
+    hints = typing.get_type_hints(ExperimentConfig)
+    fields = {f.name for f in dataclasses.fields(ExperimentConfig)}
+    space = cfg.search_space
+    base = dataclasses.replace(cfg, search_space={}, variants={})
+    for key, spec in space.items():
+        if not isinstance(spec, dict) or set(spec) - SPEC_KEYS:
+            raise _spec_error(key, f"expected a dict with keys among {sorted(SPEC_KEYS)}")
+        if key != SPACE_MODEL and (key not in fields or key in NOT_TRAINING
+                             or dataclasses.is_dataclass(getattr(cfg, key))):
+            raise _spec_error(key, "expected a config key that changes training (or 'model')")
+        if ("choices" in spec) == ("low" in spec or "high" in spec):
+            raise _spec_error(key, "expected either 'choices' or 'low' and 'high'")
+        if "choices" in spec:
+            values = tuple(spec["choices"])
+            if not values:
+                raise _spec_error(key, "'choices' is empty")
+        else:
+            low, high = spec.get("low"), spec.get("high")
+            if key == SPACE_MODEL or hints[key] is not float or not (
+                    isinstance(low, (int, float)) and isinstance(high, (int, float))
+                    and low < high and (low > 0 or not spec.get("log"))):
+                raise _spec_error(key, "a range needs a float key and numbers low < high "
+                                  "(low > 0 with log)")
+            values = (float(low), float(high))
+        cond = spec.get("if")
+        if cond is not None and (cond not in space or cond == key
+                                 or set(space[cond].get("choices", ())) - {True, False}):
+            raise _spec_error(key, f"'if': {cond!r} is not a boolean key of the space")
+        for_models = tuple(spec.get("for", cfg.models))
+        if set(for_models) - set(cfg.models):
+            raise _spec_error(key, "'for': expected models of the config "
+                              f"({', '.join(cfg.models)})")
+        for v in values:
+            if key == SPACE_MODEL:
+                if v not in list_models():
+                    raise _spec_error(key, f"choice {v!r} is not a registered model")
+                continue
+            if not isinstance(v, hints[key]) or (hints[key] is int and isinstance(v, bool)):
+                raise _spec_error(key, f"choice {v!r}: expected {hints[key].__name__}")
+            try:
+                dataclasses.replace(base, **{key: v}).validate()
+            except ConfigError as e:
+                raise _spec_error(key, f"choice {v!r}: {e}") from None

@@ -14,8 +14,8 @@ import numpy as np
 import optuna
 import pytest
 
-from fer_keras.config import ConfigError, load_config
-from fer_keras.search import check_space, configure, suggest
+from fer_keras.config import ConfigError, check_space, load_config
+from fer_keras.search import configure, suggest
 
 ROOT = Path(__file__).resolve().parents[1]
 REACH = ROOT / "experiments" / "ozer_reachability.py"

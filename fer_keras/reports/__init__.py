@@ -9,6 +9,17 @@ folder itself: `fer-keras report reports/<exp>/runs --out reports/<exp>`.
 
 from __future__ import annotations
 
-from .build import build_index, build_report
+from pathlib import Path
+
+from .build import build_index, build_run_report
+from .reachability import build_reachability, is_study
 
 __all__ = ["build_index", "build_report"]
+
+
+def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Path:
+    """The report of a run folder; of a reachability study's folder (study.json), the study's
+    report, beside the `reference` run folder of the paper's printed protocol."""
+    if is_study(Path(runs_dir)):
+        return build_reachability(Path(runs_dir), Path(out), reference)
+    return build_run_report(runs_dir, out)

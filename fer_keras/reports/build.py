@@ -7,24 +7,17 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from ..labels import CLASS_NAMES
 from ..metrics import RESULT_COLUMNS, RESULT_METRICS
 from ..provenance import write_csv
 from . import cards, claims, figures, stats
 from .claims import claim_of, mean_std
 from .damaged import damage_of
+from .render import copy_files, html_env
 from .rundata import KEPT_FILES, SeedRun, cells_of, main_runs, read_runs
 
 METRICS = (("accuracy", "Accuracy"), ("precision_macro", "Precision (macro)"),
            ("recall_macro", "Recall (macro)"), ("f1_macro", "F1 (macro)"))
-
-
-def _env() -> Environment:
-    return Environment(loader=PackageLoader("fer_keras.reports", "templates"),
-                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
-                       lstrip_blocks=True)
 
 
 def table1(cells: dict[str, list[SeedRun]], claimed: dict) -> list[dict]:
@@ -119,14 +112,6 @@ def _slug(cell: str) -> str:
     return cell.replace("/", "-")
 
 
-def copy_files(folder: Path, target: Path, names: tuple[str, ...]) -> None:
-    """A cell folder's files of these names (those it has) into a new folder."""
-    target.mkdir(parents=True)
-    for name in names:
-        if (folder / name).exists():
-            shutil.copyfile(folder / name, target / name)
-
-
 def _copy_runs(runs: list[SeedRun], runs_dir: Path, dest: Path) -> None:
     if dest.resolve() == runs_dir.resolve():
         return  # rebuilding from the report's own copy
@@ -198,14 +183,9 @@ def report_view(experiment: dict, runs: list[SeedRun]) -> dict:
     }
 
 
-def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Path:
-    """The report of a run folder; of a reachability study's folder (study.json), the study's
-    report (reachability.py), beside the `reference` run folder of the printed protocol."""
+def build_run_report(runs_dir: Path, out: Path) -> Path:
+    """The report of a run folder (index.html, figures, results.csv, the runs' small files)."""
     runs_dir, out = Path(runs_dir), Path(out)
-    from .reachability import build_reachability, is_study  # it imports this module
-
-    if is_study(runs_dir):
-        return build_reachability(runs_dir, out, reference)
     experiment, runs = read_runs(runs_dir)
     out.mkdir(parents=True, exist_ok=True)
     v = report_view(experiment, runs)
@@ -226,7 +206,7 @@ def build_report(runs_dir: Path, out: Path, reference: Path | None = None) -> Pa
     example_cell = v["example_cell"]
     example_run = next((r for r in cells[example_cell] if r.examples is not None), None)
     factorial = main_runs(runs)
-    html = _env().get_template("report.html.j2").render(
+    html = html_env().get_template("report.html.j2").render(
         **v, generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         examples_png=(figures.examples_grid(example_run, example_cell,
                                             out / f"examples-{_slug(example_cell)}.png").name
@@ -293,7 +273,7 @@ def build_index(reports_root: Path) -> Path:
     audits = [{"path": a.relative_to(reports_root).as_posix(),
                "warnings": json.loads(a.read_text()).get("quality_shifts", [])}
               for a in sorted(reports_root.glob("*/audit.json"))]
-    html = _env().get_template("index.html.j2").render(entries=entries, metrics=METRICS,
+    html = html_env().get_template("index.html.j2").render(entries=entries, metrics=METRICS,
                                                        studies=studies, audits=audits)
     (reports_root / "index.html").write_text(html)
     write_csv(reports_root / "results.csv", rows, SCOREBOARD_COLUMNS)

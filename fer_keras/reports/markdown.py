@@ -13,10 +13,9 @@ import json
 import re
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader
-
 from ..errors import FerKerasError
 from .build import report_view
+from .render import markdown_env
 from .rundata import read_runs
 
 README_BLOCK = "papers"  # the README's table of papers
@@ -26,11 +25,6 @@ RESULTS_BLOCK = "results"  # each docs/papers/<paper>.md's results
 
 class DocsError(FerKerasError):
     pass
-
-
-def _env() -> Environment:
-    return Environment(loader=PackageLoader("fer_keras.reports", "templates"),
-                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
 def _markers(name: str) -> tuple[str, str]:
@@ -50,7 +44,7 @@ def paper_view(runs_dir: Path) -> dict:
 def results_markdown(view: dict) -> str:
     """A paper's results (docs/papers/<paper>.md): provenance, claims vs measured, the claim
     checks and every statistic its report computes, as Markdown tables."""
-    text = _env().get_template("results.md.j2").render(**view)
+    text = markdown_env().get_template("results.md.j2").render(**view)
     text = "\n".join(line.rstrip() for line in text.split("\n"))
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 

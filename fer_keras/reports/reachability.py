@@ -22,9 +22,9 @@ from pathlib import Path
 import pandas as pd
 
 from . import figures
-from .build import _env, copy_files
 from .claims import mean_std
 from .damaged import damage_of
+from .render import copy_files, html_env
 from .rundata import KEPT_FILES, RunFolderError, cells_of, read_runs
 
 AUDIT = "audit_test_accuracy"
@@ -165,7 +165,7 @@ def build_reachability(root: Path, out: Path, reference: Path | None = None) -> 
         control.append({"cell": cell, "acc": mean_std(accs), "seeds": [r.seed for r in runs],
                         "public": public, "epochs": [int(r.manifest["epochs"]) for r in runs],
                         "notes": (control_exp or {}).get("claimed_notes", "")})
-    html = _env().get_template("reachability.html.j2").render(
+    html = html_env().get_template("reachability.html.j2").render(
         study=study, studies=studies, rows=rows, oracle_png=oracle_png, control=control,
         gaps=control_gaps(control, rows), damaged=damaged_study(root),
         reference=str(reference) if reference else None,
