@@ -73,8 +73,9 @@ def test_every_figure_exists_and_has_alt_text(report):
     _, index = report
     parser = _Images()
     parser.feed(index.read_text())
-    # 4 cells x (curves, confusion, roc, reliability) + interaction + examples
-    assert len(parser.imgs) == 18
+    # claimed vs measured + 4 cells x (curves, confusion, roc, reliability) + interaction
+    # + examples
+    assert len(parser.imgs) == 19 and parser.imgs[0]["src"] == "claims.png"
     for img in parser.imgs:
         assert img.get("alt") and len(img["alt"]) > 20
         assert (index.parent / img["src"]).stat().st_size > 5000
@@ -123,6 +124,32 @@ def test_top_level_index_lists_the_report(report):
     assert not (index.parent.parent / "index.html").exists()  # a report writes only in --out
     top = build_index(index.parent.parent).read_text()
     assert 'href="fake/index.html"' in top
+    # the scoreboard's claimed-vs-measured chart, one line per claimed cell
+    assert '<img src="claims.png"' in top
+    assert (index.parent.parent / "claims.png").stat().st_size > 5000
+
+
+def test_results_come_before_the_protocol_and_read_in_percent(report):
+    """The reader's first question is answered first; every accuracy is a percentage; seeds
+    are named by their ids in every table."""
+    _, index = report
+    html = index.read_text()
+    assert html.index('id="table1"') < html.index('id="protocol"') < html.index('id="provenance"')
+    assert "Sum of squares (%&sup2;)" in html and "Acc. A (%)" in html
+    assert html.count('<td rowspan="4">0, 1</td>') == 4  # table1: seed ids, not a count
+    assert 'class="note">(' not in html  # counts inside cells are no warning boxes
+
+
+def test_numbers_that_cannot_hold_are_said_once_for_every_cell_printing_them():
+    from fer_keras.reports.claims import consistency
+
+    claimed = {c: {"accuracy": 90.5, "precision_macro": 85.3, "recall_macro": 87.8,
+                   "f1_macro": 90.0} for c in ("csv/a", "csv/b")}
+    claimed["csv/c"] = {"precision_macro": 50.0, "recall_macro": 40.0, "f1_macro": 44.0}
+    rows = consistency(claimed)
+    assert [r["cells"] for r in rows] == [["csv/a", "csv/b"], ["csv/c"]]
+    assert [r["possible"] for r in rows] == [False, True]
+    assert rows[0]["bound"] == pytest.approx(86.55)
 
 
 def test_report_writes_nothing_outside_its_out_folder(tmp_path):
@@ -187,7 +214,7 @@ def test_report_in_headless_chromium(report, tmp_path):
                                                   "els => els.map(e => e.innerText)")
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         browser.close()
-    assert len(widths) == 18 and all(w > 0 for w in widths), widths
+    assert len(widths) == 19 and all(w > 0 for w in widths), widths
     assert len(targets) >= 10 and missing == [] and scrolled > 1000
     assert any(r.startswith("learning_rate") for r in protocol_rows), protocol_rows
     assert any(r.startswith("numeric precision") for r in protocol_rows)
@@ -391,7 +418,7 @@ def test_test_accuracy_is_split_by_the_images_original_fer2013_part(tmp_path):
         "Training": 100.0, "PublicTest": 50.0, "PrivateTest": 0.0}
     assert row["images"] == {"Training": [2], "PublicTest": [2], "PrivateTest": [2]}
     assert "Test accuracy by the images' original FER-2013 part" in html
-    assert "100.00 <span class=\"note\">(2 images)</span>" in html
+    assert "100.00 <span class=\"count\">(2 images)</span>" in html
     clean = build_report(write_fake_runs(tmp_path / "runs2"), tmp_path / "clean")
     assert "original FER-2013 part" not in clean.read_text()
     assert json.loads((tmp_path / "clean" / "summary.json").read_text())[

@@ -206,8 +206,12 @@ def build_run_report(runs_dir: Path, out: Path) -> Path:
     example_cell = v["example_cell"]
     example_run = next((r for r in cells[example_cell] if r.examples is not None), None)
     factorial = main_runs(runs)
+    claimed = figures.claim_rows(v["table1"], superseded=bool(v["prov"]["damaged"]))
     html = html_env().get_template("report.html.j2").render(
         **v, generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        claims_png=(figures.claims_vs_measured(claimed, out / "claims.png",
+                                               "Claimed vs measured accuracy").name
+                    if claimed else None),
         examples_png=(figures.examples_grid(example_run, example_cell,
                                             out / f"examples-{_slug(example_cell)}.png").name
                       if example_run is not None else None),
@@ -273,8 +277,15 @@ def build_index(reports_root: Path) -> Path:
     audits = [{"path": a.relative_to(reports_root).as_posix(),
                "warnings": json.loads(a.read_text()).get("quality_shifts", [])}
               for a in sorted(reports_root.glob("*/audit.json"))]
+    claimed = [row for e in entries if not e.get("synthetic")  # a sample is no result
+               for row in figures.claim_rows(e["table1"], f"{e['dir']}: ",
+                                             superseded=bool(e.get("damaged")))]
+    chart = (figures.claims_vs_measured(claimed, reports_root / "claims.png",
+                                        "Every claimed accuracy beside what the method gives here")
+             .name if claimed else None)
     html = html_env().get_template("index.html.j2").render(entries=entries, metrics=METRICS,
-                                                       studies=studies, audits=audits)
+                                                       studies=studies, audits=audits,
+                                                       claims_png=chart)
     (reports_root / "index.html").write_text(html)
     write_csv(reports_root / "results.csv", rows, SCOREBOARD_COLUMNS)
     return reports_root / "index.html"

@@ -73,14 +73,18 @@ def consistency(claimed: dict) -> list[dict]:
     of its precision and recall, at most their arithmetic mean, so macro F1 <= (macro
     precision + macro recall) / 2 for any predictions. One row per claimed cell giving all
     three."""
-    rows = []
+    rows: dict[tuple, dict] = {}  # one row per set of numbers, naming every cell claiming it
     for cell, c in claimed.items():
         if all(k in c for k in ("precision_macro", "recall_macro", "f1_macro")):
+            key = (c["precision_macro"], c["recall_macro"], c["f1_macro"])
+            if key in rows:
+                rows[key]["cells"].append(cell)
+                continue
             bound = (c["precision_macro"] + c["recall_macro"]) / 2
-            rows.append({"cell": cell, "precision": c["precision_macro"],
+            rows[key] = {"cell": cell, "cells": [cell], "precision": c["precision_macro"],
                          "recall": c["recall_macro"], "f1": c["f1_macro"], "bound": bound,
-                         "possible": c["f1_macro"] <= bound + 0.05})  # printed to 0.1
-    return rows
+                         "possible": c["f1_macro"] <= bound + 0.05}  # printed to 0.1
+    return list(rows.values())
 
 
 def preprocessing(runs: list[SeedRun]) -> list[dict]:

@@ -239,6 +239,43 @@ def literature(rows: list[dict], band: dict, path: Path) -> Path:
     return _save(fig, path)
 
 
+def claims_vs_measured(rows: list[dict], path: Path, title: str) -> Path:
+    """One line per claimed accuracy: the paper's number (black diamond) beside what its method
+    gives here (dot, +/- one std over seeds; grey and marked when superseded). `rows`: label,
+    claimed, mean, std, seeds, superseded."""
+    fig, ax = plt.subplots(figsize=(8, 0.38 * len(rows) + 1.5))
+    y = np.arange(len(rows))[::-1]
+    for yi, r in zip(y, rows):
+        colour = "0.6" if r.get("superseded") else "C0"
+        ax.plot([r["claimed"], r["mean"]], [yi, yi], color="0.8", lw=1, zorder=1)
+        ax.errorbar(r["mean"], yi, xerr=r["std"] or 0, fmt="o", color=colour, capsize=3,
+                    zorder=3)
+        ax.scatter(r["claimed"], yi, marker="D", color="k", s=22, zorder=4)
+    ax.scatter([], [], marker="D", color="k", s=22, label="claimed")
+    ax.errorbar([], [], xerr=[], fmt="o", color="C0", label="measured (mean ± sd over seeds)")
+    if any(r.get("superseded") for r in rows):
+        ax.errorbar([], [], xerr=[], fmt="o", color="0.6", label="superseded (blurred copy)")
+    labels = [f"{r['label']} ({r['seeds']} seed{'s' if r['seeds'] != 1 else ''})" for r in rows]
+    ax.set_yticks(y, labels, fontsize=8)
+    lo = min(min(r["claimed"], r["mean"] - (r["std"] or 0)) for r in rows)
+    hi = max(max(r["claimed"], r["mean"] + (r["std"] or 0)) for r in rows)
+    ax.set(xlabel="FER-2013 test accuracy (%)", xlim=(max(0, lo - 5), min(100, hi + 5)),
+           ylim=(-0.7, len(rows) - 0.3))
+    ax.set_title(title, pad=24)
+    ax.grid(axis="x", alpha=0.3)
+    # above the plot, under the title: it never hides a row
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=7, frameon=False)
+    return _save(fig, path)
+
+
+def claim_rows(table1: list[dict], prefix: str = "", superseded: bool = False) -> list[dict]:
+    """The rows of `claims_vs_measured` from a report's table1: its cells with a claimed
+    accuracy."""
+    return [{"label": f"{prefix}{t['cell']}", "claimed": float(a["paper"]), "mean": a["mean"],
+             "std": a["std"], "seeds": len(t["seeds"]), "superseded": superseded}
+            for t in table1 if (a := t["metrics"]["accuracy"])["paper"] is not None]
+
+
 def trial_distribution(val: list[float], test: list[float], pruned: list[float],
                        claim: float | None, title: str, path: Path) -> Path:
     """Every trial of a study, one dot each: a complete trial's validation accuracy (what was
