@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .cellfiles import MODEL_FILE
 from .data import convert, load_csv, load_directory
 from .data.synthetic import write_sample
 from .facebench import render_faces
@@ -313,7 +314,7 @@ def bench_video(data: Path | None = None, n_frames: int = 150) -> dict:
         for name in INFERENCE_MODELS:
             folder = Path(tmp) / name
             folder.mkdir()
-            inference_model(create_model(name)).save(folder / "model.keras")
+            inference_model(create_model(name)).save(folder / MODEL_FILE)
             for label, (kind, min_face) in DETECTORS.items():
                 predictor = Predictor(folder, detector=kind, min_face=min_face)
                 predictor.predict(decoded[0])  # warm-up: the first call traces the model

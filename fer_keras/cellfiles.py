@@ -1,4 +1,9 @@
-"""A finished cell's files and their verification: a cell is trusted only when it verifies.
+"""The run-folder contract: the name of every file of a run folder and of its cells, the cell
+path scheme, and a finished cell's verification (a cell is trusted only when it verifies). No
+other module names a file of a cell (tests/test_imports.py checks it).
+
+    <out>/experiment.json, results.csv, .lock, _superseded/, _data/
+    <out>/<format>-<model>[+<variant>]/seed-<n>/   one cell and seed: the files below
 
 `done.json`, written last, records the SHA-256 of every file of the cell (cells finished
 before 2026-11-30 recorded none). `verify` checks every file against it, and every file's
@@ -17,9 +22,50 @@ from pathlib import Path
 
 from .provenance import is_temporary, sha256_file
 
-DONE_FILE = "done.json"
+# ---------------------------------------------------------------- the run folder's files
+EXPERIMENT_FILE = "experiment.json"  # the resolved config and the cells on disk
+RESULTS_FILE = "results.csv"  # one row per finished cell and seed
+LOCK_FILE = ".lock"  # held by the one `fer-keras run` writing the folder (run_lock)
+SUPERSEDED = "_superseded"  # where cells in the way or damaged are moved, never deleted
+SEED_PREFIX = "seed-"
+SEED_GLOB = f"{SEED_PREFIX}*"
+
+# ------------------------------------------------------------------ a cell's files
+CONFIG_FILE = "config.json"  # resolved config, the cell's factors and identity
+MANIFEST_FILE = "manifest.json"  # provenance: commit, packages, hardware, times, split sizes
+SPLIT_FILE = "split.npz"  # train/val/test indices into the loaded data
+HISTORY_FILE = "history.csv"  # per-epoch training log
+CHECKPOINT_FILE = "best.keras"  # the scored checkpoint (optimizer state included)
+MODEL_FILE = "model.keras"  # the scored model behind the one input contract
+INFERENCE_FILE = "inference.json"  # what predict and export read beside model.keras
+PREDICTIONS_FILE = "predictions.npz"  # the test split, scored once
+EXAMPLES_FILE = "examples.npz"  # the first test images with their predictions
+METRICS_FILE = "metrics.json"  # scikit-learn metrics on the test split
+QUALITY_FILE = "quality.json"  # image quality of a cell's training, validation and test parts
+ROBUSTNESS_FILE = "robustness.json"  # test metrics with noise added (noise_eval)
+GRADCAM_FILE = "gradcam.npz"  # Grad-CAM heat maps of the example images
+ACTIVITY_FILE = "activity.json"  # dead ReLU units per layer on the example images
+TEST_CURVE_FILE = "test_curve.csv"  # test accuracy after every epoch (an oracle)
+DONE_FILE = "done.json"  # written last: the SHA-256 of every other file
+BACKUP_DIR = "backup"  # the resumable state of an unfinished cell
+TRAINED_FILE = "trained.json"  # in the backup: fit() returned; evaluation and record remain
+TENSORBOARD_DIR = "tensorboard"
+
+FINISHED_GLOB = f"*/{SEED_GLOB}/{DONE_FILE}"  # the finished cells of a run folder
+PUBLISHED_GLOB = f"*/models/*/{INFERENCE_FILE}"  # published models under reports/ (publish)
+
 NOT_HASHED = {DONE_FILE}
-NOT_CELL_FILES = {"backup", "tensorboard"}  # working folders, not results
+NOT_CELL_FILES = {BACKUP_DIR, TENSORBOARD_DIR}  # working folders, not results
+
+
+def seed_folder(cell_dir: Path, seed: int) -> Path:
+    """<cell>/seed-<n>/: one seed of a cell."""
+    return Path(cell_dir) / f"{SEED_PREFIX}{seed}"
+
+
+def seed_of(folder: Path) -> int:
+    """The seed of a seed-<n>/ folder."""
+    return int(Path(folder).name[len(SEED_PREFIX):])
 
 
 def cell_files(folder: Path) -> list[Path]:

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .cellfiles import ACTIVITY_FILE, EXAMPLES_FILE, FINISHED_GLOB, GRADCAM_FILE
 from .models.inference import adapt_for, inference_model, inner_model, model_file
 from .provenance import write_json, write_npz
 
@@ -86,7 +87,7 @@ def write_gradcam(folder: Path, model: keras.Model, images: np.ndarray) -> bool:
     maps = gradcam(model, images)
     if maps is None:
         return False
-    write_npz(folder / "gradcam.npz", maps=np.round(maps * 255).astype(np.uint8),
+    write_npz(folder / GRADCAM_FILE, maps=np.round(maps * 255).astype(np.uint8),
               layer=np.array(feature_layer(inner_model(model)).name))
     return True
 
@@ -117,7 +118,6 @@ def relu_activity(model: keras.Model, images: np.ndarray) -> list[dict]:
     return rows
 
 
-ACTIVITY_FILE = "activity.json"
 
 
 def write_activity(folder: Path, model: keras.Model, images: np.ndarray) -> None:
@@ -132,16 +132,16 @@ def backfill(runs_dir: Path) -> list[Path]:
     """gradcam.npz and activity.json for every finished cell below runs_dir that has its
     model and examples but not them yet (cells trained before the runner wrote them)."""
     written = []
-    for done in sorted(Path(runs_dir).glob("*/seed-*/done.json")):
+    for done in sorted(Path(runs_dir).glob(FINISHED_GLOB)):
         folder = done.parent
-        missing_cam = not (folder / "gradcam.npz").exists()
+        missing_cam = not (folder / GRADCAM_FILE).exists()
         missing_activity = not (folder / ACTIVITY_FILE).exists()
         model_path = model_file(folder)
-        if (not (missing_cam or missing_activity) or not (folder / "examples.npz").exists()
+        if (not (missing_cam or missing_activity) or not (folder / EXAMPLES_FILE).exists()
                 or model_path is None):
             continue
         model = inference_model(keras.models.load_model(model_path, compile=False))
-        with np.load(folder / "examples.npz") as z:
+        with np.load(folder / EXAMPLES_FILE) as z:
             images = z["images"]
         if missing_activity:
             write_activity(folder, model, images)

@@ -21,6 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from .cellfiles import INFERENCE_FILE
 from .errors import FerKerasError
 from .models.inference import as_input, inference_model
 from .predict import resolve_model
@@ -90,7 +91,7 @@ def run_exported(path: Path, fmt: str, x: np.ndarray) -> np.ndarray:
 
 def sidecar_of(out: Path) -> Path:
     """Where an export's description lives: beside a file, inside a SavedModel folder."""
-    return out / "inference.json" if out.is_dir() or out.suffix not in (".onnx", ".tflite") \
+    return out / INFERENCE_FILE if out.is_dir() or out.suffix not in (".onnx", ".tflite") \
         else out.with_name(out.name + ".json")
 
 

@@ -36,7 +36,7 @@ import cv2
 import keras
 import numpy as np
 
-from .cellfiles import DONE_FILE, verify
+from .cellfiles import CHECKPOINT_FILE, CONFIG_FILE, DONE_FILE, INFERENCE_FILE, MODEL_FILE, verify
 from .data.directory import IMAGE_EXTENSIONS, imread
 from .data.preprocess import PreprocessConfig, preprocess
 from .errors import FerKerasError
@@ -203,7 +203,7 @@ def _json(path: Path) -> dict:
 
 def _verified(model: Path, meta: dict) -> tuple[Path, dict]:
     """The model file, checked against the SHA-256 its inference.json records."""
-    if meta.get("sha256") and model.name == "model.keras" and sha256_file(model) != meta["sha256"]:
+    if meta.get("sha256") and model.name == MODEL_FILE and sha256_file(model) != meta["sha256"]:
         raise PredictError(f"{model}: its SHA-256 differs from the one inference.json records; "
                            "expected the model file as it was saved (damaged or replaced?)")
     return model, meta
@@ -223,21 +223,21 @@ def resolve_model(source: str | Path) -> tuple[Path, dict]:
     if path.is_file():
         if path.suffix != ".keras":
             raise PredictError(f"{path}: not a .keras model file")
-        meta = path.with_name("inference.json")
+        meta = path.with_name(INFERENCE_FILE)
         return _verified(path, _json(meta) if meta.exists() else {})
     found = model_file(path)
     if found is not None:
         if (path / DONE_FILE).exists() and (problems := verify(path)):
             raise PredictError(f"{path}: damaged cell ({problems[0]}); expected a cell whose "
                                "files verify against its done.json (run it again)")
-        meta = path / "inference.json"
+        meta = path / INFERENCE_FILE
         if meta.exists():
             return _verified(found, _json(meta))
-        config = path / "config.json"  # an older run: its recorded preprocessing
+        config = path / CONFIG_FILE  # an older run: its recorded preprocessing
         pre = json.loads(config.read_text()).get("preprocess") if config.exists() else None
         return found, {"preprocess": pre if pre and (pre.get("align") or
                                                     pre.get("clahe")) else None}
-    found = sorted({p.parent for pattern in ("**/model.keras", "**/best.keras")
+    found = sorted({p.parent for pattern in (f"**/{MODEL_FILE}", f"**/{CHECKPOINT_FILE}")
                     for p in path.glob(pattern)})
     if found:
         listed = ", ".join(str(p) for p in found[:6]) + (" ..." if len(found) > 6 else "")

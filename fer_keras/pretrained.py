@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cellfiles import MODEL_FILE, PUBLISHED_GLOB
 from .errors import FerKerasError
 
 PACKAGE = Path(__file__).resolve().parent
@@ -44,9 +45,9 @@ def available() -> list[Published]:
     """Every published model of this installation, by name (the wheel's first)."""
     found: dict[str, Published] = {}
     for root in ROOTS:
-        for meta in sorted(root.glob("*/models/*/inference.json")):
+        for meta in sorted(root.glob(PUBLISHED_GLOB)):
             name = f"{meta.parents[2].name}/{meta.parent.name}"
-            if name in found or not (meta.parent / "model.keras").is_file():
+            if name in found or not (meta.parent / MODEL_FILE).is_file():
                 continue
             try:
                 info = json.loads(meta.read_text())

@@ -14,6 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from .cellfiles import INFERENCE_FILE, MODEL_FILE
 from .models.inference import CONTRACT, inference_model, model_file
 from .provenance import atomic_path, sha256_file, write_json
 from .reports.cards import card
@@ -64,21 +65,21 @@ def publish(runs_dir: Path, out: Path) -> list[Path]:
         folder = out / cell.replace("/", "-")
         folder.mkdir(parents=True, exist_ok=True)
         model = inference_model(keras.models.load_model(source, compile=False))
-        if not same_model(folder / "model.keras", model):  # re-publishing changes no file
-            with atomic_path(folder / "model.keras") as tmp:
+        if not same_model(folder / MODEL_FILE, model):  # re-publishing changes no file
+            with atomic_path(folder / MODEL_FILE) as tmp:
                 model.save(tmp)
-        digest = sha256_file(folder / "model.keras")
-        meta_path = chosen.folder / "inference.json"
+        digest = sha256_file(folder / MODEL_FILE)
+        meta_path = chosen.folder / INFERENCE_FILE
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {
             "contract": CONTRACT, "model": chosen.model, "cell": cell, "seed": chosen.seed,
             "experiment": experiment.get("name"), "paper": experiment.get("paper"),
             "preprocess": None}
-        write_json(folder / "inference.json", {**meta, "seed": chosen.seed, "sha256": digest,
+        write_json(folder / INFERENCE_FILE, {**meta, "seed": chosen.seed, "sha256": digest,
                                                "source": f"{runs_dir.name}/"
                                                f"{chosen.folder.relative_to(runs_dir)}",
                                                "measured": measured(chosen, cruns, experiment)})
         (folder / "card.md").write_text(card(cell, cruns, experiment, published=chosen,
-                                             weights={"file": "model.keras",
+                                             weights={"file": MODEL_FILE,
                                                       "sha256": digest}))
         written.append(folder)
     return written

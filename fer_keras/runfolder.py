@@ -31,16 +31,24 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .cellfiles import file_hashes, verify
+from .cellfiles import (
+    CONFIG_FILE,
+    DONE_FILE,
+    EXPERIMENT_FILE,
+    FINISHED_GLOB,
+    LOCK_FILE,
+    MANIFEST_FILE,
+    METRICS_FILE,
+    RESULTS_FILE,
+    SUPERSEDED,
+    file_hashes,
+    seed_folder,
+    verify,
+)
 from .config import ExperimentConfig, flatten
 from .errors import FerKerasError
 from .metrics import RESULT_COLUMNS, RESULT_METRICS
 from .provenance import write_csv, write_json
-
-LOCK_FILE = ".lock"  # held by the one `fer-keras run` writing the folder (run_lock)
-SUPERSEDED = "_superseded"  # where --force moves cells that are in the way
-PREDICTIONS_FILE = "predictions.npz"  # the test split, scored once (runner.evaluate)
-QUALITY_FILE = "quality.json"  # image quality of a cell's training, validation and test parts
 
 
 class RunConflictError(FerKerasError):
@@ -59,7 +67,7 @@ class Cell:
         return f"{self.format}-{self.model}" + (f"+{self.variant}" if self.variant else "")
 
     def folder(self, out: Path) -> Path:
-        return Path(out) / self.name / f"seed-{self.seed}"
+        return seed_folder(Path(out) / self.name, self.seed)
 
 
 def cells(cfg: ExperimentConfig, shard: tuple[int, int] = (0, 1)) -> list[Cell]:
@@ -151,13 +159,13 @@ def inspect(cell: Cell, out: Path, identity: Identity) -> CellState:
     folder = cell.folder(out)
     if not folder.exists():
         return CellState(cell, folder, "new")
-    if (folder / "done.json").exists() and (problems := verify(folder)):
+    if (folder / DONE_FILE).exists() and (problems := verify(folder)):
         return CellState(cell, folder, "damaged", tuple(problems))
-    done = _read_json(folder / "done.json")
+    done = _read_json(folder / DONE_FILE)
     if done is not None:
         differs = identity.differences(done.get("identity"))
         return CellState(cell, folder, "conflict" if differs else "done", tuple(differs))
-    config = _read_json(folder / "config.json")
+    config = _read_json(folder / CONFIG_FILE)
     if config is None and not any(folder.iterdir()):
         return CellState(cell, folder, "new")  # an empty folder holds nothing to keep
     differs = identity.differences((config or {}).get("identity"))
@@ -166,7 +174,7 @@ def inspect(cell: Cell, out: Path, identity: Identity) -> CellState:
 
 def conflict_message(conflicts: list[CellState], out: Path) -> str:
     first = conflicts[0]
-    kind = "finished" if (first.folder / "done.json").exists() else "unfinished"
+    kind = "finished" if (first.folder / DONE_FILE).exists() else "unfinished"
     more = f" (and {len(conflicts) - 1} more cell(s))" if len(conflicts) > 1 else ""
     return (f"{first.folder}: {kind} cell was computed differently "
             f"({'; '.join(first.differs)}){more}; nothing was changed. Expected the same "
@@ -194,7 +202,7 @@ def start_folder(state: CellState, cfg: ExperimentConfig, identity: Identity) ->
     if state.status != "new":
         raise RunConflictError(conflict_message([state], state.folder.parents[1]))
     state.folder.mkdir(parents=True, exist_ok=True)
-    write_json(state.folder / "config.json", {
+    write_json(state.folder / CONFIG_FILE, {
         **cfg.to_json(), "cell": dataclasses.asdict(state.cell),
         "training_hash": cfg.training_hash(), "identity": identity.to_json()})
     return False
@@ -203,7 +211,7 @@ def start_folder(state: CellState, cfg: ExperimentConfig, identity: Identity) ->
 def finish(folder: Path, identity: Identity, finished: str) -> None:
     """done.json, written last: the cell finished with this identity, and the SHA-256 of each
     of its files (cellfiles.verify checks them before the cell is used)."""
-    write_json(folder / "done.json", {"identity": identity.to_json(), "finished": finished,
+    write_json(folder / DONE_FILE, {"identity": identity.to_json(), "finished": finished,
                                       "training_hash": identity.training_hash,
                                       "files": file_hashes(folder)})
 
@@ -264,7 +272,7 @@ def run_lock(out: Path):
 
 def finished_cells(out: Path) -> list[Path]:
     """The finished cells that verify (cellfiles.verify); a damaged one is left out."""
-    return sorted(p.parent for p in Path(out).glob("*/seed-*/done.json")
+    return sorted(p.parent for p in Path(out).glob(FINISHED_GLOB)
                   if not verify(p.parent))
 
 
@@ -275,18 +283,18 @@ def aggregate(out: Path, cfg: ExperimentConfig) -> Path:
     out = Path(out)
     rows, described = [], []
     for folder in finished_cells(out):
-        config = json.loads((folder / "config.json").read_text())
-        m = json.loads((folder / "metrics.json").read_text())
-        man = json.loads((folder / "manifest.json").read_text())
+        config = json.loads((folder / CONFIG_FILE).read_text())
+        m = json.loads((folder / METRICS_FILE).read_text())
+        man = json.loads((folder / MANIFEST_FILE).read_text())
         cell = config["cell"]
         rows.append({"format": cell["format"], "model": cell["model"],
                      "variant": cell.get("variant", ""), "seed": cell["seed"],
                      "n_test": m["n"], **{k: m[k] for k in RESULT_METRICS},
                      "epochs": man["epochs"], "best_epoch": man["best_epoch"]})
         described.append((config, man))
-    path = write_csv(out / "results.csv", rows, RESULT_COLUMNS)
-    write_json(out / "experiment.json",
-               describe(cfg, described, _read_json(out / "experiment.json")))
+    path = write_csv(out / RESULTS_FILE, rows, RESULT_COLUMNS)
+    write_json(out / EXPERIMENT_FILE,
+               describe(cfg, described, _read_json(out / EXPERIMENT_FILE)))
     return path
 
 

@@ -42,7 +42,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import data as fer_data
 from .callbacks import (
     AtomicModelCheckpoint,
     EpochSeeds,
@@ -53,10 +52,27 @@ from .callbacks import (
     TestCurve,
     plateau_state,
 )
+from .cellfiles import (
+    BACKUP_DIR,
+    CHECKPOINT_FILE,
+    EXAMPLES_FILE,
+    HISTORY_FILE,
+    INFERENCE_FILE,
+    LOCK_FILE,
+    MANIFEST_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    PREDICTIONS_FILE,
+    QUALITY_FILE,
+    ROBUSTNESS_FILE,
+    SPLIT_FILE,
+    TENSORBOARD_DIR,
+    TEST_CURVE_FILE,
+    TRAINED_FILE,
+)
 from .config import ExperimentConfig
-from .data import FerData, convert
+from .data import FerData, sources
 from .data.audit import data_shift, split_quality
-from .data.directory import split_folders
 from .data.errors import DataError
 from .data.pipeline import EpochClock, InputSpec, make_dataset
 from .data.preprocess import LandmarkEyes, Preprocessed, preprocess, with_blur, with_noise
@@ -89,9 +105,6 @@ from .provenance import (
     write_npz,
 )
 from .runfolder import (
-    LOCK_FILE,
-    PREDICTIONS_FILE,
-    QUALITY_FILE,
     Cell,
     CellState,
     Identity,
@@ -142,56 +155,21 @@ class RunOptions:
 # ---------------------------------------------------------------------------------- data
 
 
-def _derived(opts: RunOptions, source: FerData, name: str) -> Path:
-    """Where a format converted from `source` lives: keyed by the source's fingerprint, so a
-    run given other data never reuses a conversion of the old data."""
-    return Path(opts.out) / "_data" / source.fingerprint[:16] / name
+def derived_root(opts: RunOptions) -> Path:
+    """The run folder's cache of converted and preprocessed data (data.sources)."""
+    return Path(opts.out) / "_data"
 
 
 def csv_source(opts: RunOptions) -> Path:
-    """The CSV the csv format reads: --csv, --data when it is a CSV, or the challenge CSV built
-    once from an image export (under <out>/_data/<fingerprint>/)."""
-    src = Path(opts.data)
-    path = opts.csv or (src if src.is_file() else None)
-    if path is None:  # an image export was given: build the challenge CSV from all of it
-        source = fer_data.load_directory(src)
-        path = _derived(opts, source, "fer2013.csv")
-        if not path.exists():
-            print(f"building the CSV format from {src} in {path} ...", flush=True)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as tmp:  # workers of a study may race here
-                convert.write_challenge_csv(source, tmp)
-    return Path(path)
+    return sources.csv_source(opts.data, opts.csv, derived_root(opts))
 
 
 def resolve_format(cfg: ExperimentConfig, opts: RunOptions, fmt: str) -> FerData:
-    """Load the data of one format, converting from the other format where needed."""
-    src = Path(opts.data)
-    if not src.exists():
-        raise DataError(f"{src}: no such file or folder (given as --data)")
-    official = cfg.split in (OFFICIAL, FOLDERS)  # splits by the challenge's own parts
-    if fmt == "directory":
-        root = src
-        if src.is_file():  # a CSV was given: write the image export from it once
-            source = fer_data.load_csv(src)
-            root = _derived(opts, source, "images")
-            if not (root / ".complete").exists():
-                shutil.rmtree(root, ignore_errors=True)
-                print(f"building the directory format from {src} in {root} ...", flush=True)
-                convert.write_directory(source, root)
-                (root / ".complete").touch()
-        subset = None if official or not split_folders(root) or cfg.directory_subset == "all" \
-            else cfg.directory_subset
-        return fer_data.load_directory(root, subset=subset)
-    if fmt == "csv":
-        path = csv_source(opts)
-        loaded = fer_data.load_csv(path)
-        if cfg.csv_subset != "all" and not official:
-            loaded = loaded.where_usage(cfg.csv_subset)
-            if not len(loaded):
-                raise DataError(f"{path}: no rows with Usage {cfg.csv_subset!r} (csv_subset)")
-        return loaded
-    raise DataError(f"unknown data format {fmt!r}; known: directory, csv")
+    """Load the data of one format, converting from the other format where needed; a split
+    by the challenge's own parts (official, folders) needs every part."""
+    return sources.load_format(fmt, opts.data, opts.csv, derived_root(opts),
+                               whole=cfg.split in (OFFICIAL, FOLDERS),
+                               directory_subset=cfg.directory_subset, csv_subset=cfg.csv_subset)
 
 
 def split_of(cfg: ExperimentConfig, data: FerData, seed: int, where: str = "") -> Split:
@@ -229,22 +207,9 @@ def check_data_shift(states: list[CellState], data: dict, splits: dict, source: 
 
 def prepare(cfg: ExperimentConfig, data: FerData, opts: RunOptions
             ) -> tuple[FerData, Preprocessed | None]:
-    """The preprocessing stage: every image of the data set through cfg.preprocess, once per
-    data set and settings (cached under <out>/_data/<fingerprint>/, keyed on both)."""
-    if not cfg.preprocess.enabled:
-        return data, None
-    path = _derived(opts, data, f"preprocessed-{cfg.preprocess.key()}.npz")
-    if path.exists():
-        with np.load(path) as z:
-            done = Preprocessed(z["images"], z["angles"], z["rotated"], cfg.preprocess)
-    else:
-        print(f"preprocessing {len(data)} images ({cfg.preprocess}) ...", flush=True)
-        done = preprocess(data.images, cfg.preprocess)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:  # workers may race
-            np.savez(tmp, images=done.images, angles=done.angles, rotated=done.rotated)
-    note = "preprocessed: " + ", ".join(f"{k} {v}" for k, v in done.summary().items())
-    return dataclasses.replace(data, images=done.images, notes=(*data.notes, note)), done
+    """The preprocessing stage: every image through cfg.preprocess, once per data set and
+    settings (data.sources.preprocessed)."""
+    return sources.preprocessed(data, cfg.preprocess, derived_root(opts))
 
 
 # ------------------------------------------------------------------------------ stages
@@ -304,7 +269,6 @@ def _backup_epoch(backup: Path) -> int:
     return 0
 
 
-TRAINED_FILE = "trained.json"  # in the backup: fit() returned; evaluation and record remain
 
 
 def resume_point(folder: Path, cfg: ExperimentConfig, label: str) -> tuple[list[dict], bool]:
@@ -312,17 +276,17 @@ def resume_point(folder: Path, cfg: ExperimentConfig, label: str) -> tuple[list[
     and whether its training had ended (only its evaluation and record were missing). All or
     nothing: a backup whose history or checkpoint is missing or short is discarded with them,
     and the cell starts again, saying why."""
-    history_path, backup = folder / "history.csv", folder / "backup"
+    history_path, backup = folder / HISTORY_FILE, folder / BACKUP_DIR
     epoch = _backup_epoch(backup)
     history = read_history(history_path)
     why = ("its backup holds no finished epoch" if epoch == 0 else
            f"its history.csv holds {len(history)} of the {epoch} epochs its backup holds"
            if len(history) < epoch else
-           "its checkpoint best.keras is missing" if not (folder / "best.keras").exists()
+           "its checkpoint best.keras is missing" if not (folder / CHECKPOINT_FILE).exists()
            else None)
     if why:
         shutil.rmtree(backup, ignore_errors=True)
-        for name in ("history.csv", "best.keras", "test_curve.csv"):
+        for name in (HISTORY_FILE, CHECKPOINT_FILE, TEST_CURVE_FILE):
             (folder / name).unlink(missing_ok=True)
         print(f"{label} unfinished, but {why}: starting again", flush=True)
         return [], False
@@ -346,7 +310,7 @@ def train(cfg: ExperimentConfig, cell: Cell, model: keras.Model, spec: InputSpec
     Every random draw of epoch e (shuffle, augmentation, dropout) follows from (seed, e)
     (EpochSeeds), and weights, optimizer and callback state come back from the backup, so a
     run killed at any epoch and resumed ends exactly as an uninterrupted one."""
-    history_path, backup = folder / "history.csv", folder / "backup"
+    history_path, backup = folder / HISTORY_FILE, folder / BACKUP_DIR
     remove_temporaries(folder)  # what a writer killed mid-file left; the files are whole
     past, ended = resume_point(folder, cfg, label or cell.name) if resuming else ([], False)
     if ended:
@@ -372,7 +336,7 @@ def train(cfg: ExperimentConfig, cell: Cell, model: keras.Model, spec: InputSpec
             patience=cfg.reduce_lr_patience, factor=cfg.reduce_lr_factor, min_lr=cfg.min_lr))
     callbacks += [
         AtomicModelCheckpoint(
-            folder / "best.keras", monitor="val_loss", save_best_only=cfg.select == "best",
+            folder / CHECKPOINT_FILE, monitor="val_loss", save_best_only=cfg.select == "best",
             initial_value_threshold=plateau_state(val_losses)[0] if val_losses else None),
         HistoryLog(history_path, past),
         keras.callbacks.BackupAndRestore(backup, double_checkpoint=True,
@@ -383,9 +347,9 @@ def train(cfg: ExperimentConfig, cell: Cell, model: keras.Model, spec: InputSpec
         callbacks.append(TestCurve(
             make_dataset(data.images[split.test], data.labels[split.test], spec,
                          batch_size=batch, training=False),
-            data.labels[split.test], folder / "test_curve.csv", len(past)))
+            data.labels[split.test], folder / TEST_CURVE_FILE, len(past)))
     if opts.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(folder / "tensorboard"))
+        callbacks.append(keras.callbacks.TensorBoard(folder / TENSORBOARD_DIR))
     callbacks += [make() for make in opts.callbacks]
     weights = class_weights(data.labels[split.training_part]) if cfg.class_weights else None
     t0 = time.perf_counter()
@@ -401,14 +365,14 @@ def save_inference_model(folder: Path, cfg: ExperimentConfig, cell: Cell) -> ker
     """The scored checkpoint behind the one input contract (fer_keras.models.inference):
     model.keras (no optimizer state) and inference.json, what `fer-keras predict` and
     `export` read."""
-    model = inference_model(keras.models.load_model(folder / "best.keras", compile=False))
-    with atomic_path(folder / "model.keras") as tmp:
+    model = inference_model(keras.models.load_model(folder / CHECKPOINT_FILE, compile=False))
+    with atomic_path(folder / MODEL_FILE) as tmp:
         model.save(tmp)
-    write_json(folder / "inference.json", {
+    write_json(folder / INFERENCE_FILE, {
         "contract": CONTRACT, "classes": list(CLASS_NAMES), "model": cell.model,
         "cell": cell.name, "seed": cell.seed, "experiment": cfg.name, "paper": cfg.paper,
         "preprocess": dataclasses.asdict(cfg.preprocess) if cfg.preprocess.enabled else None,
-        "sha256": sha256_file(folder / "model.keras")})
+        "sha256": sha256_file(folder / MODEL_FILE)})
     return model
 
 
@@ -426,12 +390,12 @@ def evaluate(folder: Path, model: keras.Model, data: FerData, split: Split, batc
     # folder alone (the first EXAMPLES test images: deterministic, not chosen by outcome),
     # and where the model looked in them (Grad-CAM, for models with a convolution).
     examples = data.images[split.test[:EXAMPLES]]
-    write_npz(folder / "examples.npz", images=examples,
+    write_npz(folder / EXAMPLES_FILE, images=examples,
               labels=y_test[:EXAMPLES].astype(np.int64),
               probs=probs[:EXAMPLES].astype(np.float32))
     write_gradcam(folder, model, examples)
     write_activity(folder, model, examples)  # dead ReLU units: why a run did not learn
-    write_json(folder / "metrics.json", metrics)
+    write_json(folder / METRICS_FILE, metrics)
     return metrics
 
 
@@ -461,7 +425,7 @@ def robustness(folder: Path, cfg: ExperimentConfig, model: keras.Model, raw: Fer
     levels = score_perturbed(model, cfg, raw, split, batch,
                              lambda images, sigma: with_noise(images, sigma, seed),
                              cfg.noise_eval)
-    write_json(folder / "robustness.json", {
+    write_json(folder / ROBUSTNESS_FILE, {
         "noise": "Gaussian, standard deviation in grey levels (0-255), added to the raw test "
                  "images and rounded/clipped to 0-255, before the cell's preprocessing",
         "preprocess": cfg.preprocess.enabled, "levels": levels})
@@ -471,11 +435,11 @@ def record(folder: Path, cfg: ExperimentConfig, cell: Cell, data: FerData, split
            spec: InputSpec, model: keras.Model, opts: RunOptions, replicas: int,
            started: str, seconds: float, resumed: bool, identity: Identity,
            prepared: Preprocessed | None) -> None:
-    history = read_history(folder / "history.csv")
+    history = read_history(folder / HISTORY_FILE)
     best_epoch = int(np.argmin([h["val_loss"] for h in history])) + 1 if history else None
     gpus = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
             for g in tf.config.list_physical_devices("GPU")]
-    write_json(folder / "manifest.json", {
+    write_json(folder / MANIFEST_FILE, {
         **environment(gpus),
         "started": started,
         "finished": now(),
@@ -488,7 +452,7 @@ def record(folder: Path, cfg: ExperimentConfig, cell: Cell, data: FerData, split
                  "format": cell.format, "n": len(data), "fingerprint": data.fingerprint,
                  "notes": list(data.notes),
                  "synthetic": is_synthetic(opts.data) or bool(opts.csv and is_synthetic(opts.csv))},
-        "split": {"scheme": cfg.split, "seed": cell.seed, **split.sizes(), "file": "split.npz",
+        "split": {"scheme": cfg.split, "seed": cell.seed, **split.sizes(), "file": SPLIT_FILE,
                   "validation": split.validation,
                   "class_weights": (class_weights(data.labels[split.training_part])
                                     if cfg.class_weights else None),
@@ -503,11 +467,11 @@ def record(folder: Path, cfg: ExperimentConfig, cell: Cell, data: FerData, split
                        "shifts": json.loads((folder / QUALITY_FILE).read_text())["data_shift"]},
         "strategy": opts.strategy, "replicas": replicas,
         "mixed_precision": opts.mixed_precision,
-        "model_sha256": sha256_file(folder / "best.keras"),
-        "inference_model_sha256": sha256_file(folder / "model.keras"),
+        "model_sha256": sha256_file(folder / CHECKPOINT_FILE),
+        "inference_model_sha256": sha256_file(folder / MODEL_FILE),
     })
     finish(folder, identity, now())
-    shutil.rmtree(folder / "backup", ignore_errors=True)  # kept until done.json (train)
+    shutil.rmtree(folder / BACKUP_DIR, ignore_errors=True)  # kept until done.json (train)
 
 
 def record_test_usage(folder: Path, data: FerData, split: Split) -> bool:
@@ -559,7 +523,7 @@ def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
     raw, (data, prepared) = data, prepare(cfg, data, opts)
     folder = cell.folder(opts.out)
     resuming = start_folder(inspect(cell, opts.out, identity), cfg, identity)
-    write_npz(folder / "split.npz", **split.as_arrays())
+    write_npz(folder / SPLIT_FILE, **split.as_arrays())
     batch = cfg.batch_size * strategy.num_replicas_in_sync
     seconds, resumed = train(cfg, cell, model, spec, data, split, folder, resuming, opts, batch,
                              label)

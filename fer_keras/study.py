@@ -45,6 +45,7 @@ import keras
 import optuna
 import sqlalchemy
 
+from .cellfiles import HISTORY_FILE, MANIFEST_FILE, METRICS_FILE, seed_folder
 from .config import ExperimentConfig
 from .data.synthetic import is_synthetic
 from .errors import FerKerasError
@@ -129,8 +130,8 @@ def trial_root(trial: optuna.Trial) -> int:
 
 def scored_validation(folder: Path) -> tuple[float, int, int]:
     """(validation accuracy of the scored epoch, scored epoch, epochs) of a finished cell."""
-    manifest = json.loads((folder / "manifest.json").read_text())
-    history = read_history(folder / "history.csv")
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    history = read_history(folder / HISTORY_FILE)
     epoch = int(manifest["scored_epoch"])
     return float(history[epoch - 1]["val_accuracy"]), epoch, int(manifest["epochs"])
 
@@ -145,9 +146,9 @@ def objective(cfg: ExperimentConfig, opts: StudyOptions, model: str):
         print(f"[{opts.format}-{model} trial {trial.number}] {describe(params)}", flush=True)
         run_experiment(tcfg, RunOptions(data=Path(opts.data), csv=opts.csv, out=out,
                                         callbacks=callbacks))
-        folder = out / f"{opts.format}-{tcfg.models[0]}" / f"seed-{opts.seed}"
+        folder = seed_folder(out / f"{opts.format}-{tcfg.models[0]}", opts.seed)
         value, epoch, epochs = scored_validation(folder)
-        metrics = json.loads((folder / "metrics.json").read_text())
+        metrics = json.loads((folder / METRICS_FILE).read_text())
         trial.set_user_attr("folder", str(folder.relative_to(opts.out)))
         trial.set_user_attr("scored_epoch", epoch)
         trial.set_user_attr("epochs", epochs)

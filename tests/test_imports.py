@@ -96,3 +96,38 @@ def test_the_layers_keep_to_their_side():
             assert not {m for m in reached if m in ("fer_keras.runner", "fer_keras.callbacks",
                                                     "fer_keras.workers")}, name
     assert "fer_keras.search" in GRAPH["fer_keras.study"]  # the walk sees imports at all
+
+
+def _code_strings(path: Path) -> list[tuple[int, str]]:
+    """The string constants of a module's code (docstrings left out), with their lines; the
+    literal parts of f-strings included."""
+    tree = ast.parse(path.read_text())
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                  if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                    ast.AsyncFunctionDef))
+                  and n.body and isinstance(n.body[0], ast.Expr)
+                  and isinstance(n.body[0].value, ast.Constant)}
+    return [(n.lineno, n.value) for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            and id(n) not in docstrings]
+
+
+def test_no_module_but_the_contract_names_a_cell_file():
+    """The run-folder contract (fer_keras/cellfiles.py) names every file of a cell; any other
+    module uses its constants, so a renamed file cannot leave a reader behind."""
+    import re
+
+    from fer_keras import cellfiles
+
+    names = {v for k, v in vars(cellfiles).items()
+             if k.endswith(("_FILE", "_DIR")) and isinstance(v, str)} | {"seed-"}
+    pattern = re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)))
+    found = []
+    for name, path in MODULES.items():
+        if name == "fer_keras.cellfiles":
+            continue
+        for line, text in _code_strings(path):
+            # a path or glob, not a sentence nor a command-line flag
+            if " " not in text and not text.startswith("--") and pattern.search(text):
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {text!r}")
+    assert found == []

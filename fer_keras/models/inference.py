@@ -25,6 +25,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from ..cellfiles import CHECKPOINT_FILE, MODEL_FILE
 from .registry import expects_raw_pixels
 
 INPUT_NAME = "grey_0_255"
@@ -80,7 +81,7 @@ def model_file(folder) -> Path | None:
     """A run cell's or published folder's model: model.keras (behind the contract), else the
     training checkpoint best.keras (cells trained before model.keras existed); None if
     neither is there."""
-    for name in ("model.keras", "best.keras"):
+    for name in (MODEL_FILE, CHECKPOINT_FILE):
         if (Path(folder) / name).exists():
             return Path(folder) / name
     return None

@@ -7,6 +7,7 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..cellfiles import EXPERIMENT_FILE, RESULTS_FILE
 from ..labels import CLASS_NAMES
 from ..metrics import RESULT_COLUMNS, RESULT_METRICS
 from ..provenance import write_csv
@@ -118,8 +119,8 @@ def _copy_runs(runs: list[SeedRun], runs_dir: Path, dest: Path) -> None:
     shutil.rmtree(dest, ignore_errors=True)
     for r in runs:
         copy_files(r.folder, dest / r.folder.relative_to(runs_dir), KEPT_FILES)
-    if (runs_dir / "experiment.json").exists():
-        shutil.copyfile(runs_dir / "experiment.json", dest / "experiment.json")
+    if (runs_dir / EXPERIMENT_FILE).exists():
+        shutil.copyfile(runs_dir / EXPERIMENT_FILE, dest / EXPERIMENT_FILE)
 
 
 def _write_results(runs: list[SeedRun], path: Path) -> None:
@@ -231,7 +232,7 @@ def build_run_report(runs_dir: Path, out: Path) -> Path:
     for cell, cruns in cells.items():
         (cards_dir / f"{_slug(cell)}.md").write_text(cards.card(cell, cruns, experiment))
     (out / "tables.md").unlink(missing_ok=True)  # replaced by docs/papers/<paper>.md
-    _write_results(runs, out / "results.csv")
+    _write_results(runs, out / RESULTS_FILE)
     _copy_runs(runs, runs_dir, out / "runs")
     prov = v["prov"]
     summary = {"name": experiment["name"], "paper": experiment.get("paper", ""),
@@ -287,5 +288,5 @@ def build_index(reports_root: Path) -> Path:
                                                        studies=studies, audits=audits,
                                                        claims_png=chart)
     (reports_root / "index.html").write_text(html)
-    write_csv(reports_root / "results.csv", rows, SCOREBOARD_COLUMNS)
+    write_csv(reports_root / RESULTS_FILE, rows, SCOREBOARD_COLUMNS)
     return reports_root / "index.html"

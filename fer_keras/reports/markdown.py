@@ -13,6 +13,7 @@ import json
 import re
 from pathlib import Path
 
+from ..cellfiles import FINISHED_GLOB, PUBLISHED_GLOB
 from ..errors import FerKerasError
 from .build import report_view
 from .render import markdown_env
@@ -33,7 +34,7 @@ def _markers(name: str) -> tuple[str, str]:
 
 
 def has_runs(runs_dir: Path) -> bool:
-    return any(Path(runs_dir).glob("*/seed-*/done.json"))
+    return any(Path(runs_dir).glob(FINISHED_GLOB))
 
 
 def paper_view(runs_dir: Path) -> dict:
@@ -93,7 +94,7 @@ def models_markdown(reports_root: Path) -> str:
     `predict` and `Predictor.from_pretrained` take, with what their runs measured."""
     lines = ["| name | model | published seed: test accuracy % | all seeds (mean ± sd) | "
              "paper claims | data, test images per seed |", "|---|---|---|---|---|---|"]
-    for meta in sorted(Path(reports_root).glob("*/models/*/inference.json")):
+    for meta in sorted(Path(reports_root).glob(PUBLISHED_GLOB)):
         info = json.loads(meta.read_text())
         m = info.get("measured") or {}
         if not m:

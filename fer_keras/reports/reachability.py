@@ -21,6 +21,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..cellfiles import (
+    CONFIG_FILE,
+    DONE_FILE,
+    EXPERIMENT_FILE,
+    HISTORY_FILE,
+    MANIFEST_FILE,
+    METRICS_FILE,
+    SEED_GLOB,
+    TEST_CURVE_FILE,
+)
 from . import figures
 from .claims import mean_std
 from .damaged import damage_of
@@ -28,7 +38,7 @@ from .render import copy_files, html_env
 from .rundata import KEPT_FILES, RunFolderError, cells_of, read_runs
 
 AUDIT = "audit_test_accuracy"
-TRIAL_FILES = ("config.json", "manifest.json", "history.csv", "metrics.json", "done.json")
+TRIAL_FILES = (CONFIG_FILE, MANIFEST_FILE, HISTORY_FILE, METRICS_FILE, DONE_FILE)
 
 
 def is_study(folder: Path) -> bool:
@@ -51,7 +61,7 @@ def provisional(text: str, done: int, planned: int) -> str:
 
 
 def _oracle(folder: Path) -> dict | None:
-    path = folder / "test_curve.csv"
+    path = folder / TEST_CURVE_FILE
     if not path.exists():
         return None
     curve = pd.read_csv(path)
@@ -142,7 +152,7 @@ def cell_rows(root: Path, studies: list[dict], claimed: dict, reference: Path | 
 
 def damaged_study(root: Path) -> str | None:
     """What is wrong with the data the study's runs were trained on (damaged.py), if known."""
-    for path in sorted(Path(root).rglob("manifest.json")):
+    for path in sorted(Path(root).rglob(MANIFEST_FILE)):
         found = damage_of(json.loads(path.read_text()))
         if found:
             return found
@@ -214,13 +224,13 @@ def copy_study(root: Path, dest: Path) -> None:
         with sqlite3.connect(root / "study.db") as src, sqlite3.connect(dest / "study.db") as dst:
             src.backup(dst)
     shutil.copytree(root / "studies", dest / "studies")
-    for done in sorted(root.glob("*/**/seed-*/done.json")):
+    for done in sorted(root.glob(f"*/**/{SEED_GLOB}/{DONE_FILE}")):
         folder = done.parent
         part = folder.relative_to(root).parts[0]
         if part not in ("trials", "best", "control"):
             continue
         copy_files(folder, dest / folder.relative_to(root),
                    TRIAL_FILES if part == "trials" else KEPT_FILES)
-    for experiment in [*root.glob("best/*/experiment.json"), root / "control" / "experiment.json"]:
+    for experiment in [*root.glob(f"best/*/{EXPERIMENT_FILE}"), root / "control" / EXPERIMENT_FILE]:
         if experiment.exists() and (dest / experiment.parent.relative_to(root)).is_dir():
             shutil.copyfile(experiment, dest / experiment.relative_to(root))

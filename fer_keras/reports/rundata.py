@@ -16,14 +16,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..cellfiles import verify
+from ..cellfiles import (
+    ACTIVITY_FILE,
+    CONFIG_FILE,
+    DONE_FILE,
+    EXAMPLES_FILE,
+    EXPERIMENT_FILE,
+    FINISHED_GLOB,
+    GRADCAM_FILE,
+    HISTORY_FILE,
+    MANIFEST_FILE,
+    METRICS_FILE,
+    PREDICTIONS_FILE,
+    QUALITY_FILE,
+    ROBUSTNESS_FILE,
+    TEST_CURVE_FILE,
+    verify,
+)
 from ..errors import FerKerasError
 from ..metrics import compute_metrics
 
 # What a report keeps of each run (no model files, no split indices).
-KEPT_FILES = ("config.json", "manifest.json", "history.csv", "predictions.npz", "examples.npz",
-              "metrics.json", "robustness.json", "gradcam.npz", "test_curve.csv", "quality.json",
-              "activity.json", "done.json")
+KEPT_FILES = (CONFIG_FILE, MANIFEST_FILE, HISTORY_FILE, PREDICTIONS_FILE, EXAMPLES_FILE,
+              METRICS_FILE, ROBUSTNESS_FILE, GRADCAM_FILE, TEST_CURVE_FILE, QUALITY_FILE,
+              ACTIVITY_FILE, DONE_FILE)
 
 
 @dataclass(frozen=True)
@@ -69,29 +85,29 @@ class RunFolderError(FerKerasError, ValueError):
 
 
 def read_seed_run(folder: Path) -> SeedRun:
-    config = json.loads((folder / "config.json").read_text())
-    pred = np.load(folder / "predictions.npz")
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    pred = np.load(folder / PREDICTIONS_FILE)
     examples = None
-    if (folder / "examples.npz").exists():
-        with np.load(folder / "examples.npz") as z:
+    if (folder / EXAMPLES_FILE).exists():
+        with np.load(folder / EXAMPLES_FILE) as z:
             examples = {k: z[k] for k in z.files}
     gradcam = None
-    if (folder / "gradcam.npz").exists():
-        with np.load(folder / "gradcam.npz") as z:
+    if (folder / GRADCAM_FILE).exists():
+        with np.load(folder / GRADCAM_FILE) as z:
             gradcam = {"maps": z["maps"], "layer": str(z["layer"])}
     cell = config["cell"]
     return SeedRun(
         folder=folder, format=cell["format"], model=cell["model"], seed=int(cell["seed"]),
-        config=config, manifest=json.loads((folder / "manifest.json").read_text()),
-        history=pd.read_csv(folder / "history.csv"),
+        config=config, manifest=json.loads((folder / MANIFEST_FILE).read_text()),
+        history=pd.read_csv(folder / HISTORY_FILE),
         y=pred["labels"], probs=pred["probs"], indices=pred["indices"],
         metrics=compute_metrics(pred["labels"], pred["probs"]), examples=examples,
         variant=cell.get("variant", ""),
         gradcam=gradcam,
-        robustness=_optional_json(folder / "robustness.json"),
-        quality=_optional_json(folder / "quality.json"),
+        robustness=_optional_json(folder / ROBUSTNESS_FILE),
+        quality=_optional_json(folder / QUALITY_FILE),
         usage=pred["usage"] if "usage" in pred.files else None,
-        activity=_optional_json(folder / "activity.json"),
+        activity=_optional_json(folder / ACTIVITY_FILE),
     )
 
 
@@ -107,7 +123,7 @@ def read_runs(runs_dir: Path) -> tuple[dict, list[SeedRun]]:
         raise RunFolderError(f"{runs_dir}: no such run folder; expected the --out folder of "
                              "`fer-keras run` (e.g. runs/ozer) or a report's runs/ copy")
     folders = []
-    for done in sorted(runs_dir.glob("*/seed-*/done.json")):
+    for done in sorted(runs_dir.glob(FINISHED_GLOB)):
         problems = verify(done.parent)
         if problems:
             print(f"warning: {done.parent}: damaged ({problems[0]}): left out of the report",
@@ -119,7 +135,7 @@ def read_runs(runs_dir: Path) -> tuple[dict, list[SeedRun]]:
                              "<format>-<model>/seed-<n>/done.json below it (run `fer-keras run` "
                              "first)")
     runs = [read_seed_run(f) for f in folders]
-    exp_path = runs_dir / "experiment.json"
+    exp_path = runs_dir / EXPERIMENT_FILE
     experiment = json.loads(exp_path.read_text()) if exp_path.exists() else runs[0].config
     order = {(f, m): i for i, (f, m) in enumerate(
         (f, m) for f in experiment["formats"] for m in experiment["models"])}
