@@ -456,32 +456,29 @@ def _stage(label: str, fn: Callable[[], dict]) -> dict:
     return result
 
 
+def render_part(result: dict, key: str, title: str, render: Callable) -> str:
+    """The Markdown page of one part of the bench run alone."""
+    return (f"# fer-keras benchmark: {title}\n\n" + _env_line(result["environment"]) + "\n\n"
+            + "\n".join(render(result[key])) + "\n")
+
+
 def run_bench(data: Path | None, out: Path, reps: int = 3, only: str = "") -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    if only == "threads":  # the thread layouts alone (no data needed)
-        result = {"environment": environment(),
-                  "layouts": _stage("thread layouts", lambda: bench_layouts(reps))}
-        (out / "threads.json").write_text(json.dumps(result, indent=2) + "\n")
-        (out / "threads.md").write_text("# fer-keras benchmark: threads and cells side by side"
-                                        "\n\n" + _env_line(result["environment"]) + "\n\n"
-                                        + "\n".join(render_layouts(result["layouts"])) + "\n")
-        return out / "threads.md"
-    if only == "faces":  # the pasted-face benchmark alone
-        result = {"environment": environment(),
-                  "faces": _stage("faces at any size", lambda: bench_pasted_faces(data))}
-        (out / "faces.json").write_text(json.dumps(result, indent=2) + "\n")
-        (out / "faces.md").write_text("# fer-keras benchmark: faces at any size\n\n"
-                                      + _env_line(result["environment"]) + "\n\n"
-                                      + "\n".join(render_faces(result["faces"])) + "\n")
-        return out / "faces.md"
-    if only == "video":  # the predict frame rate alone (no data needed)
-        result = {"environment": environment(),
-                  "video": _stage("video predict", lambda: bench_video(data))}
-        (out / "video.json").write_text(json.dumps(result, indent=2) + "\n")
-        (out / "video.md").write_text("# fer-keras benchmark: predict on video\n\n"
-                                      + _env_line(result["environment"]) + "\n\n"
-                                      + "\n".join(render_video(result["video"])) + "\n")
-        return out / "video.md"
+    # one part alone: (file stem, result key, title, stage label, measure, render)
+    parts = {
+        "threads": ("threads", "layouts", "threads and cells side by side", "thread layouts",
+                    lambda: bench_layouts(reps), render_layouts),  # no data needed
+        "faces": ("faces", "faces", "faces at any size", "faces at any size",
+                  lambda: bench_pasted_faces(data), render_faces),
+        "video": ("video", "video", "predict on video", "video predict",
+                  lambda: bench_video(data), render_video),  # no data needed
+    }
+    if only:
+        stem, key, title, label, measure, render_ = parts[only]
+        result = {"environment": environment(), key: _stage(label, measure)}
+        (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+        (out / f"{stem}.md").write_text(render_part(result, key, title, render_))
+        return out / f"{stem}.md"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if data is None:
