@@ -63,11 +63,6 @@ def seed_folder(cell_dir: Path, seed: int) -> Path:
     return Path(cell_dir) / f"{SEED_PREFIX}{seed}"
 
 
-def seed_of(folder: Path) -> int:
-    """The seed of a seed-<n>/ folder."""
-    return int(Path(folder).name[len(SEED_PREFIX):])
-
-
 def cell_files(folder: Path) -> list[Path]:
     """Every result file of a cell folder (done.json, working folders and the temporaries of
     a killed writer left out)."""
