@@ -41,21 +41,30 @@ class Published:
     measured: dict = field(default_factory=dict)  # accuracy of the seed and of all seeds, claim
 
 
+def published_in(root: Path) -> list[Published]:
+    """The published models under one root (`<root>/<experiment>/models/<cell>/`), by name; a
+    folder without its model file or with an unreadable description is left out (loading it
+    by path says why)."""
+    found = []
+    for meta in sorted(Path(root).glob(PUBLISHED_GLOB)):
+        if not (meta.parent / MODEL_FILE).is_file():
+            continue
+        try:
+            info = json.loads(meta.read_text())
+        except ValueError:
+            continue
+        found.append(Published(f"{meta.parents[2].name}/{meta.parent.name}", meta.parent,
+                               info.get("model", "?"), int(info.get("seed", -1)),
+                               info.get("paper", ""), info.get("measured") or {}))
+    return sorted(found, key=lambda p: p.name)
+
+
 def available() -> list[Published]:
     """Every published model of this installation, by name (the wheel's first)."""
     found: dict[str, Published] = {}
     for root in ROOTS:
-        for meta in sorted(root.glob(PUBLISHED_GLOB)):
-            name = f"{meta.parents[2].name}/{meta.parent.name}"
-            if name in found or not (meta.parent / MODEL_FILE).is_file():
-                continue
-            try:
-                info = json.loads(meta.read_text())
-            except ValueError:
-                continue  # a damaged description: loading it by path says so
-            found[name] = Published(name, meta.parent, info.get("model", "?"),
-                                    int(info.get("seed", -1)), info.get("paper", ""),
-                                    info.get("measured") or {})
+        for p in published_in(root):
+            found.setdefault(p.name, p)
     return sorted(found.values(), key=lambda p: p.name)
 
 

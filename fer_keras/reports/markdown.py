@@ -9,12 +9,12 @@ blocks is written by hand.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
-from ..cellfiles import FINISHED_GLOB, PUBLISHED_GLOB
+from ..cellfiles import FINISHED_GLOB
 from ..errors import FerKerasError
+from ..pretrained import published_in
 from .build import report_view
 from .render import markdown_env
 from .rundata import read_runs
@@ -94,15 +94,13 @@ def models_markdown(reports_root: Path) -> str:
     `predict` and `Predictor.from_pretrained` take, with what their runs measured."""
     lines = ["| name | model | published seed: test accuracy % | all seeds (mean ± sd) | "
              "paper claims | data, test images per seed |", "|---|---|---|---|---|---|"]
-    for meta in sorted(Path(reports_root).glob(PUBLISHED_GLOB)):
-        info = json.loads(meta.read_text())
-        m = info.get("measured") or {}
+    for p in published_in(reports_root):
+        m = p.measured
         if not m:
             continue  # published before the accuracy was recorded: publish it again
         sd = "" if m["test_accuracy_sd"] is None else f" ± {m['test_accuracy_sd']:.2f}"
         claim = "–" if m["claimed_accuracy"] is None else f"{m['claimed_accuracy']}"
-        lines.append(f"| `{meta.parents[2].name}/{meta.parent.name}` | `{info['model']}` | "
-                     f"seed {info['seed']}: {m['test_accuracy']:.2f} | "
+        lines.append(f"| `{p.name}` | `{p.model}` | seed {p.seed}: {m['test_accuracy']:.2f} | "
                      f"{m['test_accuracy_mean']:.2f}{sd} ({len(m['seeds'])} seeds) | {claim} | "
                      f"{m['data']}, {m['test_images']:,} |")
     return "\n".join(lines) + "\n"
