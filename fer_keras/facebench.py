@@ -85,7 +85,7 @@ def bench_faces(faces: np.ndarray, labels: np.ndarray, pool: np.ndarray, models:
     pasted face with IoU >= 0.4; the largest such box) and time per scene; per model and
     detector: accuracy on the detected crops, and on the raw crops of all and of the detected
     faces."""
-    from .predict import FaceDetector, Predictor, crop_face, to_grey
+    from .predict import FRAMING, FaceDetector, Predictor, crop_face, to_grey
 
     scenes = list(paste_scenes(faces, pool, seed))
     out = {"faces": len(faces), "seed": seed, "sizes": list(SIZES), "scene": list(SCENE[::-1]),
@@ -105,7 +105,7 @@ def bench_faces(faces: np.ndarray, labels: np.ndarray, pool: np.ndarray, models:
             extra += len(boxes) - len(hits)
             found.append(bool(hits))
             if hits:
-                crops.append(crop_face(grey, hits[0], detector=kind))
+                crops.append(crop_face(grey, hits[0], FRAMING[kind]))
         seconds = (time.perf_counter() - t0) / len(scenes)
         found = np.array(found)
         sizes = np.array([t[2] for _, t in scenes])

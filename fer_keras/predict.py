@@ -148,12 +148,9 @@ def frame_of(box: tuple[int, int, int, int],
 
 
 def crop_face(grey: np.ndarray, box: tuple[int, int, int, int],
-              framing: tuple[float, float, float, float] = WHOLE,
-              detector: str | None = None) -> np.ndarray:
-    """The frame around `box` (`framing`, or the detector's FRAMING) as a 48x48 face; parts of
-    the frame outside the image repeat its border pixels."""
-    if detector is not None:
-        framing = FRAMING[detector]
+              framing: tuple[float, float, float, float] = WHOLE) -> np.ndarray:
+    """The frame around `box` (`framing`: a detector's FRAMING, or WHOLE for the box itself)
+    as a 48x48 face; parts of the frame outside the image repeat its border pixels."""
     x, y, w, h = frame_of(box, framing) if framing != WHOLE else box
     H, W = grey.shape
     pad = max(0, -x, -y, x + w - W, y + h - H)

@@ -32,7 +32,7 @@ def test_a_frame_leaving_the_image_repeats_its_border_and_keeps_the_square():
     np.testing.assert_array_equal(out[24:, 24:], grey[:24, :24])  # the part in the image
     np.testing.assert_array_equal(out[:24, 24:], np.tile(grey[0, :24], (24, 1)))  # top row
     # a detector's box is widened into the frame: dlib's box is 0.864 of it
-    assert crop_face(grey, (30, 30, 40, 40), detector="dlib").shape == (48, 48)
+    assert crop_face(grey, (30, 30, 40, 40), FRAMING["dlib"]).shape == (48, 48)
 
 
 @pytest.mark.parametrize("min_face,scale,steps", [(40, 1.0, 1), (80, 1.0, 0), (20, 1.0, 2),

@@ -171,7 +171,7 @@ def test_crop_cuts_the_box_or_the_frame_its_detector_implies():
     # dlib's box is 0.864 of FER-2013's frame, 0.063 from its left and 0.133 from its top:
     # side 43 / 0.864 = 49.8 -> 50; left 34.5 + 0.005 * 49.8 - 24.9 = 9.9 -> 10;
     # top 37.5 - 0.0645 * 49.8 - 24.9 = 9.4 -> 9
-    framed = crop_face(grey, (13, 16, 43, 43), detector="dlib")
+    framed = crop_face(grey, (13, 16, 43, 43), FRAMING["dlib"])
     x, y, s, _ = frame_of((13, 16, 43, 43), FRAMING["dlib"])
     assert (s, x, y) == (50, 10, 9)
     np.testing.assert_array_equal(framed, cv2.resize(grey[9:59, 10:60], (48, 48),
