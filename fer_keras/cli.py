@@ -288,6 +288,8 @@ def cmd_predict(args) -> int:
 
     if looks_like_name(args.model):  # an unknown name is refused before TensorFlow loads
         folder_of(args.model)
+    if args.min_face < 1:
+        raise UsageError(f"--min-face {args.min_face}: expected a face size of 1 pixel or more")
     for item in args.inputs:  # paths are checked before TensorFlow is imported
         if not item.startswith("camera:") and not Path(item).exists():
             raise UsageError(f"{item}: no such file or folder (an image, a folder of images, "
@@ -295,8 +297,6 @@ def cmd_predict(args) -> int:
     _import_tensorflow_quietly()
     from .predict import Predictor, predict_paths
 
-    if args.min_face < 1:
-        raise UsageError(f"--min-face {args.min_face}: expected a face size of 1 pixel or more")
     predictor = Predictor(args.model, detector=args.detector, faces=args.faces,
                           min_face=args.min_face)
     out = output_folder(args.out, "the annotated images") if args.out else None
@@ -582,7 +582,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "protocol, shown beside the best setting (e.g. reports/ozer/runs)")
 
     ex = command("export", help="SavedModel, ONNX or LiteRT, with a parity check")
-    ex.add_argument("model", help="a run's cell folder, a published model folder, or .keras")
+    ex.add_argument("model", help="a published model's name (fer-keras models lists them), a "
+                    "run's cell folder, a published model folder, or a .keras file")
     ex.add_argument("--format", default="saved_model", choices=("saved_model", "onnx", "litert"),
                     help="TensorFlow SavedModel folder, ONNX file or LiteRT (.tflite) file")
     ex.add_argument("--out", help="default: export-<format> beside the model; an existing "

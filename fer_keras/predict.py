@@ -45,7 +45,6 @@ from .models.inference import as_input, inference_model, model_file
 from .pretrained import folder_of, looks_like_name
 from .provenance import atomic_path, sha256_file
 
-IMAGE_SUFFIXES = IMAGE_EXTENSIONS  # what the data loader reads
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 WHOLE_IMAGE_MAX = 64  # faces="auto": images up to this size are face crops already
 DETECT_SIZE = 640  # faces are searched in the image scaled to at most this longer side
@@ -334,7 +333,7 @@ def read_image(path: Path) -> np.ndarray:
     image = imread(path, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise PredictError(f"{path}: cannot be read as an image; expected one of "
-                           f"{', '.join(IMAGE_SUFFIXES)}")
+                           f"{', '.join(IMAGE_EXTENSIONS)}")
     if image.dtype != np.uint8:  # 16-bit PNG/TIFF
         image = cv2.convertScaleAbs(image, alpha=255.0 / max(1, int(image.max())))
     return image
@@ -369,9 +368,9 @@ def inputs(paths: list[str]) -> list[tuple[str, str]]:
             continue
         p = Path(item)
         if p.is_dir():
-            images = sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
+            images = sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_EXTENSIONS)
             if not images:
-                raise PredictError(f"{p}: no images in this folder ({', '.join(IMAGE_SUFFIXES)})")
+                raise PredictError(f"{p}: no images in this folder ({', '.join(IMAGE_EXTENSIONS)})")
             out += [("image", str(q)) for q in images]
         elif not p.exists():
             raise PredictError(f"{p}: no such file or folder")
