@@ -53,14 +53,14 @@ def _scan(folder: Path) -> list[tuple[str, int, int, int]]:
     a second, and this listing is all a warm load does besides reading the cache.
     """
     _require_dir(folder)
-    class_dirs = sorted(p for p in folder.iterdir() if p.is_dir())
+    entries = list(folder.iterdir())
+    class_dirs = sorted(p for p in entries if p.is_dir())
     if not class_dirs:
         raise DataError(
             f"{folder}: no class folders found; expected one folder per emotion "
             f"({', '.join(CLASS_NAMES)})"
         )
-    strays = sorted(p.name for p in folder.iterdir() if not p.is_dir()
-                    and not p.name.startswith("."))
+    strays = sorted(p.name for p in entries if not p.is_dir() and not p.name.startswith("."))
     if strays:
         warn(f"{folder}: skipped {len(strays)} file(s) beside the class folders: "
              + ", ".join(strays[:5]) + (" ..." if len(strays) > 5 else ""))
