@@ -375,7 +375,7 @@ def check_space(cfg: ExperimentConfig) -> None:
         if not isinstance(spec, dict) or set(spec) - SPEC_KEYS:
             raise _spec_error(key, f"expected a dict with keys among {sorted(SPEC_KEYS)}")
         if key != SPACE_MODEL and (key not in fields or key in NOT_TRAINING
-                             or dataclasses.is_dataclass(getattr(cfg, key))):
+                                   or dataclasses.is_dataclass(getattr(cfg, key))):
             raise _spec_error(key, "expected a config key that changes training (or 'model')")
         if ("choices" in spec) == ("low" in spec or "high" in spec):
             raise _spec_error(key, "expected either 'choices' or 'low' and 'high'")
