@@ -7,6 +7,7 @@ silent, with the reason for our choice. Override any key from the command line:
 """
 
 from fer_keras.config import ExperimentConfig
+from fer_keras.reproduce import Publish, Report, Run
 
 CONFIG = ExperimentConfig(
     name="ozer",
@@ -68,3 +69,8 @@ CONFIG = ExperimentConfig(
     },
     claimed_notes="Table 1 and Table 2 of the paper; one run per cell, seed not reported.",
 )
+
+
+# `fer-keras reproduce ozer` (make reproduce-ozer): the whole factorial, its report, and the
+# best seed of each of the four cells published (reports/ozer/models).
+REPRODUCE = (Run(), Report(), Publish())

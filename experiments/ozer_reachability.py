@@ -14,6 +14,8 @@ import dataclasses
 import runpy
 from pathlib import Path
 
+from fer_keras.reproduce import Report, Run, Study
+
 # the reference config, unchanged, read from beside this file
 OZER = runpy.run_path(str(Path(__file__).with_name("ozer.py")))["CONFIG"]
 
@@ -36,4 +38,17 @@ CONFIG = dataclasses.replace(
         # the Pure CNN: Figure 2's RGB input (grey repeated) or §2.3(a)'s single channel
         "model": {"choices": ("ozer_cnn", "ozer_cnn_grey"), "for": ("ozer_cnn",)},
     },
+)
+
+
+# `fer-keras reproduce ozer-reachability` (make reproduce-ozer-reachability): the search
+# (30 finished trials per model, resumable from the SQLite storage in the study folder), the
+# best setting with every seed in both formats, then the mini-Xception control into
+# <study>/control/ with oneDNN's CPU kernels off (they abort its training here; see
+# experiments/mini_xception_control.py), then the report beside the printed protocol's runs.
+REPRODUCE = (
+    Study(trials=30),
+    Run(config="mini_xception_control.py", folder="control",
+        env=(("TF_ENABLE_ONEDNN_OPTS", "0"),)),
+    Report(reference="reports/ozer/runs"),
 )

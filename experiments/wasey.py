@@ -10,6 +10,7 @@ value is an ASSUMPTION with its reason, fixed before any real-data result was se
 
 from fer_keras.config import ExperimentConfig
 from fer_keras.data.augment import AugmentConfig
+from fer_keras.reproduce import Publish, Report, Run
 
 CONFIG = ExperimentConfig(
     name="wasey",
@@ -57,3 +58,8 @@ CONFIG = ExperimentConfig(
     "without values). Its qualitative claims are checked below: CNN-LSTM better than the "
     "baseline CNN; happy and surprise recognised best, fear and disgust worst.",
 )
+
+
+# `fer-keras reproduce wasey` (make reproduce-wasey): every model with every seed, the report,
+# each model's best seed published.
+REPRODUCE = (Run(), Report(), Publish())

@@ -11,6 +11,7 @@ real-data result was seen, chosen so that our numbers can stand beside Table 1's
 
 from fer_keras.config import ExperimentConfig
 from fer_keras.data.augment import AugmentConfig
+from fer_keras.reproduce import Publish, Report, Run
 
 CONFIG = ExperimentConfig(
     name="xu",
@@ -53,3 +54,8 @@ CONFIG = ExperimentConfig(
     "below: the CNN beats the RNN-LSTM (McNemar, same test images); the CNN's accuracy is "
     "above human accuracy, 65 % (one-sided binomial test). Table 1 is quoted from other works.",
 )
+
+
+# `fer-keras reproduce xu` (make reproduce-xu): both models with every seed, the report, each
+# model's best seed published.
+REPRODUCE = (Run(), Report(), Publish())

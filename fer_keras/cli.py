@@ -51,6 +51,7 @@ def _config_and_inputs(args):
 
 from .errors import FerKerasError  # noqa: E402  (light: no TensorFlow)
 from .paths import output_file, output_folder  # noqa: E402
+from .reproduce import QUICK_EPOCHS, QUICK_LIMIT, QUICK_TRIALS  # noqa: E402
 from .tfprocess import available_cores, pin_threads  # noqa: E402
 from .tfprocess import import_tensorflow_quietly as _import_tensorflow_quietly  # noqa: E402
 from .workers import Terminated, interrupt_on_sigterm, os_error_line, quiet_failed_writes  # noqa: E402,E501
@@ -181,7 +182,8 @@ def cmd_blur_check(args) -> int:
     sigmas = _levels(args.sigmas, lambda v: 0 <= v <= 24,
                      "comma-separated numbers of pixels from 0 to 24, e.g. 0,1,2,3")
     _import_tensorflow_quietly()
-    from .runner import RunOptions, blur_check
+    from .diagnostics import blur_check
+    from .runner import RunOptions
 
     path = blur_check(cfg, RunOptions(data=data, csv=csv, out=out), sigmas)
     print(f"blur check: {path}")
@@ -377,11 +379,39 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def cmd_reproduce(args) -> int:
+    from .reproduce import Options, load_paper, reproduce
+
+    paper = load_paper(args.paper)
+    data = _data_path(args.data)
+    if not data.exists():
+        raise UsageError(f"{data}: no such file or folder (given as --data)")
+    for flag in ("jobs", "epochs", "limit", "trials"):
+        value = getattr(args, flag)
+        if value is not None and value < (0 if flag == "limit" else 1):
+            raise UsageError(f"--{flag} {value}: expected a positive integer")
+    try:
+        seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else ()
+    except ValueError:
+        raise UsageError(f"--seeds {args.seeds}: expected comma-separated integers, e.g. "
+                         "0,1,2") from None
+    quick = args.quick or args.epochs is not None or args.limit is not None
+    opts = Options(data=str(data), seeds=seeds, jobs=args.jobs,
+                   epochs=args.epochs if args.epochs is not None else
+                   (QUICK_EPOCHS if quick else None),
+                   limit=args.limit if args.limit is not None else
+                   (QUICK_LIMIT if quick else None),
+                   trials=args.trials, runs=args.runs or "", report=args.report or "")
+    return reproduce(paper, opts, dry_run=args.dry_run)
+
+
 def cmd_publish(args) -> int:
     _import_tensorflow_quietly()
     from .publish import publish
 
-    for folder in publish(Path(args.runs), output_folder(args.out, "the published models")):
+    models = tuple(m for m in (args.models or "").split(",") if m)
+    for folder in publish(Path(args.runs), output_folder(args.out, "the published models"),
+                          models):
         print(f"published: {folder}")
     return 0
 
@@ -406,6 +436,7 @@ EXAMPLES = {
     "export": "fer-keras export ozer/csv-ozer_cnn --format onnx --out cnn.onnx",
     "explain": "fer-keras explain runs/ozer",
     "publish": "fer-keras publish runs/ozer --out reports/ozer/models",
+    "reproduce": "fer-keras reproduce ozer --data /path/to/fer2013",
     "index": "fer-keras index reports",
 }
 
@@ -598,6 +629,31 @@ def build_parser() -> argparse.ArgumentParser:
     pb = command("publish", help="the best seed of each cell: model, card, SHA-256")
     pb.add_argument("runs", help="runs/<experiment>")
     pb.add_argument("--out", required=True, help="e.g. reports/ozer/models")
+    pb.add_argument("--models", help="comma-separated models whose cells (no variant) are "
+                    "published (default: every cell)")
+
+    rp = command("reproduce", help="a paper's whole reproduction as its config declares it "
+                 "(REPRODUCE): passes of run, study, report, publish, extra steps; resumes "
+                 "from the committed runs")
+    rp.add_argument("paper", help="a paper (ozer, ashok, emotionnet, wasey, xu, "
+                    "ozer-reachability) or the path of a config with REPRODUCE")
+    rp.add_argument("--data", help="FER-2013 image export or CSV (default: $FER2013_DIR)")
+    rp.add_argument("--seeds", help="comma-separated seeds of the passes with every seed "
+                    "(default: each config's own)")
+    rp.add_argument("--jobs", type=int, help="cells trained at once in each pass (default: "
+                    "the number of cores)")
+    rp.add_argument("--quick", action="store_true", help=f"a few epochs ({QUICK_EPOCHS}) on a "
+                    f"few images ({QUICK_LIMIT}) and {QUICK_TRIALS} trials, into "
+                    "runs/<paper>-quick/ with its report there; reports/ untouched")
+    rp.add_argument("--epochs", type=int, help="quick mode with this epoch cap")
+    rp.add_argument("--limit", type=int, help="quick mode with this many images")
+    rp.add_argument("--trials", type=int, help="a study's finished trials per model "
+                    f"(default: the paper's, or {QUICK_TRIALS} in quick mode)")
+    rp.add_argument("--runs", help="run folder (default: runs/<paper>, or runs/<paper>-quick)")
+    rp.add_argument("--report", help="report folder (default: reports/<paper>, or "
+                    "<runs>/report in quick mode); given, no index is rebuilt")
+    rp.add_argument("--dry-run", action="store_true", help="print the stages' commands; run "
+                    "nothing")
 
     ix = command("index", help="reports/index.html: every report in a folder")
     ix.add_argument("reports", nargs="?", default="reports",
@@ -621,6 +677,7 @@ def main(argv: list[str] | None = None) -> int:
                 "index": cmd_index, "study": cmd_study, "bench": cmd_bench, "predict": cmd_predict,
                 "models": cmd_models,
                 "export": cmd_export, "explain": cmd_explain, "publish": cmd_publish,
+                "reproduce": cmd_reproduce,
                 "blur-check": cmd_blur_check, "noise-gain": cmd_noise_gain}
     interrupt_on_sigterm()
     quiet_failed_writes()

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from .cellfiles import INFERENCE_FILE, MODEL_FILE
+from .errors import FerKerasError
 from .models.inference import CONTRACT, inference_model, model_file
 from .provenance import atomic_path, sha256_file, write_json
 from .reports.cards import card
@@ -51,10 +52,19 @@ def measured(chosen, runs: list, experiment: dict) -> dict:
                     f"({d['format']} format)"}
 
 
-def publish(runs_dir: Path, out: Path) -> list[Path]:
+def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = ()) -> list[Path]:
+    """Publish each cell's chosen seed; with `models`, only those models' cells of the main
+    factorial (no variant), e.g. a paper's own models without its ImageNet backbones."""
     experiment, runs = read_runs(runs_dir)
+    unknown = sorted(set(models) - {r.model for r in runs})
+    if unknown:
+        raise FerKerasError(f"--models {', '.join(unknown)}: no finished cell of this model in "
+                            f"{runs_dir}; expected some of: "
+                            f"{', '.join(sorted({r.model for r in runs}))}")
     cells: dict[str, list] = {}
     for r in runs:
+        if models and (r.model not in models or r.variant):
+            continue
         cells.setdefault(r.cell, []).append(r)
     written = []
     for cell, cruns in cells.items():

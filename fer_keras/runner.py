@@ -72,10 +72,10 @@ from .cellfiles import (
 )
 from .config import ExperimentConfig
 from .data import FerData, sources
-from .data.audit import data_shift, split_quality
+from .data.audit import data_shift
 from .data.errors import DataError
 from .data.pipeline import EpochClock, InputSpec, make_dataset
-from .data.preprocess import LandmarkEyes, Preprocessed, preprocess, with_blur, with_noise
+from .data.preprocess import LandmarkEyes, Preprocessed, preprocess, with_noise
 from .data.splits import (
     FOLDERS,
     OFFICIAL,
@@ -91,7 +91,7 @@ from .explain import write_activity, write_gradcam
 from .labels import CLASS_NAMES
 from .metrics import compute_metrics
 from .models import create_model, expects_raw_pixels
-from .models.inference import CONTRACT, as_input, inference_model, model_file
+from .models.inference import CONTRACT, as_input, inference_model
 from .models.summary import signatures
 from .paths import output_folder
 from .provenance import (
@@ -100,7 +100,6 @@ from .provenance import (
     now,
     remove_temporaries,
     sha256_file,
-    write_csv,
     write_json,
     write_npz,
 )
@@ -121,9 +120,11 @@ from .runfolder import (
     start_folder,
 )
 from .tfprocess import pin_threads, threads_in_effect
+from .upkeep import record_quality, reuse
 from .workers import Task, run_tasks
 
-__all__ = ["Cell", "RunOptions", "cells", "run_cell", "run_experiment"]
+__all__ = ["Cell", "CellPlan", "RunOptions", "cells", "plan", "plan_cell", "run_cell",
+           "run_experiment"]
 
 FULL_FER2013 = 35_887
 EXAMPLES = 64  # test images kept with their predictions for the report's qualitative figure
@@ -190,16 +191,13 @@ def split_of(cfg: ExperimentConfig, data: FerData, seed: int, where: str = "") -
     return split
 
 
-def check_data_shift(states: list[CellState], data: dict, splits: dict, source: Path) -> None:
+def check_data_shift(planned: list[CellPlan], source: Path) -> None:
     """Refuse, before the first epoch, to train any cell on data whose parts differ (one line
     naming both figures and the way forward)."""
-    for s in states:
-        if s.status == "done":
-            continue
-        shifts = data_shift(data[s.cell], splits[s.cell])
-        if shifts:
+    for cp in planned:
+        if cp.shifts:
             raise DataError(
-                f"{source}: {s.cell.format} data, seed {s.cell.seed}: {shifts[0]}. Expected "
+                f"{source}: {cp.cell.format} data, seed {cp.cell.seed}: {cp.shifts[0]}. Expected "
                 "training and test images of one kind (a damaged or differently processed "
                 f"copy? `fer-keras data audit {source}` measures every part); to train anyway, "
                 "run with --allow-data-shift (every cell's manifest and the report then say so)")
@@ -210,6 +208,55 @@ def prepare(cfg: ExperimentConfig, data: FerData, opts: RunOptions
     """The preprocessing stage: every image through cfg.preprocess, once per data set and
     settings (data.sources.preprocessed)."""
     return sources.preprocessed(data, cfg.preprocess, derived_root(opts))
+
+
+# ------------------------------------------------------------------------------ cells
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """One cell as `plan` found it, everything its stages need and nothing computed twice:
+    its config (the experiment's, with the cell's variant), its data as loaded (before
+    preprocessing), its split, its identity, its state on disk, and the data-shift guard's
+    findings (None for a finished cell: it trains no more)."""
+
+    cell: Cell
+    cfg: ExperimentConfig
+    data: FerData
+    split: Split
+    identity: Identity
+    state: CellState
+    shifts: tuple[str, ...] | None
+    label: str
+
+    @property
+    def folder(self) -> Path:
+        return self.state.folder
+
+
+@dataclass(frozen=True)
+class Training:
+    """What the training stage did, for the manifest."""
+
+    started: str
+    seconds: float
+    resumed: bool
+    replicas: int
+
+
+def plan_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
+              model_signatures: tuple | None = None, label: str = "") -> CellPlan:
+    """One cell's plan from the experiment's config and the cell's data as loaded (raises,
+    naming the data, when its split cannot serve the runner)."""
+    k = cfg.variant(cell.variant)
+    pin_threads(k.threads)  # planned on its own: before the model below starts TensorFlow
+    split = split_of(k, data, cell.seed,
+                     where=f"{cell.format} data ({len(data)} images), seed {cell.seed}")
+    identity = identity_of(k, data, model_signatures or signatures(create_model(cell.model)))
+    state = inspect(cell, opts.out, identity)
+    return CellPlan(cell, k, data, split, identity, state,
+                    None if state.status == "done" else tuple(data_shift(data, split)),
+                    label or f"[{cell.name} seed {cell.seed}]")
 
 
 # ------------------------------------------------------------------------------ stages
@@ -302,17 +349,18 @@ def resume_point(folder: Path, cfg: ExperimentConfig, label: str) -> tuple[list[
     return past, ended
 
 
-def train(cfg: ExperimentConfig, cell: Cell, model: keras.Model, spec: InputSpec, data: FerData,
-          split: Split, folder: Path, resuming: bool, opts: RunOptions, batch: int,
-          label: str) -> tuple[float, bool]:
+def train(cp: CellPlan, model: keras.Model, spec: InputSpec, data: FerData, resuming: bool,
+          opts: RunOptions, batch: int) -> tuple[float, bool]:
     """Fit with the paper's callbacks; resumable. Returns (seconds, resumed from a backup).
 
     Every random draw of epoch e (shuffle, augmentation, dropout) follows from (seed, e)
     (EpochSeeds), and weights, optimizer and callback state come back from the backup, so a
-    run killed at any epoch and resumed ends exactly as an uninterrupted one."""
+    run killed at any epoch and resumed ends exactly as an uninterrupted one. `data` is the
+    cell's data after its preprocessing."""
+    cfg, cell, split, folder, label = cp.cfg, cp.cell, cp.split, cp.folder, cp.label
     history_path, backup = folder / HISTORY_FILE, folder / BACKUP_DIR
     remove_temporaries(folder)  # what a writer killed mid-file left; the files are whole
-    past, ended = resume_point(folder, cfg, label or cell.name) if resuming else ([], False)
+    past, ended = resume_point(folder, cfg, label) if resuming else ([], False)
     if ended:
         return 0.0, True
     if not past:
@@ -341,7 +389,7 @@ def train(cfg: ExperimentConfig, cell: Cell, model: keras.Model, spec: InputSpec
         HistoryLog(history_path, past),
         keras.callbacks.BackupAndRestore(backup, double_checkpoint=True,
                                          delete_checkpoint=False),
-        Progress(label or cell.name, cfg.max_epochs),
+        Progress(label, cfg.max_epochs),
     ]
     if cfg.test_curve:  # an oracle, written beside the history; no callback reads it
         callbacks.append(TestCurve(
@@ -431,20 +479,21 @@ def robustness(folder: Path, cfg: ExperimentConfig, model: keras.Model, raw: Fer
         "preprocess": cfg.preprocess.enabled, "levels": levels})
 
 
-def record(folder: Path, cfg: ExperimentConfig, cell: Cell, data: FerData, split: Split,
-           spec: InputSpec, model: keras.Model, opts: RunOptions, replicas: int,
-           started: str, seconds: float, resumed: bool, identity: Identity,
-           prepared: Preprocessed | None) -> None:
+def record(cp: CellPlan, opts: RunOptions, data: FerData, prepared: Preprocessed | None,
+           spec: InputSpec, model: keras.Model, training: Training) -> None:
+    """manifest.json, then done.json: the cell is finished. `data` is the cell's data after
+    its preprocessing (`prepared` says what that did)."""
+    cfg, cell, split, folder = cp.cfg, cp.cell, cp.split, cp.folder
     history = read_history(folder / HISTORY_FILE)
     best_epoch = int(np.argmin([h["val_loss"] for h in history])) + 1 if history else None
     gpus = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
             for g in tf.config.list_physical_devices("GPU")]
     write_json(folder / MANIFEST_FILE, {
         **environment(gpus),
-        "started": started,
+        "started": training.started,
         "finished": now(),
-        "resumed": resumed,
-        "train_seconds_this_session": round(seconds, 1),
+        "resumed": training.resumed,
+        "train_seconds_this_session": round(training.seconds, 1),
         "epochs": len(history),
         "best_epoch": best_epoch,
         "scored_epoch": len(history) if cfg.select == "last" else best_epoch,
@@ -465,74 +514,41 @@ def record(folder: Path, cfg: ExperimentConfig, cell: Cell, data: FerData, split
         # the training and test images differ (trained with --allow-data-shift): said in red
         "data_shift": {"allowed": opts.allow_data_shift,
                        "shifts": json.loads((folder / QUALITY_FILE).read_text())["data_shift"]},
-        "strategy": opts.strategy, "replicas": replicas,
+        "strategy": opts.strategy, "replicas": training.replicas,
         "mixed_precision": opts.mixed_precision,
         "model_sha256": sha256_file(folder / CHECKPOINT_FILE),
         "inference_model_sha256": sha256_file(folder / MODEL_FILE),
     })
-    finish(folder, identity, now())
+    finish(folder, cp.identity, now())
     shutil.rmtree(folder / BACKUP_DIR, ignore_errors=True)  # kept until done.json (train)
 
 
-def record_test_usage(folder: Path, data: FerData, split: Split) -> bool:
-    """A cell finished before predictions.npz held `usage` (each test image's original
-    FER-2013 part) gets it, from the data and split the cell used: the same identity gives
-    the same split, and the stored test indices must equal it. True when it was added."""
-    path = folder / PREDICTIONS_FILE
-    with np.load(path) as z:  # lazy: a cell that has it costs a look at the file's index
-        if "usage" in z.files:
-            return False
-        arrays = {k: z[k] for k in z.files}
-    if not np.array_equal(arrays["indices"], split.test):
-        raise DataError(f"{path}: its test indices differ from the split this cell's config "
-                        "and data give; expected the same images (is it another run's cell?)")
-    write_npz(path, **arrays, usage=data.usage[split.test])
-    return True
-
-
-def record_quality(folder: Path, data: FerData, split: Split) -> None:
-    """quality.json: sharpness and contrast of the training, validation and test images as
-    loaded (before any preprocessing), a sentence for each pair that differs, and the data-shift
-    guard's findings (data_shift), so that a report can say when a model was trained on one
-    kind of image and scored on another."""
-    parts = split.as_arrays()
-    write_json(folder / QUALITY_FILE, {
-        **split_quality(data.images, {k: parts[k] for k in ("train", "val", "test")}),
-        "data_shift": data_shift(data, split)})
-
-
-def run_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
-             label: str = "", test_labels: np.ndarray | None = None,
-             strategy: tf.distribute.Strategy | None = None) -> dict:
-    """Train and evaluate one cell; returns its metrics. `test_labels` replaces the test
-    labels at scoring time only (used by the test proving the test split is not seen).
-    `strategy`: made once per process by run_experiment (a multi-worker strategy must exist
-    before other TensorFlow work); made from opts when a cell is run on its own. `cfg` is the
-    experiment's config; a variant cell runs with its variant's."""
-    cfg = cfg.variant(cell.variant)
-    if not pin_threads(cfg.threads):
-        raise RuntimeError(f"{cell.name} seed {cell.seed}: this process's TensorFlow already "
-                           f"runs with other threads than the cell's {cfg.threads} "
-                           "(config key threads); expected run_experiment, which trains it in a "
-                           "worker process of its own")
+def run_cell(cp: CellPlan, opts: RunOptions, strategy: tf.distribute.Strategy | None = None,
+             test_labels: np.ndarray | None = None) -> dict:
+    """Train and evaluate one planned cell (`plan`, or `plan_cell` for one cell); returns its
+    metrics. `strategy`: made once per process by run_experiment (a multi-worker strategy must
+    exist before other TensorFlow work); made from opts when a cell is run on its own.
+    `test_labels` replaces the test labels at scoring time only (used by the test proving the
+    test split is not seen)."""
+    if not pin_threads(cp.cfg.threads):
+        raise RuntimeError(f"{cp.label}: this process's TensorFlow already runs with other "
+                           f"threads than the cell's {cp.cfg.threads} (config key threads); "
+                           "expected run_experiment, which trains it in a worker process of "
+                           "its own")
     started = now()
     strategy = strategy or make_strategy(opts.strategy)
-    split = split_of(cfg, data, cell.seed)
-    model, spec = build(cfg, cell, strategy)
-    identity = identity_of(cfg, data, signatures(model))  # of the data as loaded
-    raw, (data, prepared) = data, prepare(cfg, data, opts)
-    folder = cell.folder(opts.out)
-    resuming = start_folder(inspect(cell, opts.out, identity), cfg, identity)
-    write_npz(folder / SPLIT_FILE, **split.as_arrays())
-    batch = cfg.batch_size * strategy.num_replicas_in_sync
-    seconds, resumed = train(cfg, cell, model, spec, data, split, folder, resuming, opts, batch,
-                             label)
-    scored = save_inference_model(folder, cfg, cell)
-    metrics = evaluate(folder, scored, data, split, batch, test_labels)
-    robustness(folder, cfg, scored, raw, split, batch, cell.seed)
-    record_quality(folder, raw, split)
-    record(folder, cfg, cell, data, split, spec, model, opts, strategy.num_replicas_in_sync,
-           started, seconds, resumed, identity, prepared)
+    model, spec = build(cp.cfg, cp.cell, strategy)
+    data, prepared = prepare(cp.cfg, cp.data, opts)
+    resuming = start_folder(cp.state, cp.cfg, cp.identity)
+    write_npz(cp.folder / SPLIT_FILE, **cp.split.as_arrays())
+    batch = cp.cfg.batch_size * strategy.num_replicas_in_sync
+    seconds, resumed = train(cp, model, spec, data, resuming, opts, batch)
+    scored = save_inference_model(cp.folder, cp.cfg, cp.cell)
+    metrics = evaluate(cp.folder, scored, data, cp.split, batch, test_labels)
+    robustness(cp.folder, cp.cfg, scored, cp.data, cp.split, batch, cp.cell.seed)
+    record_quality(cp.folder, cp.data, cp.split, cp.shifts)
+    record(cp, opts, data, prepared, spec, model,
+           Training(started, seconds, resumed, strategy.num_replicas_in_sync))
     return metrics
 
 
@@ -554,18 +570,16 @@ def configure_devices(opts: RunOptions) -> None:
 class Plan:
     """What a run will do, checked before anything is trained."""
 
-    data: dict[Cell, FerData]
-    splits: dict[Cell, Split]
-    states: list[CellState]
+    cells: list[CellPlan]
 
     def render(self) -> str:
         lines = [f"{'cell':<44} {'seed':>4}  {'status':<9} {'images':>7}  "
                  "train/val/test (validation)"]
-        for s in self.states:
-            split = self.splits[s.cell]
+        for cp in self.cells:
+            s, split = cp.state, cp.split
             sizes = split.sizes()
             lines.append(f"{s.cell.name:<44} {s.cell.seed:>4}  {s.status:<9} "
-                         f"{len(self.data[s.cell]):>7}  {sizes['train']}/{sizes['val']}/"
+                         f"{len(cp.data):>7}  {sizes['train']}/{sizes['val']}/"
                          f"{sizes['test']} ({split.scheme}, {split.validation})"
                          + (f"  ({'; '.join(s.differs)})" if s.differs else ""))
         return "\n".join(lines)
@@ -590,10 +604,6 @@ def plan(cfg: ExperimentConfig, opts: RunOptions) -> Plan:
                 loaded[key] = dataclasses.replace(part, notes=(
                     *part.notes, f"limit: a stratified {len(part)} of {len(full)} images"))
         data[c] = loaded[key]
-    # every split must be computable before the first epoch
-    splits = {c: split_of(configs[c], data[c], c.seed,
-                          where=f"{c.format} data ({len(data[c])} images), seed {c.seed}")
-              for c in todo}
     sigs = {m: signatures(create_model(m)) for m in dict.fromkeys(c.model for c in todo)}
     sizes = {k.preprocess.landmark_size for k in configs.values() if k.preprocess.align}
     for size in sizes:  # the landmark model loads (dlib installed, model file present)
@@ -601,11 +611,13 @@ def plan(cfg: ExperimentConfig, opts: RunOptions) -> Plan:
             LandmarkEyes(size)
         except RuntimeError as e:
             raise DataError(f"preprocess.align: {e}") from None
-    states = [inspect(c, opts.out, identity_of(configs[c], data[c], sigs[c.model]))
-              for c in todo]
+    # every split, identity and state before the first epoch
+    planned = [plan_cell(cfg, c, data[c], opts, sigs[c.model],
+                         f"[cell {i}/{len(todo)} {c.name} seed {c.seed}]")
+               for i, c in enumerate(todo, 1)]
     if not opts.allow_data_shift:
-        check_data_shift(states, data, splits, Path(opts.data))
-    return Plan(data, splits, states)
+        check_data_shift(planned, Path(opts.data))
+    return Plan(planned)
 
 
 def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path | None:
@@ -632,94 +644,48 @@ def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path | None:
 def _run(cfg: ExperimentConfig, opts: RunOptions, p: Plan) -> Path:
     """The planned cells, in this process or in workers, while holding the folder's lock."""
     strategy = make_strategy(opts.strategy)
-    conflicts = [s for s in p.states if s.status == "conflict"]
+    conflicts = [cp.state for cp in p.cells if cp.state.status == "conflict"]
     if conflicts and not opts.force:
         raise RunConflictError(conflict_message(conflicts, opts.out))
     for s in conflicts:
         print(f"--force: moved {s.folder} aside to {move_aside(s, opts.out)}", flush=True)
-    for s in (s for s in p.states if s.status == "damaged"):  # never reused, never deleted
+    for s in (cp.state for cp in p.cells if cp.state.status == "damaged"):  # never deleted
         print(f"{s.folder}: damaged ({s.differs[0]}): moved aside to "
               f"{move_aside(s, opts.out)}; training it again", flush=True)
-    states = [dataclasses.replace(s, status="new") if s.status in ("conflict", "damaged")
-              else s for s in p.states]
-    labels = {s.cell: f"[cell {i}/{len(states)} {s.cell.name} seed {s.cell.seed}]"
-              for i, s in enumerate(states, 1)}
-    for s in states:
-        if s.status == "done":
-            reuse(s, p, labels[s.cell])
-    todo = [s.cell for s in states if s.status != "done"]
+    planned = [dataclasses.replace(cp, state=dataclasses.replace(cp.state, status="new"))
+               if cp.state.status in ("conflict", "damaged") else cp for cp in p.cells]
+    for cp in planned:
+        if cp.state.status == "done":
+            reuse(cp.folder, cp.data, cp.split, cp.label)
+    todo = {cp.cell: cp for cp in planned if cp.state.status != "done"}
     t0, trained = time.perf_counter(), []
 
     def finished(cell: Cell, m: dict) -> None:  # in this process, as each cell ends
         trained.append(cell)
         elapsed = time.perf_counter() - t0
         left = elapsed / len(trained) * (len(todo) - len(trained))
-        print(f"{labels[cell]} test accuracy {m['accuracy']:.4f}, macro F1 {m['f1_macro']:.4f} "
-              f"({elapsed / 60:.1f} min so far, about {left / 60:.0f} min left)", flush=True)
+        print(f"{todo[cell].label} test accuracy {m['accuracy']:.4f}, macro F1 "
+              f"{m['f1_macro']:.4f} ({elapsed / 60:.1f} min so far, about {left / 60:.0f} min "
+              "left)", flush=True)
         aggregate(opts.out, cfg)
 
     jobs = min(opts.jobs, len(todo))
-    if jobs <= 1 and all(pin_threads(cfg.variant(c.variant).threads) for c in todo):
-        for cell in todo:
-            finished(cell, run_cell(cfg, cell, p.data[cell], opts, labels[cell],
-                                    strategy=strategy))
+    if jobs <= 1 and all(pin_threads(cp.cfg.threads) for cp in todo.values()):
+        for cell, cp in todo.items():
+            finished(cell, run_cell(cp, opts, strategy))
     else:
         if opts.callbacks:
             raise ValueError("RunOptions.callbacks are made in this process: expected jobs=1")
-        for cell in todo:  # preprocessing computed once here, before workers race for it
-            prepare(cfg.variant(cell.variant), p.data[cell], opts)
-        run_tasks([Task(c, train_in_worker, (cfg, c, p.data[c], opts, labels[c]))
-                   for c in todo], jobs, finished)
+        for cp in todo.values():  # preprocessing computed once here, before workers race
+            prepare(cp.cfg, cp.data, opts)
+        run_tasks([Task(cell, train_in_worker, (cp, opts)) for cell, cp in todo.items()],
+                  jobs, finished)
     return aggregate(opts.out, cfg)
 
 
-def train_in_worker(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
-                    label: str) -> dict:
+def train_in_worker(cp: CellPlan, opts: RunOptions) -> dict:
     """One cell in a worker process of its own (workers.run_tasks): its threads are pinned
     before TensorFlow's first op."""
-    pin_threads(cfg.variant(cell.variant).threads)
+    pin_threads(cp.cfg.threads)
     configure_devices(opts)
-    return run_cell(cfg, cell, data, opts, label)
-
-
-def reuse(s: CellState, p: Plan, label: str) -> None:
-    """A cell finished with the same identity: reused; files added since it finished are
-    completed from the data and split it used."""
-    print(f"{label} already done with the same config, data and model; reused", flush=True)
-    if not (s.folder / QUALITY_FILE).exists():  # cells finished before it existed
-        # the split the cell used: same identity, so split_of gives the same indices
-        # (a committed copy keeps no split.npz)
-        record_quality(s.folder, p.data[s.cell], p.splits[s.cell])
-        print(f"{label} image quality of its split recorded ({QUALITY_FILE})", flush=True)
-    if record_test_usage(s.folder, p.data[s.cell], p.splits[s.cell]):
-        print(f"{label} original FER-2013 part of each test image recorded "
-              f"({PREDICTIONS_FILE})", flush=True)
-
-
-BLUR_CHECK_FILE = "blur_check.csv"
-
-
-def blur_check(cfg: ExperimentConfig, opts: RunOptions, sigmas: tuple[float, ...]) -> Path:
-    """Every finished cell's scored model (kept in its local run folder) on its own test
-    images blurred by a Gaussian of each sigma (pixels; 0 = as loaded, which reproduces
-    metrics.json). A model that scores higher on blurred test images than on the images as
-    they are was trained on blurrier images than it is tested on. Writes <out>/blur_check.csv
-    (one row per cell, seed and sigma); trains and changes nothing."""
-    configure_devices(opts)
-    p = plan(cfg, opts)
-    rows = []
-    for s in p.states:
-        path = model_file(s.folder)
-        if s.status != "done" or path is None:
-            continue
-        model = inference_model(keras.models.load_model(path, compile=False))
-        k = cfg.variant(s.cell.variant)
-        for level in score_perturbed(model, k, p.data[s.cell], p.splits[s.cell],
-                                     k.batch_size, with_blur, sigmas):
-            rows.append({"cell": s.cell.name, "seed": s.cell.seed, **level})
-            print(f"{s.cell.name} seed {s.cell.seed}: blur sigma {level['sigma']:g} px, "
-                  f"test accuracy {level['accuracy']:.4f}", flush=True)
-    if not rows:
-        raise DataError(f"{opts.out}: no finished cell with its model (model.keras or "
-                        "best.keras) for this config; expected a local run folder")
-    return write_csv(Path(opts.out) / BLUR_CHECK_FILE, rows)
+    return run_cell(cp, opts)

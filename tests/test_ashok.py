@@ -56,7 +56,7 @@ def test_make_reproduce_ashok_quick_mode_on_the_sample(sample, tmp_path):
     tracked = (ROOT / "reports" / "index.html").read_bytes()
     env = {**os.environ, "MAKEFLAGS": ""}
     res = subprocess.run(["make", "-s", "reproduce-ashok", f"DATA={images}", "EPOCHS=1",
-                          "LIMIT=350", "SEEDS=0", f"ASHOK_RUNS={runs}", f"ASHOK_REPORT={report}"],
+                          "LIMIT=350", "SEEDS=0", f"RUNS={runs}", f"REPORT={report}"],
                          cwd=ROOT, capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     rows = list(csv.DictReader(open(runs / "results.csv")))
@@ -86,3 +86,7 @@ def test_make_reproduce_ashok_quick_mode_on_the_sample(sample, tmp_path):
             f"{main_split['train']}") in html
     assert "max_epochs = 1" not in html or "Not every cell ran this protocol" in html
     assert (ROOT / "reports" / "index.html").read_bytes() == tracked  # quick mode: not touched
+    # published: the four custom models in our reading only (no backbone, variant or literal
+    # reading)
+    assert sorted(p.name for p in (report / "models").iterdir()) == sorted(
+        f"csv-{m}" for m in CUSTOM)

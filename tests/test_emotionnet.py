@@ -80,8 +80,7 @@ def test_make_reproduce_emotionnet_quick_mode_on_the_sample(sample, tmp_path):
     tracked = (ROOT / "reports" / "index.html").read_bytes()
     env = {**os.environ, "MAKEFLAGS": ""}
     res = subprocess.run(["make", "-s", "reproduce-emotionnet", f"DATA={images}", "EPOCHS=1",
-                          "LIMIT=350", "SEEDS=0", f"EMOTIONNET_RUNS={runs}",
-                          f"EMOTIONNET_REPORT={report}"],
+                          "LIMIT=350", "SEEDS=0", f"RUNS={runs}", f"REPORT={report}"],
                          cwd=ROOT, capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     rows = list(csv.DictReader(open(runs / "results.csv")))

@@ -19,3 +19,24 @@ def test_the_committed_report_rebuilds_from_the_committed_runs(paper, tmp_path):
         assert (index.parent / name).read_text() == (committed / name).read_text(), name
     for card in sorted((committed / "cards").glob("*.md")):
         assert (index.parent / "cards" / card.name).read_text() == card.read_text(), card.name
+
+
+@pytest.mark.parametrize("paper", ["ozer", "xu"])
+def test_the_committed_cells_keep_their_identity(paper, fer2013_dir, tmp_path):
+    """The runner's plan, with the code as it is now, finds every committed cell finished with
+    the same identity (config, data, model): a change to the runner that altered what a cell
+    computes would retrain them, and a reference run going on beside it would be lost."""
+    import shutil
+
+    from fer_keras.cellfiles import FINISHED_GLOB
+    from fer_keras.config import load_config
+    from fer_keras.runner import RunOptions, plan
+
+    runs = tmp_path / paper
+    shutil.copytree(ROOT / "reports" / paper / "runs", runs)
+    cfg = load_config(ROOT / "experiments" / f"{paper}.py")
+    committed = {(f.parent.parent.name, int(f.parent.name.split("-")[1]))
+                 for f in runs.glob(FINISHED_GLOB)}
+    p = plan(cfg, RunOptions(data=fer2013_dir, out=runs))
+    status = {(cp.cell.name, cp.cell.seed): cp.state.status for cp in p.cells}
+    assert committed and {k: status[k] for k in committed} == dict.fromkeys(committed, "done")

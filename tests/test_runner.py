@@ -14,7 +14,8 @@ import pytest
 from fer_keras.config import load_config
 from fer_keras.data import load
 from fer_keras.data.errors import DataError
-from fer_keras.runner import Cell, RunOptions, blur_check, cells, run_cell, run_experiment
+from fer_keras.diagnostics import blur_check
+from fer_keras.runner import Cell, RunOptions, cells, plan_cell, run_cell, run_experiment
 
 ROOT = Path(__file__).parents[1]
 OZER = ROOT / "experiments" / "ozer.py"
@@ -111,8 +112,8 @@ def test_same_seed_gives_identical_metrics(sample, tmp_path):
     cfg = load_config(OZER, ["max_epochs=2"])
     data = load(sample[1])
     cell = Cell("csv", "ozer_cnn_lstm", 0)
-    a = run_cell(cfg, cell, data, _opts(sample, tmp_path / "a"))
-    b = run_cell(cfg, cell, data, _opts(sample, tmp_path / "b"))
+    a, b = (run_cell(plan_cell(cfg, cell, data, opts), opts)
+            for opts in (_opts(sample, tmp_path / "a"), _opts(sample, tmp_path / "b")))
     assert a == b
 
 
@@ -121,10 +122,12 @@ def test_test_labels_never_influence_training_or_selection(sample, tmp_path):
     cfg = load_config(OZER, ["max_epochs=3"])
     data = load(sample[1])
     cell = Cell("csv", "ozer_cnn", 0)
-    run_cell(cfg, cell, data, _opts(sample, tmp_path / "true"))
+    opts = _opts(sample, tmp_path / "true")
+    run_cell(plan_cell(cfg, cell, data, opts), opts)
     test_idx = np.load(tmp_path / "true/csv-ozer_cnn/seed-0/split.npz")["test"]
     shuffled = np.random.default_rng(9).permutation(data.labels[test_idx])
-    run_cell(cfg, cell, data, _opts(sample, tmp_path / "shuffled"), test_labels=shuffled)
+    opts = _opts(sample, tmp_path / "shuffled")
+    run_cell(plan_cell(cfg, cell, data, opts), opts, test_labels=shuffled)
     a, b = (tmp_path / d / "csv-ozer_cnn/seed-0" for d in ("true", "shuffled"))
     assert (a / "history.csv").read_text() == (b / "history.csv").read_text()
     pa, pb = np.load(a / "predictions.npz"), np.load(b / "predictions.npz")
@@ -139,11 +142,11 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 from pathlib import Path
 from fer_keras.config import load_config
 from fer_keras.data import load
-from fer_keras.runner import Cell, RunOptions, run_cell
+from fer_keras.runner import Cell, RunOptions, plan_cell, run_cell
 images, csv_path, out, ozer = sys.argv[1:]
 cfg = load_config(ozer, ["max_epochs=1"])
-m = run_cell(cfg, Cell("csv", "ozer_cnn", 0), load(csv_path),
-             RunOptions(data=Path(images), csv=Path(csv_path), out=Path(out), strategy="mirrored"))
+opts = RunOptions(data=Path(images), csv=Path(csv_path), out=Path(out), strategy="mirrored")
+m = run_cell(plan_cell(cfg, Cell("csv", "ozer_cnn", 0), load(csv_path), opts), opts)
 man = json.loads((Path(out) / "csv-ozer_cnn/seed-0/manifest.json").read_text())
 print(json.dumps({"replicas": man["replicas"], "accuracy": m["accuracy"]}))
 """
@@ -193,7 +196,7 @@ def test_a_split_without_validation_is_refused(sample, tmp_path):
     # and by the runner, for a config built without validate()
     cfg = dataclasses.replace(load_config(OZER, ["max_epochs=1"]), split="80/20")
     with pytest.raises(DataError, match="no validation part"):
-        run_cell(cfg, Cell("csv", "ozer_cnn", 0), load(sample[1]), _opts(sample, tmp_path))
+        plan_cell(cfg, Cell("csv", "ozer_cnn", 0), load(sample[1]), _opts(sample, tmp_path))
 
 
 def test_official_split_trains_on_training_and_scores_private_test(sample, tmp_path):

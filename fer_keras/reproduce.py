@@ -1,0 +1,239 @@
+"""A paper's whole reproduction, declared as data beside its config and carried out by one
+generic command, `fer-keras reproduce <paper>`.
+
+`experiments/<paper>.py` holds `REPRODUCE`, a tuple of stages: passes of `fer-keras run` (which
+models, the first seed or all, caps), a `study`, the report, publishing, extra steps such as
+`noise-gain`. Each stage becomes one `fer-keras` command line, run in its own process (a stage
+may need its own environment, e.g. oneDNN off for the mini-Xception control, which TensorFlow
+reads once at import) and printed before it runs; the first failing stage ends the
+reproduction with its exit status. The scoreboard and generated docs (`fer-keras index`) follow
+when the report is the committed one.
+
+Resuming: the committed runs (`reports/<paper>/runs/`) are copied into the run folder first,
+never over a local file, and the runner reuses every finished cell. Quick mode (`--quick`, or
+`--epochs`/`--limit`) trains a few epochs on a few images into `runs/<paper>-quick/` with its
+report beside it, and touches nothing under `reports/`.
+
+This module needs no TensorFlow: the configs import its stage types.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import FerKerasError
+
+QUICK_EPOCHS, QUICK_LIMIT, QUICK_TRIALS = 2, 700, 2
+
+
+class ReproduceError(FerKerasError):
+    pass
+
+
+# ------------------------------------------------------------------------------- stages
+
+@dataclass(frozen=True)
+class Run:
+    """One pass of `fer-keras run`: `models` (empty: all of the config's, variants included)
+    with every seed (the --seeds given, else the config's own) or only the first; `overrides`
+    are the pass's own key=value settings (e.g. an epoch cap). `config` names another config
+    file beside the paper's (e.g. a control), trained into `folder` under the run folder with
+    `env` set for its process."""
+    models: tuple[str, ...] = ()
+    seeds: str = "all"
+    overrides: tuple[str, ...] = ()
+    config: str = ""
+    folder: str = ""
+    env: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self):
+        if self.seeds not in ("all", "first"):
+            raise ReproduceError(f"Run(seeds={self.seeds!r}): expected 'all' or 'first'")
+
+
+@dataclass(frozen=True)
+class Study:
+    """`fer-keras study` of the paper's config (its search_space), `trials` finished trials per
+    model, into the run folder."""
+    trials: int = 30
+
+
+@dataclass(frozen=True)
+class Report:
+    """`fer-keras report` of the run folder; `reference` is a committed run folder shown beside
+    a study's best setting (e.g. reports/ozer/runs)."""
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class Publish:
+    """`fer-keras publish`: the best seed (by validation loss) of each cell of `models` (empty:
+    every cell) with a local model file, into <report>/models."""
+    models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NoiseGain:
+    """`fer-keras noise-gain` of the config's preprocessing, beside the report."""
+
+
+Stage = Run | Study | Report | Publish | NoiseGain
+
+
+# ------------------------------------------------------------------------------- options
+
+@dataclass(frozen=True)
+class Options:
+    data: str
+    seeds: tuple[int, ...] = ()   # empty: each config's own
+    jobs: int | None = None
+    epochs: int | None = None     # quick mode when epochs or limit is set
+    limit: int | None = None
+    trials: int | None = None
+    runs: str = ""                # default runs/<paper>[-quick]
+    report: str = ""              # default reports/<paper>, or <runs>/report in quick mode
+    index: bool = True            # fer-keras index after a committed report
+
+    @property
+    def quick(self) -> bool:
+        return self.epochs is not None or self.limit is not None
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A paper's config file and its declared stages."""
+    key: str                      # ozer, ozer-reachability, ...
+    config: Path
+    seeds: tuple[int, ...]        # the config's own
+    stages: tuple = field(default_factory=tuple)
+
+
+def papers(folder: Path = Path("experiments")) -> dict[str, Path]:
+    """Every config in `folder` that declares REPRODUCE, by paper key (file name, _ as -)."""
+    return {p.stem.replace("_", "-"): p for p in sorted(folder.glob("*.py"))
+            if "REPRODUCE" in p.read_text()}
+
+
+def load_paper(name: str, folder: Path = Path("experiments")) -> Paper:
+    """`name` is a paper key (ozer, ozer-reachability) or a config file's path."""
+    path = Path(name)
+    if path.suffix != ".py":
+        path = folder / f"{name.replace('-', '_')}.py"
+    if not path.is_file():
+        known = ", ".join(papers(folder)) or f"none in {folder}/"
+        raise ReproduceError(f"{name}: no such paper; expected one of: {known} (or the path of "
+                             "a config with REPRODUCE)")
+    namespace = runpy.run_path(str(path))
+    stages, cfg = namespace.get("REPRODUCE"), namespace.get("CONFIG")
+    if cfg is None:
+        raise ReproduceError(f"{path}: defines no CONFIG = ExperimentConfig(...)")
+    if not stages or not all(isinstance(s, Stage) for s in stages):
+        raise ReproduceError(f"{path}: defines no REPRODUCE = (Run(...), Report(), ...); "
+                             "expected a tuple of fer_keras.reproduce stages")
+    return Paper(path.stem.replace("_", "-"), path, tuple(cfg.seeds), tuple(stages))
+
+
+# ------------------------------------------------------------------------------- commands
+
+@dataclass(frozen=True)
+class Command:
+    argv: tuple[str, ...]                       # after `fer-keras`
+    env: tuple[tuple[str, str], ...] = ()
+
+    def __str__(self) -> str:
+        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env)
+        return (env + " " if env else "") + "fer-keras " + shlex.join(self.argv)
+
+
+def folders(paper: Paper, opts: Options) -> tuple[Path, Path]:
+    runs = Path(opts.runs or f"runs/{paper.key}{'-quick' if opts.quick else ''}")
+    return runs, Path(opts.report or (runs / "report" if opts.quick else f"reports/{paper.key}"))
+
+
+def commands(paper: Paper, opts: Options) -> list[Command]:
+    """The fer-keras command lines of the paper's stages, in order, then the index."""
+    runs, report = folders(paper, opts)
+    seeds = opts.seeds or paper.seeds
+    quick = ([f"max_epochs={opts.epochs}", "min_epochs=0"] if opts.epochs is not None else []) \
+        + ([f"limit={opts.limit}"] if opts.limit is not None else [])
+    quick_keys = {q.split("=")[0] for q in quick}
+    jobs = ["--jobs", str(opts.jobs)] if opts.jobs else []
+    out = []
+    for stage in paper.stages:
+        if isinstance(stage, Run):
+            config = paper.config.with_name(stage.config) if stage.config else paper.config
+            # every seed: the --seeds given, else the config's own (another config's own too)
+            chosen = seeds[:1] if stage.seeds == "first" else \
+                opts.seeds or (() if stage.config else paper.seeds)
+            # quick mode's settings replace a pass's own (e.g. an epoch cap)
+            own = [o for o in stage.overrides if o.split("=")[0] not in quick_keys]
+            argv = ["run", str(config), "--data", opts.data,
+                    "--out", str(runs / stage.folder if stage.folder else runs), *jobs,
+                    *([f"models={','.join(stage.models)}"] if stage.models else []),
+                    *([f"seeds={','.join(map(str, chosen))}"] if chosen else []), *own, *quick]
+            out.append(Command(tuple(argv), stage.env))
+        elif isinstance(stage, Study):
+            trials = opts.trials or (QUICK_TRIALS if opts.quick else stage.trials)
+            out.append(Command(("study", str(paper.config), "--data", opts.data, "--trials",
+                                str(trials), "--out", str(runs), *quick)))
+        elif isinstance(stage, Report):
+            out.append(Command(("report", str(runs), "--out", str(report),
+                                *(("--reference", stage.reference) if stage.reference else ()))))
+        elif isinstance(stage, Publish):
+            out.append(Command(("publish", str(runs), "--out", str(report / "models"),
+                                *(("--models", ",".join(stage.models)) if stage.models else ()))))
+        elif isinstance(stage, NoiseGain):
+            out.append(Command(("noise-gain", str(paper.config), "--data", opts.data,
+                                *(("--n", str(opts.limit)) if opts.limit else ()),
+                                "--json", str(report / "noise-gain.json"))))
+    if opts.index and not opts.quick and not opts.report:
+        out.append(Command(("index", str(report.parent))))
+    return out
+
+
+def resume_from_committed(paper: Paper, runs: Path, committed_root: Path = Path("reports")
+                          ) -> int:
+    """Copy the committed runs (reports/<paper>/runs/) into the run folder, never over a local
+    file; the runner then reuses every finished cell. The number of files copied."""
+    committed = committed_root / paper.key / "runs"
+    copied = 0
+    if not committed.is_dir():
+        return 0
+    for src in sorted(committed.rglob("*")):
+        dst = runs / src.relative_to(committed)
+        if src.is_dir():
+            dst.mkdir(parents=True, exist_ok=True)
+        elif not dst.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+            copied += 1
+    return copied
+
+
+def reproduce(paper: Paper, opts: Options, dry_run: bool = False) -> int:
+    """Carry out the paper's stages; the first that fails ends it with its exit status."""
+    runs, _ = folders(paper, opts)
+    todo = commands(paper, opts)
+    if dry_run:
+        for c in todo:
+            print(c)
+        return 0
+    if not opts.quick:
+        copied = resume_from_committed(paper, runs)
+        if copied:
+            print(f"{copied} committed files copied into {runs} (finished cells are reused)")
+    for c in todo:
+        print(f"$ {c}", flush=True)
+        rc = subprocess.run([sys.executable, "-m", "fer_keras.cli", *c.argv],
+                            env={**os.environ, **dict(c.env)}).returncode
+        if rc:
+            print(f"error: stage failed (exit {rc}): {c}", file=sys.stderr)
+            return rc
+    return 0

@@ -1,0 +1,165 @@
+"""`fer-keras reproduce <paper>`: each paper's stages, declared in its config, become the
+fer-keras commands the Makefile's recipes used to spell out; quick mode, resuming from the
+committed runs, failing stages and user mistakes."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fer_keras.cli import main
+from fer_keras.reproduce import (
+    Options,
+    ReproduceError,
+    Run,
+    commands,
+    load_paper,
+    papers,
+    resume_from_committed,
+)
+
+ROOT = Path(__file__).parents[1]
+EXPERIMENTS = ROOT / "experiments"
+
+
+def _lines(paper, **kw):
+    opts = Options(data="D", **kw)
+    return [str(c) for c in commands(load_paper(paper, EXPERIMENTS), opts)]
+
+
+def test_every_paper_declares_its_reproduction():
+    assert sorted(papers(EXPERIMENTS)) == ["ashok", "emotionnet", "ozer", "ozer-reachability",
+                                           "wasey", "xu"]
+
+
+def test_ozer_wasey_xu_run_everything_report_publish_and_index():
+    for paper in ("ozer", "wasey", "xu"):
+        assert _lines(paper) == [
+            f"fer-keras run {EXPERIMENTS}/{paper}.py --data D --out runs/{paper} seeds=0,1,2",
+            f"fer-keras report runs/{paper} --out reports/{paper}",
+            f"fer-keras publish runs/{paper} --out reports/{paper}/models",
+            "fer-keras index reports"]
+
+
+def test_ashoks_three_passes_cap_only_the_backbones_and_publish_only_the_custom_models():
+    lines = _lines("ashok", seeds=(3, 4), jobs=2)
+    cnn = "ashok_cnn,ashok_cnn_lstm,ashok_cnn_bilstm,ashok_cnn_bilstm_attention"
+    nodrop = ",".join(f"{m}_nodropout" for m in cnn.split(","))
+    run = f"fer-keras run {EXPERIMENTS}/ashok.py --data D --out runs/ashok --jobs 2"
+    assert lines == [
+        f"{run} models={cnn},{nodrop} seeds=3",
+        f"{run} models={cnn} seeds=3,4",
+        f"{run} models=ashok_resnet50,ashok_densenet121,ashok_mobilenetv2 seeds=3 max_epochs=15",
+        "fer-keras report runs/ashok --out reports/ashok",
+        f"fer-keras publish runs/ashok --out reports/ashok/models --models {cnn}",
+        "fer-keras index reports"]
+
+
+def test_quick_mode_replaces_a_passes_cap_writes_beside_the_runs_and_skips_the_index():
+    lines = _lines("ashok", seeds=(0,), epochs=1, limit=350)
+    assert lines[2].endswith("seeds=0 max_epochs=1 min_epochs=0 limit=350")
+    assert "max_epochs=15" not in lines[2]
+    assert lines[3] == "fer-keras report runs/ashok-quick --out runs/ashok-quick/report"
+    assert not any("index" in line for line in lines)
+
+
+def test_emotionnet_measures_noise_gain_beside_the_report():
+    lines = _lines("emotionnet", limit=200)
+    assert lines[3] == (f"fer-keras noise-gain {EXPERIMENTS}/emotionnet.py --data D --n 200 "
+                        "--json runs/emotionnet-quick/report/noise-gain.json")
+    assert lines[4].endswith("--models emotionnet_pp")
+
+
+def test_the_reachability_control_runs_its_own_seeds_with_onednn_off():
+    lines = _lines("ozer-reachability")
+    assert lines == [
+        f"fer-keras study {EXPERIMENTS}/ozer_reachability.py --data D --trials 30 --out "
+        "runs/ozer-reachability",
+        f"TF_ENABLE_ONEDNN_OPTS=0 fer-keras run {EXPERIMENTS}/mini_xception_control.py "
+        "--data D --out runs/ozer-reachability/control",
+        "fer-keras report runs/ozer-reachability --out reports/ozer-reachability "
+        "--reference reports/ozer/runs",
+        "fer-keras index reports"]
+    # given seeds reach the control too; quick mode's trials
+    lines = _lines("ozer-reachability", seeds=(0, 1), epochs=1)
+    assert "--trials 2" in lines[0] and lines[1].endswith("seeds=0,1 max_epochs=1 min_epochs=0")
+
+
+def test_a_stage_must_be_one_of_the_known_kinds():
+    with pytest.raises(ReproduceError, match="'all' or 'first'"):
+        Run(seeds="two")
+
+
+def test_resuming_copies_committed_files_never_over_local_ones(tmp_path):
+    committed = tmp_path / "reports" / "p" / "runs" / "csv-m" / "seed-0"
+    committed.mkdir(parents=True)
+    (committed / "done.json").write_text("committed")
+    (committed / "history.csv").write_text("committed")
+    local = tmp_path / "runs" / "csv-m" / "seed-0"
+    local.mkdir(parents=True)
+    (local / "history.csv").write_text("local")
+    paper = load_paper("ozer", EXPERIMENTS)
+    paper = type(paper)("p", paper.config, paper.seeds, paper.stages)
+    assert resume_from_committed(paper, tmp_path / "runs", tmp_path / "reports") == 1
+    assert (local / "history.csv").read_text() == "local"
+    assert (local / "done.json").read_text() == "committed"
+
+
+def test_user_mistakes_end_in_one_error_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("FER2013_DIR", raising=False)
+    assert main(["reproduce", "nope", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: nope: no such paper; expected one of: ashok, emotionnet, "
+                          "ozer, ozer-reachability, wasey, xu") and err.count("\n") == 1
+    assert main(["reproduce", "ozer", "--data", str(tmp_path / "absent")]) == 2
+    assert "absent: no such file or folder (given as --data)" in capsys.readouterr().err
+    assert main(["reproduce", "ozer", "--data", str(tmp_path), "--seeds", "0,x"]) == 2
+    assert "--seeds 0,x: expected comma-separated integers" in capsys.readouterr().err
+    bad = tmp_path / "bad.py"
+    bad.write_text("from fer_keras.config import ExperimentConfig\nCONFIG = None\n")
+    assert main(["reproduce", str(bad), "--data", str(tmp_path)]) == 2
+    assert "defines no CONFIG" in capsys.readouterr().err
+
+
+def test_the_first_failing_stage_ends_the_reproduction_with_its_status(tmp_path):
+    """A stage that fails (here: `run` refuses a folder that holds no FER-2013) stops the
+    rest; nothing after it runs."""
+    res = subprocess.run([sys.executable, "-m", "fer_keras.cli", "reproduce", "xu", "--data",
+                          str(tmp_path), "--quick", "--runs", str(tmp_path / "runs")],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 2, res.stderr
+    assert "$ fer-keras run" in res.stdout and "$ fer-keras report" not in res.stdout
+    assert res.stderr.strip().splitlines()[-1].startswith("error: stage failed (exit 2): "
+                                                         "fer-keras run ")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("paper,extra", [("ozer", ()), ("ozer-reachability", ("--trials", "1"))])
+def test_quick_reproduction_on_the_sample(paper, extra, sample, tmp_path):
+    """The two papers without a make-target test of their own (test_ashok, test_emotionnet and
+    test_wasey_xu run the others through make)."""
+    images, _ = sample
+    runs, report = tmp_path / "runs", tmp_path / "report"
+    tracked = (ROOT / "reports" / "index.html").read_bytes()
+    res = subprocess.run([sys.executable, "-m", "fer_keras.cli", "reproduce", paper, "--data",
+                          str(images), "--epochs", "1", "--limit", "700", "--seeds", "0",
+                          "--runs", str(runs), "--report", str(report), *extra],
+                         cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "FER2013_DIR": ""})
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (ROOT / "reports" / "index.html").read_bytes() == tracked  # quick: not touched
+    assert (report / "index.html").is_file()
+    if paper == "ozer":
+        published = sorted(p.name for p in (report / "models").iterdir())
+        assert published == ["csv-ozer_cnn", "csv-ozer_cnn_lstm", "directory-ozer_cnn",
+                             "directory-ozer_cnn_lstm"]  # 2 models x 2 formats
+        card = json.loads((report / "models" / published[0] / "inference.json").read_text())
+        assert card["measured"]["data"].startswith("SYNTHETIC")
+    else:
+        control = json.loads((runs / "control" / "csv-mini_xception" / "seed-0" /
+                              "manifest.json").read_text())
+        assert control["tf_env"]["TF_ENABLE_ONEDNN_OPTS"] == "0"
