@@ -478,6 +478,7 @@ def run_bench(data: Path | None, out: Path, reps: int = 3, only: str = "") -> Pa
         result = {"environment": environment(), key: _stage(label, measure)}
         (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
         (out / f"{stem}.md").write_text(render_part(result, key, title, render_))
+        merge_part(out, key, result)
         return out / f"{stem}.md"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -514,6 +515,32 @@ def run_bench(data: Path | None, out: Path, reps: int = 3, only: str = "") -> Pa
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "bench.md").write_text(render(result))
     return out / "bench.md"
+
+
+PART_OF = {"layouts": "threads", "video": "video", "faces": "faces"}  # result key -> --only
+
+
+def merge_part(out: Path, key: str, part: dict) -> bool:
+    """A part measured alone (--only) replaces its section of the whole bench's page
+    (bench.json and bench.md, when a whole bench was run into `out`), marked with its own
+    date, so bench.md always holds the latest of every part. True when merged."""
+    path = out / "bench.json"
+    if not path.is_file():
+        return False
+    whole = json.loads(path.read_text())
+    whole[key] = part[key]
+    whole.setdefault("measured_alone", {})[key] = part["environment"]["date"]
+    path.write_text(json.dumps(whole, indent=2) + "\n")
+    (out / "bench.md").write_text(render(whole))
+    return True
+
+
+def _alone(r: dict, key: str) -> list[str]:
+    """The line under a section measured alone, after the rest of the page."""
+    date = r.get("measured_alone", {}).get(key)
+    return [] if date is None else [
+        "", f"Measured alone (`fer-keras bench --only {PART_OF[key]}`), run {date}; the rest "
+        f"of this page: run {r['environment']['date']}."]
 
 
 def _t(s: dict) -> str:
@@ -609,12 +636,10 @@ def render(r: dict) -> str:
             lines.append(f"| {name} | {label} | {v['latency_ms_p50']:.2f} | "
                          f"{v['latency_ms_p95']:.2f} | {v['batch256_images_per_s']:.0f} |")
     m = r["memory"]
-    if "layouts" in r:
-        lines += ["", *render_layouts(r["layouts"])]
-    if "video" in r:
-        lines += ["", *render_video(r["video"])]
-    if "faces" in r:
-        lines += ["", *render_faces(r["faces"])]
+    for key, render_ in (("layouts", render_layouts), ("video", render_video),
+                         ("faces", render_faces)):
+        if key in r:
+            lines += ["", *render_(r[key]), *_alone(r, key)]
     lines += ["", "## Memory", "",
               f"Peak resident memory of a whole `fer-keras run` process for the "
               f"{m['cell']} cell ({m['epochs']} epoch; data, model and pipeline dominate, "
