@@ -237,10 +237,14 @@ def cmd_study(args) -> int:
     from .study import StudyOptions, run_study
 
     models = tuple(m for m in args.models.split(",") if m) if args.models else ()
+    reference = Path(args.reference) if args.reference else None
+    if reference is not None and not reference.is_dir():
+        raise UsageError(f"{reference}: no such run folder (given as --reference)")
     folder = run_study(cfg, StudyOptions(
         data=data, out=out, trials=args.trials, storage=args.storage or "", format=args.format,
         models=models, seed=args.seed, pruner=args.pruner, worker=args.worker,
-        rerun=not args.no_rerun, grace=args.grace, export_only=args.export_only))
+        rerun=not args.no_rerun, grace=args.grace, export_only=args.export_only,
+        reference=reference))
     print(f"study: {folder}")
     return 0
 
@@ -591,6 +595,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--export-only", action="store_true",
                     help="train nothing: write each study's trials.csv, best.json and "
                     "importance.json from the storage (e.g. for a report while workers run)")
+    st.add_argument("--reference", help="runs of the paper's printed protocol on the same "
+                    "data (e.g. reports/ozer/runs): models whose claims they reach, or come "
+                    "within noise of, are not searched")
     st.add_argument("--no-rerun", action="store_true",
                     help="search only; do not run the best settings with every seed")
 

@@ -61,8 +61,10 @@ class Run:
 @dataclass(frozen=True)
 class Study:
     """`fer-keras study` of the paper's config (its search_space), `trials` finished trials per
-    model, into the run folder."""
+    model, into the run folder; `reference` (runs of the paper's printed protocol) spares the
+    models whose claims it already reaches."""
     trials: int = 30
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,9 @@ def commands(paper: Paper, opts: Options) -> list[Command]:
         elif isinstance(stage, Study):
             trials = opts.trials or (QUICK_TRIALS if opts.quick else stage.trials)
             out.append(Command(("study", str(paper.config), "--data", opts.data, "--trials",
-                                str(trials), "--out", str(runs), *quick)))
+                                str(trials), "--out", str(runs),
+                                *(("--reference", stage.reference) if stage.reference else ()),
+                                *quick)))
         elif isinstance(stage, Report):
             out.append(Command(("report", str(runs), "--out", str(report),
                                 *(("--reference", stage.reference) if stage.reference else ()))))

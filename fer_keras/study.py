@@ -50,8 +50,9 @@ from .config import ExperimentConfig
 from .data.synthetic import is_synthetic
 from .errors import FerKerasError
 from .provenance import now, write_csv, write_json
+from .reports.reachability import printed_protocol
 from .runfolder import read_history
-from .runner import RunOptions, csv_source, run_experiment
+from .runner import RunOptions, csv_source, resolve_format, run_experiment
 from .search import configure, describe, suggest
 
 PRUNERS = ("median", "none")
@@ -80,6 +81,9 @@ class StudyOptions:
     export_only: bool = False  # only write the exports of the studies in the storage (for a
     # report or a commit while workers run); study.json is left as the workers wrote it
     csv: Path | None = None  # the CSV format's file (default: resolved from data once)
+    # runs of the paper's printed protocol on the same data (e.g. reports/ozer/runs): a model
+    # all of whose claims they reach (or come within noise of) is not searched
+    reference: Path | None = None
 
 
 def storage_of(opts: StudyOptions):
@@ -188,6 +192,16 @@ def run_study(cfg: ExperimentConfig, opts: StudyOptions) -> Path:
         for model in models:
             export(load_study(storage, opts, model), cfg, opts, model)
         return Path(opts.out)
+    printed, note = triage(cfg, opts) if opts.reference is not None else ([], None)
+    for line in [note] if note else [f"{p['cell']}: claim {p['claim']:.2f}, printed protocol "
+                                     f"{p['printed']['mean']:.2f} over {len(p['seeds'])} seeds: "
+                                     f"{p['verdict']}" for p in printed]:
+        print(line, flush=True)
+    if printed:  # search only the models with a claim the printed protocol falls short of
+        claimed = {p["model"] for p in printed}
+        models = tuple(m for m in models
+                       if m not in claimed or any(p["search"] for p in printed
+                                                  if p["model"] == m))
     write_json(Path(opts.out) / "study.json", {
         "experiment": cfg.name, "paper": cfg.paper, "format": opts.format, "seed": opts.seed,
         "trials": opts.trials, "pruner": opts.pruner, "models": list(models),
@@ -195,6 +209,8 @@ def run_study(cfg: ExperimentConfig, opts: StudyOptions) -> Path:
         "search_space": cfg.search_space, "claimed_metrics": cfg.claimed_metrics,
         "objective": "validation accuracy of the checkpoint the config's rule scores",
         "synthetic": is_synthetic(opts.data),
+        "reference": str(opts.reference) if opts.reference else None,
+        "printed_protocol": printed, "printed_protocol_note": note,
         "optuna": optuna.__version__})
     for model in models:
         study = load_study(storage, opts, model)
@@ -210,6 +226,32 @@ def run_study(cfg: ExperimentConfig, opts: StudyOptions) -> Path:
         for model in models:
             rerun_best(cfg, opts, model)
     return Path(opts.out)
+
+
+def triage(cfg: ExperimentConfig, opts: StudyOptions) -> tuple[list[dict], str | None]:
+    """The printed protocol first (issue #34): each claim against the reference runs of the
+    paper's stated settings; (rows, None), or ([], why they cannot be used: then every model
+    is searched). Usable only when trained on exactly the data this study trains on."""
+    where = f"--reference {opts.reference}"
+    rows = printed_protocol(cfg.claimed_metrics, opts.reference)
+    if not rows:
+        return [], f"{where}: no finished run of a claimed cell; every model is searched"
+    damaged = next((r["damaged"] for r in rows if r["damaged"]), None)
+    if damaged:
+        return [], f"{where}: trained on a damaged copy ({damaged}); every model is searched"
+    if cfg.limit:
+        return [], (f"{where}: this study trains on a subsample (limit={cfg.limit}), the "
+                    "reference on all the data; every model is searched")
+    run_opts = RunOptions(data=opts.data, out=opts.out, csv=opts.csv)
+    for fmt in sorted({r["cell"].split("/", 1)[0] for r in rows}):
+        # the manifest's fingerprint: of the data as trained on (no preprocessing in a
+        # study's printed protocol, so the data as loaded)
+        fingerprint = resolve_format(cfg, run_opts, fmt).fingerprint
+        if any(r["fingerprints"] != [fingerprint] for r in rows
+               if r["cell"].startswith(f"{fmt}/")):
+            return [], (f"{where}: trained on other data than {opts.data} ({fmt} format); "
+                        "every model is searched")
+    return rows, None
 
 
 def load_study(storage, opts: StudyOptions, model: str) -> optuna.Study:

@@ -77,7 +77,7 @@ def test_the_reachability_control_runs_its_own_seeds_with_onednn_off():
     lines = _lines("ozer-reachability")
     assert lines == [
         f"fer-keras study {EXPERIMENTS}/ozer_reachability.py --data D --trials 30 --out "
-        "runs/ozer-reachability",
+        "runs/ozer-reachability --reference reports/ozer/runs",
         f"TF_ENABLE_ONEDNN_OPTS=0 fer-keras run {EXPERIMENTS}/mini_xception_control.py "
         "--data D --out runs/ozer-reachability/control",
         "fer-keras report runs/ozer-reachability --out reports/ozer-reachability "

@@ -55,6 +55,34 @@ def verdict(values: list[float], claim: float) -> str:
     return f"not reached within the searched space ({gap:+.1f} points)"
 
 
+def printed_protocol(claimed: dict, reference: Path) -> list[dict]:
+    """The printed protocol first: per claimed cell, its claim against our runs of the
+    paper's stated settings (`reference`, a run folder) over seeds. A cell whose claim is at or
+    below their mean, or within two standard deviations above it (the suite's rule), is
+    reached by the printed protocol and needs no search; the others are searched."""
+    _, runs = _runs_or_none(Path(reference))
+    cells = cells_of(runs)
+    rows = []
+    for key, claim in claimed.items():
+        cell_runs = cells.get(key, [])
+        if "accuracy" not in claim or not cell_runs:
+            continue
+        accs = [r.metrics["accuracy"] * 100 for r in cell_runs]
+        m = mean_std(accs)
+        gap = m["mean"] - claim["accuracy"]
+        within = -gap <= 2 * (m["std"] or 0.0)
+        rows.append({
+            "cell": key, "model": key.split("/", 1)[1], "claim": claim["accuracy"],
+            "printed": m, "seeds": [r.seed for r in cell_runs],
+            "fingerprints": sorted({r.manifest["data"]["fingerprint"] for r in cell_runs}),
+            "damaged": next((d for d in (damage_of(r.manifest) for r in cell_runs) if d), None),
+            "search": gap < 0 and not within,
+            "verdict": "reached by the printed protocol" if gap >= 0 else
+            "within noise of the printed protocol" if within else
+            f"short of the claim by the printed protocol ({gap:+.1f} points): searched"})
+    return rows
+
+
 def provisional(text: str, done: int, planned: int) -> str:
     """A verdict on part of the planned seeds says so: a later seed can change it."""
     return text if done >= planned else f"so far ({done} of {planned} seeds): {text}"
@@ -109,7 +137,7 @@ def study_views(root: Path, claimed: dict, out: Path) -> list[dict]:
 
 
 def cell_rows(root: Path, studies: list[dict], claimed: dict, reference: Path | None,
-              out: Path, seeds: int) -> tuple[list[dict], str | None]:
+              out: Path, seeds: int, printed: list[dict] = ()) -> tuple[list[dict], str | None]:
     """Per claimed cell: Table 1, the printed protocol's reproduction (reference), the best
     setting over seeds, the oracle ceiling and the verdict; and the oracle figure. A cell
     with fewer finished seeds than the study plans (`seeds`) gets a provisional verdict."""
@@ -146,6 +174,12 @@ def cell_rows(root: Path, studies: list[dict], claimed: dict, reference: Path | 
                 "verdict": provisional(verdict(accs, claim["accuracy"]), len(accs), seeds)
                 if accs else "not run yet",
                 "ceiling_below": ceiling is not None and ceiling < claim["accuracy"]})
+    for p in printed:  # reached by the printed protocol: not searched, its runs are the evidence
+        if not p["search"] and p["cell"] not in {r["cell"] for r in rows}:
+            rows.append({"cell": p["cell"], "cell_model": p["model"], "claim": p["claim"],
+                         "reference": p["printed"], "best": None, "seeds": p["seeds"],
+                         "oracle": None, "ceiling": None, "verdict": p["verdict"],
+                         "ceiling_below": False})
     png = figures.oracle_curves(curves, out / "oracle.png").name if curves else None
     return rows, png
 
@@ -166,7 +200,7 @@ def build_reachability(root: Path, out: Path, reference: Path | None = None) -> 
     claimed = study.get("claimed_metrics", {})
     studies = study_views(root, claimed, out)
     rows, oracle_png = cell_rows(root, studies, claimed, reference, out,
-                                 len(study.get("seeds", [])))
+                                 len(study.get("seeds", [])), study.get("printed_protocol") or [])
     control_exp, control_runs = _runs_or_none(root / "control")
     control = []
     for cell, runs in cells_of(control_runs).items():
@@ -192,17 +226,18 @@ def build_reachability(root: Path, out: Path, reference: Path | None = None) -> 
 
 def control_gaps(control: list[dict], rows: list[dict]) -> dict | None:
     """Points from the public figure (control) and from the claims (studied cells' best
-    settings and oracle ceilings), as (lowest, highest); None without a scored control."""
+    settings and oracle ceilings), as (lowest, highest), None where nothing was searched; None
+    without a scored control."""
     scored = [c for c in control if c["public"] is not None]
     studied = [r for r in rows if r.get("claim") is not None and r.get("best")]
-    if not scored or not studied:
+    if not scored:
         return None
 
     def span(values):  # None when no cell has the value (no ceiling recorded yet)
         return (round(min(values), 2), round(max(values), 2)) if values else None
 
     return {"control": span([c["acc"]["mean"] - c["public"] for c in scored]),
-            "best": span([r["best"]["mean"] - r["claim"] for r in studied]),
+            "best": span([r["best"]["mean"] - r["claim"] for r in studied]),  # None: no search
             "ceiling": span([r["ceiling"] - r["claim"] for r in studied
                              if r.get("ceiling") is not None])}
 
@@ -223,7 +258,8 @@ def copy_study(root: Path, dest: Path) -> None:
     if (root / "study.db").exists():  # SQLite's online backup: consistent while a worker writes
         with sqlite3.connect(root / "study.db") as src, sqlite3.connect(dest / "study.db") as dst:
             src.backup(dst)
-    shutil.copytree(root / "studies", dest / "studies")
+    if (root / "studies").is_dir():  # none when the printed protocol reached every claim
+        shutil.copytree(root / "studies", dest / "studies")
     for done in sorted(root.glob(f"*/**/{SEED_GLOB}/{DONE_FILE}")):
         folder = done.parent
         part = folder.relative_to(root).parts[0]
