@@ -356,7 +356,7 @@ def bench_pasted_faces(data: Path | None, n: int = 1000, framing_faces: int = 10
     """facebench on `n` FER-2013 test faces with every published model, and the detectors'
     framing measured on `framing_faces` training faces; with no data, a few synthetic faces
     (a check of the pipeline, not a result)."""
-    from .facebench import bench_faces, framing, load_test_faces, train_faces
+    from .facebench import DETECTORS, bench_faces, framing, load_test_faces, train_faces
     from .pretrained import available
 
     if data is None:
@@ -371,7 +371,7 @@ def bench_pasted_faces(data: Path | None, n: int = 1000, framing_faces: int = 10
         source = f"FER-2013 test faces of {Path(data).name}/ (seed 0)"
     models = {m.name: m.folder for m in available()}
     result = bench_faces(faces, labels, pool, models)
-    result["framing"] = {kind: framing(train, train_pool, kind) for kind in ("dlib", "haar")}
+    result["framing"] = {kind: framing(train, train_pool, kind) for kind in DETECTORS}
     result["source"] = source
     return result
 

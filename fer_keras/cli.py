@@ -491,9 +491,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="replace annotated files an earlier predict wrote in --out")
     pr.add_argument("--format", default="table", choices=("table", "json", "csv"),
                     help="how the faces are printed")
-    pr.add_argument("--detector", default="dlib", choices=("dlib", "haar"),
+    pr.add_argument("--detector", default="dlib", choices=("dlib", "haar", "mtcnn"),
                     help="face detector for images larger than a face crop: dlib's HOG "
-                    "frontal detector or OpenCV's Haar cascade")
+                    "frontal detector, OpenCV's Haar cascade, or MTCNN (finds the most faces, "
+                    "slowest; pip install 'fer-keras[mtcnn]')")
     pr.add_argument("--min-face", type=int, default=40, help="the smallest face searched, "
                     "in pixels of the image (smaller is slower with dlib: it upsamples)")
     pr.add_argument("--faces", default="auto", choices=("auto", "detect", "whole"),

@@ -25,6 +25,7 @@ import numpy as np
 
 SCENE = (480, 640)  # height, width
 SIZES = (48, 300)  # pasted face side, px
+DETECTORS = ("dlib", "haar", "mtcnn")  # predict's --detector choices
 
 
 def framing(faces: np.ndarray, pool: np.ndarray, kind: str, seed: int = 1) -> dict:
@@ -80,7 +81,7 @@ def iou(a, b) -> float:
 
 
 def bench_faces(faces: np.ndarray, labels: np.ndarray, pool: np.ndarray, models: dict,
-                detectors=("dlib", "haar"), seed: int = 0) -> dict:
+                detectors=DETECTORS, seed: int = 0) -> dict:
     """`models`: {name: folder or .keras}. Per detector: detection rate (a box overlapping the
     pasted face with IoU >= 0.4; the largest such box) and time per scene; per model and
     detector: accuracy on the detected crops, and on the raw crops of all and of the detected

@@ -55,7 +55,8 @@ DLIB_WINDOW = 80  # px: dlib's frontal detector finds faces from about this size
 # as predict finds them, measured by facebench.framing on the repaired FER-2013
 # (reports/bench/faces.md; tests/test_faces.py measures it again). The crop inverts it, so a
 # detected face is cut as FER-2013 cut its faces.
-FRAMING = {"dlib": (0.063, 0.133, 0.864, 0.863), "haar": (0.015, 0.012, 0.961, 0.961)}
+FRAMING = {"dlib": (0.063, 0.133, 0.864, 0.863), "haar": (0.015, 0.012, 0.961, 0.961),
+           "mtcnn": (0.094, -0.015, 0.797, 1.046)}
 WHOLE = (0.0, 0.0, 1.0, 1.0)  # the box is the frame (an image that is a face crop already)
 
 
@@ -90,7 +91,8 @@ class Face:
 
 
 class FaceDetector:
-    """Face boxes (x, y, w, h) in a grey image, largest first, from `min_face` px up."""
+    """Face boxes (x, y, w, h) in a grey image, largest first, from `min_face` px up (MTCNN:
+    from its own 20 px)."""
 
     def __init__(self, kind: str = "dlib", min_face: int = MIN_FACE):
         self.kind, self.min_face = kind, min_face
@@ -108,8 +110,17 @@ class FaceDetector:
             if self._haar.empty():
                 raise PredictError("OpenCV's haarcascade_frontalface_default.xml could not be "
                                    "loaded")
+        elif kind == "mtcnn":
+            try:
+                from mtcnn import MTCNN
+            except ImportError:
+                raise PredictError("the MTCNN face detector is not installed; expected "
+                                   "pip install 'fer-keras[mtcnn]', or --detector dlib or "
+                                   "haar") from None
+            # all three stages: ONet refines the boxes (its landmarks are not used)
+            self._mtcnn = MTCNN()
         else:
-            raise PredictError(f"detector {kind!r}: expected dlib or haar")
+            raise PredictError(f"detector {kind!r}: expected dlib, haar or mtcnn")
 
     def upsampling(self, scale: float) -> int:
         """dlib's upsampling steps (x2 each) for faces of min_face px in an image scaled by
@@ -127,6 +138,12 @@ class FaceDetector:
         if self.kind == "dlib":
             rects = self._dlib(small, self.upsampling(scale))
             boxes = [(r.left(), r.top(), r.width(), r.height()) for r in rects]
+        elif self.kind == "mtcnn":
+            # the package's own thresholds (0.6, 0.7, 0.8) and smallest face (20 px): with
+            # any other min_face_size, mtcnn 1.0.0's scale pyramid shrinks the image below
+            # its 12 px network and nothing is found (seen on every pasted FER-2013 face)
+            found = self._mtcnn.detect_faces(cv2.cvtColor(small, cv2.COLOR_GRAY2RGB))
+            boxes = [tuple(int(v) for v in f["box"]) for f in found]
         else:  # the cascade's box is about FER-2013's frame (FRAMING): 0.9 of the face side
             side = max(24, int(self.min_face * scale * 0.9))
             boxes = [tuple(int(v) for v in b) for b in self._haar.detectMultiScale(
