@@ -101,7 +101,6 @@ class Options:
     trials: int | None = None
     runs: str = ""                # default runs/<paper>[-quick]
     report: str = ""              # default reports/<paper>, or <runs>/report in quick mode
-    index: bool = True            # fer-keras index after a committed report
 
     @property
     def quick(self) -> bool:
@@ -160,7 +159,8 @@ def folders(paper: Paper, opts: Options) -> tuple[Path, Path]:
 
 
 def commands(paper: Paper, opts: Options) -> list[Command]:
-    """The fer-keras command lines of the paper's stages, in order, then the index."""
+    """The fer-keras command lines of the paper's stages, in order, then the index (after a
+    report into reports/ only: not in quick mode or with --report)."""
     runs, report = folders(paper, opts)
     seeds = opts.seeds or paper.seeds
     quick = ([f"max_epochs={opts.epochs}", "min_epochs=0"] if opts.epochs is not None else []) \
@@ -197,7 +197,7 @@ def commands(paper: Paper, opts: Options) -> list[Command]:
             out.append(Command(("noise-gain", str(paper.config), "--data", opts.data,
                                 *(("--n", str(opts.limit)) if opts.limit else ()),
                                 "--json", str(report / "noise-gain.json"))))
-    if opts.index and not opts.quick and not opts.report:
+    if not opts.quick and not opts.report:
         out.append(Command(("index", str(report.parent))))
     return out
 

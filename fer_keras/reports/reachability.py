@@ -70,15 +70,15 @@ def printed_protocol(claimed: dict, reference: Path) -> list[dict]:
         accs = [r.metrics["accuracy"] * 100 for r in cell_runs]
         m = mean_std(accs)
         gap = m["mean"] - claim["accuracy"]
-        within = -gap <= 2 * (m["std"] or 0.0)
+        rule = verdict(accs, claim["accuracy"])  # the suite's rule, as for a searched cell
         rows.append({
             "cell": key, "model": key.split("/", 1)[1], "claim": claim["accuracy"],
             "printed": m, "seeds": [r.seed for r in cell_runs],
             "fingerprints": sorted({r.manifest["data"]["fingerprint"] for r in cell_runs}),
             "damaged": next((d for d in (damage_of(r.manifest) for r in cell_runs) if d), None),
-            "search": gap < 0 and not within,
-            "verdict": "reached by the printed protocol" if gap >= 0 else
-            "within noise of the printed protocol" if within else
+            "search": rule not in ("reached", "within noise"),
+            "verdict": "reached by the printed protocol" if rule == "reached" else
+            "within noise of the printed protocol" if rule == "within noise" else
             f"short of the claim by the printed protocol ({gap:+.1f} points): searched"})
     return rows
 
