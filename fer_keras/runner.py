@@ -63,7 +63,6 @@ from .cellfiles import (
     METRICS_FILE,
     MODEL_FILE,
     PREDICTIONS_FILE,
-    QUALITY_FILE,
     ROBUSTNESS_FILE,
     SPLIT_FILE,
     TENSORBOARD_DIR,
@@ -513,7 +512,7 @@ def record(cp: CellPlan, opts: RunOptions, data: FerData, prepared: Preprocessed
         "threads": threads_in_effect(),
         # the training and test images differ (trained with --allow-data-shift): said in red
         "data_shift": {"allowed": opts.allow_data_shift,
-                       "shifts": json.loads((folder / QUALITY_FILE).read_text())["data_shift"]},
+                       "shifts": list(cp.shifts or ())},
         "strategy": opts.strategy, "replicas": training.replicas,
         "mixed_precision": opts.mixed_precision,
         "model_sha256": sha256_file(folder / CHECKPOINT_FILE),
@@ -546,7 +545,7 @@ def run_cell(cp: CellPlan, opts: RunOptions, strategy: tf.distribute.Strategy | 
     scored = save_inference_model(cp.folder, cp.cfg, cp.cell)
     metrics = evaluate(cp.folder, scored, data, cp.split, batch, test_labels)
     robustness(cp.folder, cp.cfg, scored, cp.data, cp.split, batch, cp.cell.seed)
-    record_quality(cp.folder, cp.data, cp.split, cp.shifts)
+    cp = dataclasses.replace(cp, shifts=record_quality(cp.folder, cp.data, cp.split, cp.shifts))
     record(cp, opts, data, prepared, spec, model,
            Training(started, seconds, resumed, strategy.num_replicas_in_sync))
     return metrics

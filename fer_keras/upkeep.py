@@ -17,15 +17,18 @@ from .provenance import write_json, write_npz
 
 
 def record_quality(folder: Path, data: FerData, split: Split,
-                   shifts: tuple[str, ...] | None = None) -> None:
+                   shifts: tuple[str, ...] | None = None) -> tuple[str, ...]:
     """quality.json: sharpness and contrast of the training, validation and test images as
     loaded (before any preprocessing), a sentence for each pair that differs, and the data-shift
     guard's findings (`shifts` when the plan computed them, else computed here), so that a
-    report can say when a model was trained on one kind of image and scored on another."""
+    report can say when a model was trained on one kind of image and scored on another.
+    Returns the findings it recorded."""
     parts = split.as_arrays()
+    shifts = tuple(data_shift(data, split)) if shifts is None else shifts
     write_json(folder / QUALITY_FILE, {
         **split_quality(data.images, {k: parts[k] for k in ("train", "val", "test")}),
-        "data_shift": list(data_shift(data, split) if shifts is None else shifts)})
+        "data_shift": list(shifts)})
+    return shifts
 
 
 def record_test_usage(folder: Path, data: FerData, split: Split) -> bool:
