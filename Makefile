@@ -7,6 +7,8 @@ FER := $(VENV)/bin/fer-keras
 STAMP := $(VENV)/.installed
 DATA ?= $(FER2013_DIR)
 SAMPLE := runs/_sample
+# `make test`: pytest-xdist workers, each taking one test file at a time (0: all in one process)
+TEST_JOBS ?= 2
 
 .PHONY: install install-browser test params lint clean demo report bench bench-video \
 	bench-faces
@@ -28,7 +30,7 @@ install-browser:
 	  else echo "install Debian's chromium (sudo apt-get install chromium) for the browser test"; fi; }
 
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile
 
 params: install
 	$(FER) params
