@@ -19,6 +19,7 @@ from fer_keras.labels import CLASS_NAMES
 from fer_keras.models import create_model, expects_raw_pixels, list_models
 from fer_keras.models.inference import INPUT_NAME, as_input, inference_model
 from fer_keras.predict import FRAMING, Predictor, crop_face, frame_of, predict_paths
+from fer_keras.pretrained import published_in
 from fer_keras.provenance import sha256_file
 
 ROOT = Path(__file__).parents[1]
@@ -117,7 +118,8 @@ def test_committed_weights_reproduce_the_committed_predictions(fer2013_dir):
     """Every paper's published directory-format models, fed the test images their run scored
     through `predict`'s path, give the run's own saved predictions (made by the training
     pipeline)."""
-    published = sorted((ROOT / "reports").glob("*/models/directory-*"))
+    published = [p.folder for p in published_in(ROOT / "reports")
+                 if p.folder.name.startswith("directory-")]
     assert {f.parents[1].name for f in published} >= {"ozer", "wasey"}
     for folder in published:
         meta = json.loads((folder / "inference.json").read_text())
