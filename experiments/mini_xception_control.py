@@ -31,8 +31,13 @@ CONFIG = dataclasses.replace(
     "Emotion and Gender Classification (2017): mini-Xception, as a pipeline control",
     formats=("csv",),
     models=("mini_xception",),
-    # ASSUMPTION: one seed, the study's (seed 0): the same test images as every trial.
-    seeds=(0,),
+    # As in Özer's config the seed drives the split, the initial weights and the shuffling:
+    # seed 0 is the study's split (the same test images as every trial), seed 1 another
+    # stratified 80/10/10 split. Two seeds, not three: each cell trains on 1 thread (config
+    # key threads), so two train side by side on 2 cores in the time of one (--jobs 2); a
+    # third would take another ~3.5 h of a run slot alone (the issue asks 3 if the budget
+    # allows, else 1). Two seeds show a spread beside the public figure instead of one draw.
+    seeds=(0, 1),
     learning_rate=1e-3,
     batch_size=32,
     augment=AugmentConfig(rotation_deg=10.0, horizontal_flip=True, zoom=0.1, shift=0.1),
