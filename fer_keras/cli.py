@@ -129,11 +129,12 @@ def _parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
-def _jobs(args) -> int:
-    """--jobs: cells trained at once (default: one per core; one with a multi-device strategy,
-    which spreads a single cell over every device)."""
+def _jobs(args, threads: int) -> int:
+    """--jobs: cells trained at once (default: as many as the cores hold at the config's
+    `threads` a cell, at least one; one with a multi-device strategy, which spreads a single
+    cell over every device)."""
     if args.jobs is None:
-        return 1 if args.strategy != "default" else available_cores()
+        return 1 if args.strategy != "default" else max(1, available_cores() // threads)
     if args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: expected an integer >= 1")
     if args.jobs > 1 and args.strategy != "default":
@@ -149,7 +150,7 @@ def cmd_run(args) -> int:
     shard = _parse_shard(args.shard)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: is a file; expected a folder for the run (--out)")
-    jobs = _jobs(args)
+    jobs = _jobs(args, cfg.threads)
     _import_tensorflow_quietly()
     from .runner import RunOptions, run_experiment
 
@@ -537,7 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--shard", default="0/1", help="i/n: run every n-th cell from i")
     r.add_argument("--jobs", type=int, default=None,
                    help="cells trained at once, each in a worker process with the config's "
-                   "threads (default: the number of cores; the numbers never depend on it)")
+                   "threads (default: the cores divided by those threads, at least 1; the "
+                   "numbers never depend on it)")
     r.add_argument("--allow-data-shift", action="store_true",
                    help="train even when the training and test images differ in sharpness "
                    "(e.g. a blurred copy); every cell's manifest and the report say so")
@@ -649,7 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--seeds", help="comma-separated seeds of the passes with every seed "
                     "(default: each config's own)")
     rp.add_argument("--jobs", type=int, help="cells trained at once in each pass (default: "
-                    "the number of cores)")
+                    "the cores divided by the config's threads a cell, at least 1)")
     rp.add_argument("--quick", action="store_true", help=f"a few epochs ({QUICK_EPOCHS}) on a "
                     f"few images ({QUICK_LIMIT}) and {QUICK_TRIALS} trials, into "
                     "runs/<paper>-quick/ with its report there; reports/ untouched")

@@ -83,3 +83,15 @@ def test_jobs_option_is_checked_in_one_line(sample, tmp_path):
                              cwd=ROOT, capture_output=True, text=True)
         assert res.returncode == 2 and res.stderr.startswith(expected), res.stderr
         assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_default_jobs_fill_the_cores_at_the_configs_threads(monkeypatch):
+    from argparse import Namespace
+
+    from fer_keras import cli
+
+    monkeypatch.setattr(cli, "available_cores", lambda: 8)
+    default = Namespace(jobs=None, strategy="default")
+    assert [cli._jobs(default, t) for t in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    assert cli._jobs(Namespace(jobs=None, strategy="mirrored"), 1) == 1
+    assert cli._jobs(Namespace(jobs=3, strategy="default"), 2) == 3  # given: as given
