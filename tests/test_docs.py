@@ -54,6 +54,19 @@ def test_results_markdown_holds_the_runs_numbers(tmp_path):
     assert "#### Two-way ANOVA" in text and "#### McNemar tests" in text
 
 
+def test_each_run_no_better_than_the_largest_class_has_a_line_of_its_own(tmp_path):
+    view = paper_view(write_fake_runs(tmp_path / "runs"))
+    stuck = {"cell": "csv/ozer_cnn", "accuracy": 12.5, "majority": "happy",
+             "majority_share": 25.05, "predicted": "sad", "predicted_share": 90.0}
+    view["not_learned"] = [dict(stuck, seed=0, dead=[{"layer": "dense"}]),
+                           dict(stuck, seed=1, dead=[])]
+    lines = results_markdown(view).splitlines()
+    assert ("- csv/ozer_cnn seed 0: 12.50 % (the largest class, happy, is 25.05 %; it answers "
+            "sad for 90 % of the images); layers at least half dead: dense") in lines
+    assert ("- csv/ozer_cnn seed 1: 12.50 % (the largest class, happy, is 25.05 %; it answers "
+            "sad for 90 % of the images)") in lines
+
+
 def test_runs_on_the_damaged_copy_are_marked_superseded(tmp_path):
     from fer_keras.reports.damaged import DAMAGED_DATA
 
