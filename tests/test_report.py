@@ -81,6 +81,27 @@ def test_every_figure_exists_and_has_alt_text(report):
         assert (index.parent / img["src"]).stat().st_size > 5000
 
 
+def test_a_report_written_again_leaves_no_stale_figure_and_keeps_other_files(tmp_path):
+    runs = write_fake_runs(tmp_path / "runs")
+    out = tmp_path / "rep"
+    build_report(runs, out)
+    assert (out / "interaction.png").exists() and (out / "curves-directory-ozer_cnn.png").exists()
+    (out / "mine.png").write_bytes(b"a user's own file")
+    (out / "models").mkdir()
+    (out / "models" / "keep.txt").write_text("published")
+    for cell in runs.glob("directory-*"):  # the run folder now holds one format
+        shutil.rmtree(cell)
+    html = build_report(runs, out).read_text()
+    parser = _Images()
+    parser.feed(html)
+    shown = {img["src"] for img in parser.imgs}
+    # every figure of the report is shown (no interaction plot without the factorial section);
+    # the user's file and the published models stay
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(shown | {"mine.png"})
+    assert not any("directory" in name or name == "interaction.png" for name in shown)
+    assert (out / "models" / "keep.txt").read_text() == "published"
+
+
 def test_html_is_escaped_and_offline(report):
     _, index = report
     html = index.read_text()

@@ -184,11 +184,26 @@ def report_view(experiment: dict, runs: list[SeedRun]) -> dict:
     }
 
 
+# The figures a report writes at the top of its folder: the per-cell ones by prefix, the rest
+# by name. Only these are removed before a report is written again, so a cell that left the
+# run folder (or an example cell chosen afresh) leaves no stale figure behind, and nothing
+# else in --out (published models, a user's own files) is touched.
+CELL_FIGURES = ("curves-", "confusion-", "roc-", "reliability-", "gradcam-", "examples-")
+REPORT_FIGURES = ("claims.png", "interaction.png", "robustness.png", "literature.png")
+
+
+def _clear_figures(out: Path) -> None:
+    for path in out.glob("*.png"):
+        if path.name in REPORT_FIGURES or path.name.startswith(CELL_FIGURES):
+            path.unlink()
+
+
 def build_run_report(runs_dir: Path, out: Path) -> Path:
     """The report of a run folder (index.html, figures, results.csv, the runs' small files)."""
     runs_dir, out = Path(runs_dir), Path(out)
     experiment, runs = read_runs(runs_dir)
     out.mkdir(parents=True, exist_ok=True)
+    _clear_figures(out)
     v = report_view(experiment, runs)
     cells = cells_of(runs)
     for view in v["cells"]:  # the figures of each cell
@@ -216,9 +231,9 @@ def build_run_report(runs_dir: Path, out: Path) -> Path:
         examples_png=(figures.examples_grid(example_run, example_cell,
                                             out / f"examples-{_slug(example_cell)}.png").name
                       if example_run is not None else None),
+        # drawn only where its section (the factorial analysis: several formats) shows it
         interaction_png=(figures.interaction(factorial, out / "interaction.png").name
-                         if len({r.format for r in factorial}) > 1
-                         or len({r.model for r in factorial}) > 1 else None),
+                         if v["factorial"] else None),
         robustness_png=(figures.robustness(v["robustness"], out / "robustness.png").name
                         if v["robustness"] else None),
         literature_png=(figures.literature(v["literature"], experiment.get("literature_band",
