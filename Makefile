@@ -36,7 +36,7 @@ params: install
 	$(FER) params
 
 lint: install
-	$(VENV)/bin/ruff check fer_keras tests experiments
+	$(VENV)/bin/ruff check fer_keras tests experiments tools
 
 # The whole Özer factorial on the embedded synthetic sample (not FER-2013), then its report.
 demo: install

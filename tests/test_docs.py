@@ -67,6 +67,30 @@ def test_each_run_no_better_than_the_largest_class_has_a_line_of_its_own(tmp_pat
             "sad for 90 % of the images)") in lines
 
 
+def test_the_studies_block_sets_each_verdict_and_the_control_beside_its_public_figures(
+        tmp_path):
+    from fer_keras.reports.markdown import studies_markdown
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "reach.md").write_text("# a study\n")
+    summary = {"paper": "Özer & Subaşı, a title", "synthetic": False, "damaged": None,
+               "rows": [{"cell": "csv/ozer_cnn", "claim": 55.001,
+                         "verdict": "reached by the printed protocol"}],
+               "control": [{"cell": "csv/mini_xception", "acc": {"mean": 64.5, "std": 0.75},
+                            "seeds": [0, 1], "public": 66.0, "test_images": 3589,
+                            "literature": {"its README": 66.0, "its weights on test/": 65.55}}]}
+    for name, s in (("reach", summary), ("other", {**summary, "control": []}),
+                    ("sample", {**summary, "synthetic": True})):
+        (tmp_path / "reports" / name).mkdir(parents=True)
+        (tmp_path / "reports" / name / "study-summary.json").write_text(json.dumps(s))
+    assert studies_markdown(tmp_path / "reports", tmp_path).splitlines() == [
+        "- [other](reports/other/index.html) (Özer & Subaşı): csv/ozer_cnn 55.00: reached by "
+        "the printed protocol. Control: not run on this data yet.",
+        "- [reach](docs/reach.md) (Özer & Subaşı): csv/ozer_cnn 55.00: reached by the printed "
+        "protocol. Control csv/mini_xception 64.50 ± 0.75 % (seed(s) 0, 1; 3,589 test images), "
+        "beside its README 66.00 %, beside its weights on test/ 65.55 %."]
+
+
 def test_runs_on_the_damaged_copy_are_marked_superseded(tmp_path):
     from fer_keras.reports.damaged import DAMAGED_DATA
 

@@ -163,3 +163,11 @@ def test_quick_reproduction_on_the_sample(paper, extra, sample, tmp_path):
         control = json.loads((runs / "control" / "csv-mini_xception" / "seed-0" /
                               "manifest.json").read_text())
         assert control["tf_env"]["TF_ENABLE_ONEDNN_OPTS"] == "0"
+        # the control stands beside the public figures its config quotes, in the report and
+        # in the summary the README's studies block is written from
+        summary = json.loads((report / "study-summary.json").read_text())
+        (c,) = summary["control"]
+        assert c["cell"] == "csv/mini_xception" and c["seeds"] == [0] and c["public"] == 66.0
+        assert list(c["literature"].values()) == [66.0, 65.55]
+        assert ("Public figures of the control model: face_classification README (its recipe, "
+                "64x64 input): 66.00 %") in (report / "index.html").read_text()

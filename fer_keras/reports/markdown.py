@@ -9,6 +9,7 @@ blocks is written by hand.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from .rundata import read_runs
 README_BLOCK = "papers"  # the README's table of papers
 MODELS_BLOCK = "models"  # the published models, by name (README and docs/predict.md)
 RESULTS_BLOCK = "results"  # each docs/papers/<paper>.md's results
+STUDIES_BLOCK = "studies"  # the README's reachability studies, with their controls
 
 
 class DocsError(FerKerasError):
@@ -106,6 +108,34 @@ def models_markdown(reports_root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pm(m: dict) -> str:
+    return f"{m['mean']:.2f}" + ("" if m.get("std") is None else f" ± {m['std']:.2f}")
+
+
+def studies_markdown(reports_root: Path, root: Path) -> str:
+    """One line per reachability study (reports/<study>/study-summary.json, written by its
+    report from the study folder): each claimed cell's verdict, and its control beside the
+    control's public figures."""
+    lines = []
+    for path in sorted(Path(reports_root).glob("*/study-summary.json")):
+        s = json.loads(path.read_text())
+        if s.get("synthetic"):
+            continue  # a sample is no result
+        name = path.parent.name
+        page = f"docs/{name}.md" if (Path(root) / "docs" / f"{name}.md").is_file() else \
+            f"reports/{name}/index.html"
+        verdicts = "; ".join(f"{r['cell']} {r['claim']:.2f}: {r['verdict']}" for r in s["rows"])
+        control = "; ".join(
+            f"control {c['cell']} {_pm(c['acc'])} % (seed(s) "
+            f"{', '.join(str(x) for x in c['seeds'])}; {c['test_images']:,} test images)"
+            + "".join(f", beside {label} {acc:.2f} %" for label, acc in c["literature"].items())
+            for c in s.get("control", [])) or "control: not run on this data yet"
+        lead = "**superseded** (trained on the blurred copy): " if s.get("damaged") else ""
+        lines.append(f"- [{name}]({page}) ({s.get('paper', '').split(',')[0]}): {lead}"
+                     f"{verdicts}. {control[0].upper()}{control[1:]}.")
+    return "\n".join(lines or ["No reachability study is committed yet."]) + "\n"
+
+
 def replace_block(text: str, name: str, content: str, where: Path) -> str:
     begin, end = _markers(name)
     pattern = re.compile(re.escape(begin.split(" (")[0]) + r"[^\n]*\n.*?" + re.escape(end),
@@ -129,6 +159,8 @@ def generated(root: Path, reports_root: Path) -> dict[Path, str]:
     names = papers(root)
     out[readme] = replace_block(readme.read_text(), README_BLOCK,
                                 papers_markdown(reports_root, names), readme)
+    out[readme] = replace_block(out[readme], STUDIES_BLOCK,
+                                studies_markdown(reports_root, root), readme)
     models = models_markdown(reports_root)
     out[readme] = replace_block(out[readme], MODELS_BLOCK, models, readme)
     guide = root / "docs" / "predict.md"

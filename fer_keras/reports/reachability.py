@@ -208,7 +208,10 @@ def build_reachability(root: Path, out: Path, reference: Path | None = None) -> 
         public = (control_exp or {}).get("claimed_metrics", {}).get(cell, {}).get("accuracy")
         control.append({"cell": cell, "acc": mean_std(accs), "seeds": [r.seed for r in runs],
                         "public": public, "epochs": [int(r.manifest["epochs"]) for r in runs],
-                        "notes": (control_exp or {}).get("claimed_notes", "")})
+                        "notes": (control_exp or {}).get("claimed_notes", ""),
+                        # every public figure the control's config quotes (its `literature`)
+                        "literature": (control_exp or {}).get("literature", {}),
+                        "test_images": runs[0].metrics["n"]})
     html = html_env().get_template("reachability.html.j2").render(
         study=study, studies=studies, rows=rows, oracle_png=oracle_png, control=control,
         gaps=control_gaps(control, rows), damaged=damaged_study(root),
@@ -219,7 +222,9 @@ def build_reachability(root: Path, out: Path, reference: Path | None = None) -> 
         copy_study(root, out / "runs")
     summary = {"name": study["experiment"], "paper": study.get("paper", ""), "study": True,
                "synthetic": bool(study.get("synthetic")), "damaged": damaged_study(root),
-               "rows": rows_summary(rows)}
+               "rows": rows_summary(rows),
+               "control": [{k: c[k] for k in ("cell", "acc", "seeds", "public", "literature",
+                                               "test_images")} for c in control]}
     (out / "study-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return out / "index.html"
 
