@@ -52,6 +52,11 @@ def results_markdown(view: dict) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
+def _pm(mean: float, std: float | None) -> str:
+    """A mean with its standard deviation over seeds, as every generated block writes it."""
+    return f"{mean:.2f}" + ("" if std is None else f" ± {std:.2f}")
+
+
 def _row(paper: str, view: dict | None) -> str:
     link = f"[{paper}](docs/papers/{paper}.md)"
     if view is None:
@@ -61,15 +66,15 @@ def _row(paper: str, view: dict | None) -> str:
     if h is None:
         measured = "; ".join(view["checks"][:2]) or "no claimed accuracy"
         return f"| {link} ({title}) | – | {measured} | – | – |"
-    std = "" if h["std"] is None else f" ± {h['std']:.2f}"
     seeds = ",".join(str(s) for s in prov["seeds"])
     verdict = h["verdict"]
     if prov["damaged"]:
         verdict = f"**superseded** (trained on the blurred copy): {verdict}"
     elif prov["synthetic"]:
         verdict = f"**synthetic sample, not a result**: {verdict}"
-    return (f"| {link} ({title}) | {h['claimed']:.2f} ({h['cell']}) | {h['measured']:.2f}{std} "
-            f"({h['seeds']} seed(s): {seeds}) | {h['gap']:+.2f} | {verdict} |")
+    return (f"| {link} ({title}) | {h['claimed']:.2f} ({h['cell']}) | "
+            f"{_pm(h['measured'], h['std'])} ({h['seeds']} seed(s): {seeds}) | "
+            f"{h['gap']:+.2f} | {verdict} |")
 
 
 def papers_markdown(reports_root: Path, papers: list[str]) -> str:
@@ -100,16 +105,11 @@ def models_markdown(reports_root: Path) -> str:
         m = p.measured
         if not m:
             continue  # published before the accuracy was recorded: publish it again
-        sd = "" if m["test_accuracy_sd"] is None else f" ± {m['test_accuracy_sd']:.2f}"
         claim = "–" if m["claimed_accuracy"] is None else f"{m['claimed_accuracy']}"
         lines.append(f"| `{p.name}` | `{p.model}` | seed {p.seed}: {m['test_accuracy']:.2f} | "
-                     f"{m['test_accuracy_mean']:.2f}{sd} ({len(m['seeds'])} seeds) | {claim} | "
-                     f"{m['data']}, {m['test_images']:,} |")
+                     f"{_pm(m['test_accuracy_mean'], m['test_accuracy_sd'])} "
+                     f"({len(m['seeds'])} seeds) | {claim} | {m['data']}, {m['test_images']:,} |")
     return "\n".join(lines) + "\n"
-
-
-def _pm(m: dict) -> str:
-    return f"{m['mean']:.2f}" + ("" if m.get("std") is None else f" ± {m['std']:.2f}")
 
 
 def studies_markdown(reports_root: Path, root: Path) -> str:
@@ -126,7 +126,7 @@ def studies_markdown(reports_root: Path, root: Path) -> str:
             f"reports/{name}/index.html"
         verdicts = "; ".join(f"{r['cell']} {r['claim']:.2f}: {r['verdict']}" for r in s["rows"])
         control = "; ".join(
-            f"control {c['cell']} {_pm(c['acc'])} % (seed(s) "
+            f"control {c['cell']} {_pm(c['acc']['mean'], c['acc']['std'])} % (seed(s) "
             f"{', '.join(str(x) for x in c['seeds'])}; {c['test_images']:,} test images)"
             + "".join(f", beside {label} {acc:.2f} %" for label, acc in c["literature"].items())
             for c in s.get("control", [])) or "control: not run on this data yet"
