@@ -24,6 +24,7 @@ README_BLOCK = "papers"  # the README's table of papers
 MODELS_BLOCK = "models"  # the published models, by name (README and docs/predict.md)
 RESULTS_BLOCK = "results"  # each docs/papers/<paper>.md's results
 STUDIES_BLOCK = "studies"  # the README's reachability studies, with their controls
+SUPERSEDED = "**superseded** (trained on the blurred copy): "  # before a damaged run's verdict
 
 
 class DocsError(FerKerasError):
@@ -69,7 +70,7 @@ def _row(paper: str, view: dict | None) -> str:
     seeds = ",".join(str(s) for s in prov["seeds"])
     verdict = h["verdict"]
     if prov["damaged"]:
-        verdict = f"**superseded** (trained on the blurred copy): {verdict}"
+        verdict = SUPERSEDED + verdict
     elif prov["synthetic"]:
         verdict = f"**synthetic sample, not a result**: {verdict}"
     return (f"| {link} ({title}) | {h['claimed']:.2f} ({h['cell']}) | "
@@ -130,7 +131,7 @@ def studies_markdown(reports_root: Path, root: Path) -> str:
             f"{', '.join(str(x) for x in c['seeds'])}; {c['test_images']:,} test images)"
             + "".join(f", beside {label} {acc:.2f} %" for label, acc in c["literature"].items())
             for c in s.get("control", [])) or "control: not run on this data yet"
-        lead = "**superseded** (trained on the blurred copy): " if s.get("damaged") else ""
+        lead = SUPERSEDED if s.get("damaged") else ""
         lines.append(f"- [{name}]({page}) ({s.get('paper', '').split(',')[0]}): {lead}"
                      f"{verdicts}. {control[0].upper()}{control[1:]}.")
     return "\n".join(lines or ["No reachability study is committed yet."]) + "\n"
