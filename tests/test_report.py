@@ -480,3 +480,55 @@ def test_a_study_report_rebuilt_from_its_own_copy_keeps_that_copy(tmp_path):
     # the committed study (repaired copy): the printed protocol reached every claim
     html = (copy / "index.html").read_text()
     assert "No model needed a search" in html and "damaged copy" not in html
+
+
+def _seed_run(model, seed, acc, variant="", validation="carve", train=900, scored=None,
+              val_acc=()):
+    """A SeedRun by hand: `acc` right answers out of 100 test images."""
+    import pandas as pd
+
+    from fer_keras.reports.rundata import SeedRun
+    y = np.zeros(100, dtype=int)
+    probs = np.zeros((100, 7), dtype=np.float32)
+    probs[:, 1] = 1.0
+    probs[:acc, 0], probs[:acc, 1] = 2.0, 0.0  # the first `acc` images right
+    history = pd.DataFrame({"val_accuracy": list(val_acc)})
+    return SeedRun(folder=Path("."), format="csv", model=model, seed=seed,
+                   config={"identity": {"training": {"validation": validation}}},
+                   manifest={"split": {"train": train}, "scored_epoch": scored},
+                   history=history, y=y, probs=probs, indices=np.arange(100),
+                   metrics={"accuracy": acc / 100}, examples=None, variant=variant)
+
+
+def test_a_leaking_variant_splits_its_gain_into_more_images_and_selection_on_test():
+    from fer_keras.reports.claims import variant_effects
+    runs = [
+        _seed_run("m", 0, 50, scored=2), _seed_run("m", 1, 40, scored=3),
+        # seed 0: at its twin's epoch 2 the leak scores 53 -> images +3, selection 60-53=+7
+        _seed_run("m", 0, 60, "leak", "test", 1000, 3, (0.45, 0.53, 0.60)),
+        # seed 1: at epoch 3 it scores 41 -> images +1, selection 44-41=+3
+        _seed_run("m", 1, 44, "leak", "test", 1000, 1, (0.44, 0.40, 0.41, 0.39)),
+        # another variant that validates honestly: no split of its difference
+        _seed_run("m", 0, 55, "wide", "carve", 900, 2, (0.5, 0.55)),
+    ]
+    rows = {r["cell"]: r for r in variant_effects(runs)}
+    leak = rows["csv/m+leak"]
+    assert leak["leak"] and leak["train"] == [1000] and leak["base_train"] == [900]
+    assert leak["diff"]["mean"] == pytest.approx(7.0)  # (10 + 4) / 2
+    assert leak["split_seeds"] == [0, 1]
+    assert leak["images"]["mean"] == pytest.approx(2.0)  # (3 + 1) / 2
+    assert leak["images"]["std"] == pytest.approx(np.std([3, 1], ddof=1))
+    assert leak["selection"]["mean"] == pytest.approx(5.0)  # (7 + 3) / 2
+    # the parts add up to the whole, seed by seed and so on average
+    assert leak["images"]["mean"] + leak["selection"]["mean"] == pytest.approx(leak["diff"]["mean"])
+    wide = rows["csv/m+wide"]
+    assert not wide["leak"] and wide["images"] is None and wide["selection"] is None
+
+
+def test_a_leaking_variant_that_stopped_before_its_twins_epoch_is_not_split():
+    from fer_keras.reports.claims import variant_effects
+    runs = [_seed_run("m", 0, 50, scored=5),
+            _seed_run("m", 0, 60, "leak", "test", 1000, 2, (0.5, 0.6))]
+    (row,) = variant_effects(runs)
+    assert row["diff"]["mean"] == pytest.approx(10.0)
+    assert row["images"] is None and row["selection"] is None and row["split_seeds"] == []

@@ -301,11 +301,34 @@ def literature(runs: list[SeedRun], quoted: dict) -> list[dict]:
 # ------------------------------------------------------------------------------ variants
 
 
+def scored_epoch(run: SeedRun) -> int | None:
+    """The epoch (1-based) whose weights were scored on the test split; manifests written
+    before `scored_epoch` existed give `best_epoch` (their runs restored the best weights)."""
+    epoch = run.manifest.get("scored_epoch", run.manifest.get("best_epoch"))
+    return int(epoch) if epoch else None
+
+
+def leak_at_twin_epoch(variant: SeedRun, base: SeedRun) -> float | None:
+    """A test-validated variant's test accuracy (%) at the epoch its honest twin (the main arm,
+    same seed and split) chose on its own validation part: a stopping rule that never saw the
+    test images, applied to the variant's training. The variant's validation curve IS its test
+    curve, so this needs no retraining. None when the variant stopped before that epoch."""
+    epoch = scored_epoch(base)
+    if epoch is None or "val_accuracy" not in variant.history or epoch > len(variant.history):
+        return None
+    return float(variant.history["val_accuracy"].iloc[epoch - 1]) * 100
+
+
 def variant_effects(runs: list[SeedRun]) -> list[dict]:
     """Each variant arm against its model's main arm, seed by seed on the same split:
     accuracy difference in points (mean +/- std over paired seeds); whether the variant
     selects on the test split (leakage), and both arms' training sizes, since a variant that
-    validates elsewhere may also train on more images."""
+    validates elsewhere may also train on more images.
+
+    For a leaking variant the difference splits in two (each mean +/- std over the seeds
+    where the twin's epoch exists): `images`, the variant at its twin's epoch minus the twin
+    (more training images, chosen without the test set), and `selection`, the variant minus
+    itself at that epoch (what choosing the epoch on the test images adds)."""
     base = {(r.format, r.model, r.seed): r for r in main_runs(runs)}
     out: dict[tuple, dict] = {}
     for r in runs:
@@ -315,16 +338,24 @@ def variant_effects(runs: list[SeedRun]) -> list[dict]:
         row = out.setdefault((r.format, r.model, r.variant), {
             "cell": r.cell, "base": b.cell, "seeds": [], "variant_acc": [], "base_acc": [],
             "diff": [], "leak": training_of(r).get("validation") == "test",
-            "train": set(), "base_train": set()})
+            "train": set(), "base_train": set(), "images": [], "selection": [],
+            "split_seeds": []})
         row["train"].add(r.manifest["split"]["train"])
         row["base_train"].add(b.manifest["split"]["train"])
         row["seeds"].append(r.seed)
         row["variant_acc"].append(r.metrics["accuracy"] * 100)
         row["base_acc"].append(b.metrics["accuracy"] * 100)
         row["diff"].append((r.metrics["accuracy"] - b.metrics["accuracy"]) * 100)
+        honest = leak_at_twin_epoch(r, b) if row["leak"] else None
+        if honest is not None:
+            row["split_seeds"].append(r.seed)
+            row["images"].append(honest - b.metrics["accuracy"] * 100)
+            row["selection"].append(r.metrics["accuracy"] * 100 - honest)
     for row in out.values():
         for k in ("variant_acc", "base_acc", "diff"):
             row[k] = mean_std(row[k])
+        for k in ("images", "selection"):
+            row[k] = mean_std(row[k]) if row[k] else None
         row["train"], row["base_train"] = sorted(row["train"]), sorted(row["base_train"])
     return list(out.values())
 
