@@ -8,10 +8,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
 from fer_keras.reports import build_report
+from fer_keras.reports.claims import variant_effects
+from fer_keras.reports.rundata import SeedRun
 from tests.fake_runs import write_fake_runs
 
 
@@ -485,9 +488,6 @@ def test_a_study_report_rebuilt_from_its_own_copy_keeps_that_copy(tmp_path):
 def _seed_run(model, seed, acc, variant="", validation="carve", train=900, scored=None,
               val_acc=()):
     """A SeedRun by hand: `acc` right answers out of 100 test images."""
-    import pandas as pd
-
-    from fer_keras.reports.rundata import SeedRun
     y = np.zeros(100, dtype=int)
     probs = np.zeros((100, 7), dtype=np.float32)
     probs[:, 1] = 1.0
@@ -501,7 +501,6 @@ def _seed_run(model, seed, acc, variant="", validation="carve", train=900, score
 
 
 def test_a_leaking_variant_splits_its_gain_into_more_images_and_selection_on_test():
-    from fer_keras.reports.claims import variant_effects
     runs = [
         _seed_run("m", 0, 50, scored=2), _seed_run("m", 1, 40, scored=3),
         # seed 0: at its twin's epoch 2 the leak scores 53 -> images +3, selection 60-53=+7
@@ -526,7 +525,6 @@ def test_a_leaking_variant_splits_its_gain_into_more_images_and_selection_on_tes
 
 
 def test_a_leaking_variant_that_stopped_before_its_twins_epoch_is_not_split():
-    from fer_keras.reports.claims import variant_effects
     runs = [_seed_run("m", 0, 50, scored=5),
             _seed_run("m", 0, 60, "leak", "test", 1000, 2, (0.5, 0.6))]
     (row,) = variant_effects(runs)

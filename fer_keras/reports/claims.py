@@ -343,14 +343,15 @@ def variant_effects(runs: list[SeedRun]) -> list[dict]:
         row["train"].add(r.manifest["split"]["train"])
         row["base_train"].add(b.manifest["split"]["train"])
         row["seeds"].append(r.seed)
-        row["variant_acc"].append(r.metrics["accuracy"] * 100)
-        row["base_acc"].append(b.metrics["accuracy"] * 100)
+        acc, base_acc = r.metrics["accuracy"] * 100, b.metrics["accuracy"] * 100
+        row["variant_acc"].append(acc)
+        row["base_acc"].append(base_acc)
         row["diff"].append((r.metrics["accuracy"] - b.metrics["accuracy"]) * 100)
         honest = leak_at_twin_epoch(r, b) if row["leak"] else None
         if honest is not None:
             row["split_seeds"].append(r.seed)
-            row["images"].append(honest - b.metrics["accuracy"] * 100)
-            row["selection"].append(r.metrics["accuracy"] * 100 - honest)
+            row["images"].append(honest - base_acc)
+            row["selection"].append(acc - honest)
     for row in out.values():
         for k in ("variant_acc", "base_acc", "diff"):
             row[k] = mean_std(row[k])
