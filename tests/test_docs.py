@@ -67,6 +67,21 @@ def test_each_run_no_better_than_the_largest_class_has_a_line_of_its_own(tmp_pat
             "sad for 90 % of the images)") in lines
 
 
+def test_the_readme_row_names_the_seeds_of_its_headline_cell_not_the_papers(tmp_path):
+    """A cell still training has fewer seeds than the paper: its row must say which it has."""
+    from fer_keras.reports.markdown import papers_markdown
+
+    runs = write_fake_runs(tmp_path / "fake" / "runs", seeds=(0, 1, 2))
+    cell = paper_view(runs)["headline"]["cell"]
+    shutil.rmtree(runs / cell.replace("/", "-") / "seed-2")
+    accs = []
+    for seed in (0, 1):
+        z = np.load(runs / cell.replace("/", "-") / f"seed-{seed}" / "predictions.npz")
+        accs.append(accuracy_score(z["labels"], z["probs"].argmax(1)) * 100)
+    row = papers_markdown(tmp_path, ["fake"]).splitlines()[2]
+    assert f"| {np.mean(accs):.2f} ± {np.std(accs, ddof=1):.2f} (2 seed(s): 0,1) |" in row
+
+
 def test_the_studies_block_sets_each_verdict_and_the_control_beside_its_public_figures(
         tmp_path):
     from fer_keras.reports.markdown import studies_markdown

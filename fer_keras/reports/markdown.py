@@ -67,7 +67,8 @@ def _row(paper: str, view: dict | None) -> str:
     if h is None:
         measured = "; ".join(view["checks"][:2]) or "no claimed accuracy"
         return f"| {link} ({title}) | – | {measured} | – | – |"
-    seeds = ",".join(str(s) for s in prov["seeds"])
+    # the headline cell's own seeds, not the paper's: a cell still training has fewer
+    seeds = ",".join(str(s) for s in h["seed_list"])
     verdict = h["verdict"]
     if prov["damaged"]:
         verdict = SUPERSEDED + verdict
