@@ -198,6 +198,16 @@ def test_synthetic_runs_are_labelled(tmp_path):
         d["data"]["synthetic"] = True
         m.write_text(json.dumps(d))
     assert "Synthetic data." in build_report(runs, tmp_path / "out").read_text()
+    # the scoreboard lists results only: a sample's report (`make demo`) stays out of it
+    from fer_keras.reports import build_index
+
+    real = write_fake_runs(tmp_path / "runs" / "real")
+    build_report(runs, tmp_path / "reports" / "demo")
+    build_report(real, tmp_path / "reports" / "real")
+    top = build_index(tmp_path / "reports").read_text()
+    assert 'href="real/index.html"' in top and "demo" not in top
+    csv = (tmp_path / "reports" / "results.csv").read_text()
+    assert {line.split(",")[0] for line in csv.splitlines()[1:]} == {"real"}
 
 
 def test_the_report_package_never_imports_training_code():

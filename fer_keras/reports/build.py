@@ -276,6 +276,8 @@ def build_index(reports_root: Path) -> Path:
     entries, rows = [], []
     for s in sorted(reports_root.glob("*/summary.json")):
         summary = json.loads(s.read_text())
+        if summary.get("synthetic"):
+            continue  # the synthetic sample (`make demo`) is no result: it has its own report
         entries.append({"dir": s.parent.name, **summary})
         for t in summary["table1"]:
             row = {"report": s.parent.name, "paper": summary.get("paper", ""),
@@ -286,14 +288,15 @@ def build_index(reports_root: Path) -> Path:
                             f"{key}_std": "" if m["std"] is None else f"{m['std']:.4f}",
                             f"{key}_paper": "" if m["paper"] is None else m["paper"]})
             rows.append(row)
-    studies = [{"dir": s.parent.name, **json.loads(s.read_text())}
-               for s in sorted(reports_root.glob("*/study-summary.json"))]
+    studies = [{"dir": s.parent.name, **summary}
+               for s in sorted(reports_root.glob("*/study-summary.json"))
+               if not (summary := json.loads(s.read_text())).get("synthetic")]
     # `fer-keras data audit --json` outputs kept beside the reports: their warnings head the
     # scoreboard (the data every report below was made from)
     audits = [{"path": a.relative_to(reports_root).as_posix(),
                "warnings": json.loads(a.read_text()).get("quality_shifts", [])}
               for a in sorted(reports_root.glob("*/audit.json"))]
-    claimed = [row for e in entries if not e.get("synthetic")  # a sample is no result
+    claimed = [row for e in entries
                for row in figures.claim_rows(e["table1"], f"{e['dir']}: ",
                                              superseded=bool(e.get("damaged")))]
     chart = (figures.claims_vs_measured(claimed, reports_root / "claims.png",
