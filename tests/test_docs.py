@@ -54,6 +54,19 @@ def test_results_markdown_holds_the_runs_numbers(tmp_path):
     assert "#### Two-way ANOVA" in text and "#### McNemar tests" in text
 
 
+def test_results_markdown_says_what_the_preprocessing_did(tmp_path):
+    runs = write_fake_runs(tmp_path / "runs")
+    done = {"abs_angle_max": 42.55, "abs_angle_median": 4.5, "abs_angle_p90": 14.61,
+            "align": True, "clahe": True, "images": 35887, "left_unrotated_over_cap": 0,
+            "max_angle_deg": 45.0, "rotated": 35887}
+    for path in runs.glob("csv-ozer_cnn/seed-*/manifest.json"):
+        manifest = json.loads(path.read_text())
+        path.write_text(json.dumps({**manifest, "preprocess": done}))
+    lines = results_markdown(paper_view(runs)).splitlines()
+    assert "| csv/ozer_cnn | 35887 | 35887 | 0 (cap 45.0) | 4.5 | 14.61 | 42.55 | yes |" in lines
+    assert not any(line.startswith("| csv/ozer_cnn_lstm | 150 |") for line in lines)
+
+
 def test_each_run_no_better_than_the_largest_class_has_a_line_of_its_own(tmp_path):
     view = paper_view(write_fake_runs(tmp_path / "runs"))
     stuck = {"cell": "csv/ozer_cnn", "accuracy": 12.5, "majority": "happy",
@@ -141,7 +154,7 @@ def test_index_rewrites_the_blocks_and_leaves_the_prose(tmp_path):
     assert update_docs(root, root / "reports") == []  # a second run changes nothing
 
 
-@pytest.mark.parametrize("paper", ["ozer", "wasey", "xu"])
+@pytest.mark.parametrize("paper", ["ozer", "wasey", "xu", "ashok", "emotionnet"])
 def test_the_rerun_papers_commit_no_cell_trained_on_the_blurred_copy(paper):
     from fer_keras.reports.damaged import damage_of
 
