@@ -234,6 +234,11 @@ def test_the_report_states_a_verdict_per_claimed_cell(study, tmp_path):
                              storage=f"sqlite:///{tmp_path / 'reach' / 'runs' / 'study.db'}")
     assert len(copy.trials) == 3
     assert (tmp_path / "reach" / "trials-csv-ozer_cnn.png").stat().st_size > 0
+    # the scoreboard lists studies on FER-2013; this one ran on the synthetic sample
+    assert summary["synthetic"] is True
+    assert "reach/index.html" not in build_index(tmp_path).read_text()
+    (tmp_path / "reach" / "study-summary.json").write_text(
+        json.dumps({**summary, "synthetic": False}))
     scoreboard = build_index(tmp_path).read_text()
     assert "Reachability studies" in scoreboard and "reach/index.html" in scoreboard
 
