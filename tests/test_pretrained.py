@@ -26,10 +26,9 @@ OZER = ("ozer/csv-ozer_cnn", "ozer/csv-ozer_cnn_lstm", "ozer/directory-ozer_cnn"
 def test_published_models_are_listed_with_the_accuracy_their_runs_measured():
     found = {m.name: m for m in available()}
     assert set(OZER) <= set(found)
-    for name in OZER:
-        m = found[name]
-        cell = name.split("/")[1]
-        runs = ROOT / "reports" / "ozer" / "runs" / cell
+    for name, m in found.items():  # every published model, each against its paper's runs
+        paper, cell = name.split("/")
+        runs = ROOT / "reports" / paper / "runs" / cell
         acc = {int(p.parent.name.split("-")[1]): json.loads(p.read_text())["accuracy"] * 100
                for p in runs.glob("seed-*/metrics.json")}
         assert m.measured["seeds"] == sorted(acc) and m.seed in acc
