@@ -268,19 +268,25 @@ SCOREBOARD_COLUMNS = ("report", "paper", "cell", "seeds", *(
     f"{key}_{part}" for key, _ in METRICS for part in ("mean", "std", "paper")))
 
 
+def result_summaries(reports_root: Path, file: str) -> list[tuple[str, dict]]:
+    """(report folder name, contents) of each report's `file` (summary.json or
+    study-summary.json) under reports/, leaving out those of the synthetic sample (`make
+    demo`): no result, it has its own report but no place on the scoreboard or in the README."""
+    found = ((p.parent.name, json.loads(p.read_text()))
+             for p in sorted(Path(reports_root).glob(f"*/{file}")))
+    return [(name, s) for name, s in found if not s.get("synthetic")]
+
+
 def build_index(reports_root: Path) -> Path:
     """The suite's scoreboard: reports/index.html, one row per report (paper) with its
     headline claim, our measured value, the gap and a verdict, then every cell; and
     reports/results.csv, one row per report and cell (mean, std and claim of each metric)."""
     reports_root = Path(reports_root)
     entries, rows = [], []
-    for s in sorted(reports_root.glob("*/summary.json")):
-        summary = json.loads(s.read_text())
-        if summary.get("synthetic"):
-            continue  # the synthetic sample (`make demo`) is no result: it has its own report
-        entries.append({"dir": s.parent.name, **summary})
+    for name, summary in result_summaries(reports_root, "summary.json"):
+        entries.append({"dir": name, **summary})
         for t in summary["table1"]:
-            row = {"report": s.parent.name, "paper": summary.get("paper", ""),
+            row = {"report": name, "paper": summary.get("paper", ""),
                    "cell": t["cell"], "seeds": len(t["seeds"])}
             for key, _ in METRICS:
                 m = t["metrics"][key]
@@ -288,9 +294,8 @@ def build_index(reports_root: Path) -> Path:
                             f"{key}_std": "" if m["std"] is None else f"{m['std']:.4f}",
                             f"{key}_paper": "" if m["paper"] is None else m["paper"]})
             rows.append(row)
-    studies = [{"dir": s.parent.name, **summary}
-               for s in sorted(reports_root.glob("*/study-summary.json"))
-               if not (summary := json.loads(s.read_text())).get("synthetic")]
+    studies = [{"dir": name, **summary}
+               for name, summary in result_summaries(reports_root, "study-summary.json")]
     # `fer-keras data audit --json` outputs kept beside the reports: their warnings head the
     # scoreboard (the data every report below was made from)
     audits = [{"path": a.relative_to(reports_root).as_posix(),

@@ -9,14 +9,13 @@ blocks is written by hand.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from ..cellfiles import FINISHED_GLOB
 from ..errors import FerKerasError
 from ..pretrained import published_in
-from .build import report_view
+from .build import report_view, result_summaries
 from .render import markdown_env
 from .rundata import read_runs
 
@@ -119,11 +118,7 @@ def studies_markdown(reports_root: Path, root: Path) -> str:
     report from the study folder): each claimed cell's verdict, and its control beside the
     control's public figures."""
     lines = []
-    for path in sorted(Path(reports_root).glob("*/study-summary.json")):
-        s = json.loads(path.read_text())
-        if s.get("synthetic"):
-            continue  # a sample is no result
-        name = path.parent.name
+    for name, s in result_summaries(reports_root, "study-summary.json"):
         page = f"docs/{name}.md" if (Path(root) / "docs" / f"{name}.md").is_file() else \
             f"reports/{name}/index.html"
         verdicts = "; ".join(f"{r['cell']} {r['claim']:.2f}: {r['verdict']}" for r in s["rows"])
