@@ -412,5 +412,4 @@ def headline(table1: list[dict], runs: list[SeedRun], proposed: str) -> dict | N
     verdict = ("reached" if gap >= 0 else "within noise" if -gap <= spread
                else f"not reached ({gap:+.1f} points)")
     return {"cell": chosen["cell"], "claimed": a["paper"], "measured": a["mean"],
-            "std": a["std"], "seeds": len(chosen["seeds"]), "seed_list": list(chosen["seeds"]),
-            "gap": gap, "verdict": verdict}
+            "std": a["std"], "seeds": list(chosen["seeds"]), "gap": gap, "verdict": verdict}

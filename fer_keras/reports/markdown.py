@@ -67,14 +67,14 @@ def _row(paper: str, view: dict | None) -> str:
         measured = "; ".join(view["checks"][:2]) or "no claimed accuracy"
         return f"| {link} ({title}) | – | {measured} | – | – |"
     # the headline cell's own seeds, not the paper's: a cell still training has fewer
-    seeds = ",".join(str(s) for s in h["seed_list"])
+    seeds = ",".join(str(s) for s in h["seeds"])
     verdict = h["verdict"]
     if prov["damaged"]:
         verdict = SUPERSEDED + verdict
     elif prov["synthetic"]:
         verdict = f"**synthetic sample, not a result**: {verdict}"
     return (f"| {link} ({title}) | {h['claimed']:.2f} ({h['cell']}) | "
-            f"{_pm(h['measured'], h['std'])} ({h['seeds']} seed(s): {seeds}) | "
+            f"{_pm(h['measured'], h['std'])} ({len(h['seeds'])} seed(s): {seeds}) | "
             f"{h['gap']:+.2f} | {verdict} |")
 
 
