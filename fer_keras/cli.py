@@ -265,6 +265,9 @@ def cmd_index(args) -> int:
     from .reports import build_index
     from .reports.markdown import update_docs
 
+    if not Path(args.reports).is_dir():  # a mistyped path would become an empty scoreboard
+        raise UsageError(f"{args.reports}: no such folder; expected the reports folder "
+                         "(one folder per report, e.g. reports)")
     reports = output_folder(args.reports, "the index")
     print(f"index: {build_index(reports)}")
     docs = Path(args.docs) if args.docs else Path(reports).resolve().parent

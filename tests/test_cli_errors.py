@@ -146,6 +146,8 @@ CASES = [
      ": no finished cells; expected <format>-<model>/seed-<n>/done.json below it"),
     ("report --out is a file", ["report", "{t}", "--out", "{setup}"], _a_file,
      "file.txt: is a file; expected a folder there for the report"),
+    ("index of a missing folder", ["index", "{t}/none"], None,
+     "none: no such folder; expected the reports folder (one folder per report, e.g. reports)"),
 ]
 
 
