@@ -21,7 +21,7 @@ import numpy as np
 
 from .data.pipeline import EpochClock, reseed
 from .metrics import compute_metrics
-from .provenance import atomic_path, write_csv
+from .provenance import atomic_path, write_csv, write_json
 
 
 def plateau_state(values: list[float], patience: int | None = None) -> tuple[float, int]:
@@ -107,6 +107,27 @@ class HistoryLog(keras.callbacks.Callback):
         logs = logs or {}
         self.rows.append({"epoch": epoch, **{k: logs[k] for k in sorted(logs)}})
         write_csv(self.path, self.rows)
+
+
+class EpochTimes(keras.callbacks.Callback):
+    """The wall-clock seconds of every epoch (training and validation), rewritten whole after
+    each one to a JSON list, so the manifest can give a cell's whole training time across the
+    sessions it was resumed in. `past`: the times of the epochs a resumed run keeps, or None
+    when they are unknown (a backup made before this file existed): then nothing is written
+    and the cell's total stays unknown rather than counting its last session only."""
+
+    def __init__(self, path, past: list[float] | None):
+        super().__init__()
+        self.path, self.seconds = path, None if past is None else list(past)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.seconds is not None:
+            self.seconds.append(round(time.perf_counter() - self.t0, 1))
+            self.path.parent.mkdir(parents=True, exist_ok=True)  # the backup's folder
+            write_json(self.path, self.seconds)
 
 
 class Progress(keras.callbacks.Callback):

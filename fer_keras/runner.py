@@ -45,6 +45,7 @@ import tensorflow as tf
 from .callbacks import (
     AtomicModelCheckpoint,
     EpochSeeds,
+    EpochTimes,
     HistoryLog,
     Progress,
     ResumableEarlyStopping,
@@ -55,6 +56,7 @@ from .callbacks import (
 from .cellfiles import (
     BACKUP_DIR,
     CHECKPOINT_FILE,
+    EPOCH_TIMES_FILE,
     EXAMPLES_FILE,
     HISTORY_FILE,
     INFERENCE_FILE,
@@ -317,6 +319,17 @@ def _backup_epoch(backup: Path) -> int:
 
 
 
+def epoch_times(backup: Path, epochs: int) -> list[float] | None:
+    """The seconds of the first `epochs` epochs as the backup's EPOCH_TIMES_FILE holds them;
+    None where it holds fewer (a backup begun before the file existed): the cell's whole
+    training time is then unknown."""
+    try:
+        seconds = json.loads((backup / EPOCH_TIMES_FILE).read_text())
+    except (OSError, ValueError):
+        seconds = []
+    return seconds[:epochs] if len(seconds) >= epochs else None
+
+
 def resume_point(folder: Path, cfg: ExperimentConfig, label: str) -> tuple[list[dict], bool]:
     """What an unfinished cell resumes from: the history rows of the epochs its backup holds,
     and whether its training had ended (only its evaluation and record were missing). All or
@@ -386,6 +399,8 @@ def train(cp: CellPlan, model: keras.Model, spec: InputSpec, data: FerData, resu
             folder / CHECKPOINT_FILE, monitor="val_loss", save_best_only=cfg.select == "best",
             initial_value_threshold=plateau_state(val_losses)[0] if val_losses else None),
         HistoryLog(history_path, past),
+        # before the backup: it then holds at least the backup's epochs (epoch_times)
+        EpochTimes(backup / EPOCH_TIMES_FILE, epoch_times(backup, len(past))),
         keras.callbacks.BackupAndRestore(backup, double_checkpoint=True,
                                          delete_checkpoint=False),
         Progress(label, cfg.max_epochs),
@@ -493,6 +508,10 @@ def record(cp: CellPlan, opts: RunOptions, data: FerData, prepared: Preprocessed
         "finished": now(),
         "resumed": training.resumed,
         "train_seconds_this_session": round(training.seconds, 1),
+        # every epoch's seconds, over all the sessions a resumed cell was trained in; None
+        # where a resumed cell's earlier epochs were not timed
+        "epoch_seconds": (times := epoch_times(folder / BACKUP_DIR, len(history))),
+        "train_seconds": None if times is None else round(sum(times), 1),
         "epochs": len(history),
         "best_epoch": best_epoch,
         "scored_epoch": len(history) if cfg.select == "last" else best_epoch,

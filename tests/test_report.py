@@ -540,3 +540,34 @@ def test_a_leaking_variant_that_stopped_before_its_twins_epoch_is_not_split():
     (row,) = variant_effects(runs)
     assert row["diff"]["mean"] == pytest.approx(10.0)
     assert row["images"] is None and row["selection"] is None and row["split_seeds"] == []
+
+
+def test_training_time_is_each_runs_whole_time_and_marks_a_last_session_only(tmp_path):
+    """A run timed over all its sessions (manifest train_seconds) counts whole; an older
+    resumed run records only its last session: its minutes carry "≥", the seconds an epoch
+    leave it out and the total says it is a lower bound."""
+    from fer_keras.reports.build import report_view
+    from fer_keras.reports.markdown import results_markdown
+    from fer_keras.reports.rundata import read_runs
+
+    runs = write_fake_runs(tmp_path / "runs" / "t", seeds=(0, 1))
+    edits = {  # (cell, seed): manifest changes; every other run: 60 s, 6 epochs, not resumed
+        ("csv-ozer_cnn", 0): {"resumed": True, "train_seconds_this_session": 30.0,
+                              "epoch_seconds": [20.0] * 6, "train_seconds": 120.0},
+        ("csv-ozer_cnn", 1): {"resumed": True, "train_seconds_this_session": 42.0}}
+    for key, change in edits.items():
+        path = runs / key[0] / f"seed-{key[1]}" / "manifest.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+    view = report_view(*read_runs(runs))
+    rows = {t["cell"]: t for t in view["training_time"]}
+    cnn = rows["csv/ozer_cnn"]
+    assert (cnn["seeds"], cnn["epochs"], cnn["minutes"], cnn["whole"]) == (
+        [0, 1], [6, 6], [2.0, 0.7], [True, False])
+    assert cnn["seconds_per_epoch"] == 20  # 120 s / 6 epochs; the partial run left out
+    assert rows["csv/ozer_cnn_lstm"]["seconds_per_epoch"] == 10  # 60 s / 6 epochs
+    # 6 runs of 60 s, one of 120 s and one of 42 s (its last session)
+    assert view["prov"]["train_minutes"] == round((6 * 60 + 120 + 42) / 60, 1)
+    assert view["prov"]["train_minutes_partial"] == 1
+    text = results_markdown(view)
+    assert "| csv/ozer_cnn | 0, 1 | 6, 6 | 2.0, ≥ 0.7 | 20 | – |" in text
+    assert "(at least: 1 resumed run(s) record only their last session)" in text

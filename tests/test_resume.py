@@ -55,6 +55,7 @@ def test_killed_and_resumed_run_equals_the_uninterrupted_one(sample, tmp_path, u
     out = tmp_path / "killed"
     history = out / CELL / "history.csv"
     killed_rows = _kill_after(_command(sample, out), history, kill_after)
+    killed_times = json.loads((out / CELL / "backup" / "epoch_seconds.json").read_text())
     log = subprocess.run(_command(sample, out), cwd=ROOT, check=True, capture_output=True,
                          text=True).stdout
     resumed = out / CELL
@@ -63,6 +64,10 @@ def test_killed_and_resumed_run_equals_the_uninterrupted_one(sample, tmp_path, u
     assert found and int(found[1]) in (kill_after - 1, kill_after), log
     manifest = json.loads((resumed / "manifest.json").read_text())
     assert manifest["resumed"] is True and manifest["epochs"] == 6
+    # the training time counts the killed session's epochs too, as that session timed them
+    times, kept = manifest["epoch_seconds"], int(found[1])
+    assert len(times) == 6 and times[:kept] == killed_times[:kept] and min(times) > 0
+    assert manifest["train_seconds"] == round(sum(times), 1)
     rows = history.read_text().splitlines()
     assert [int(r.split(",")[0]) for r in rows[1:]] == list(range(6))
     assert rows[1] == killed_rows[1]  # epochs the backup held were kept, not trained again
@@ -70,6 +75,8 @@ def test_killed_and_resumed_run_equals_the_uninterrupted_one(sample, tmp_path, u
         assert (resumed / name).read_bytes() == (uninterrupted / name).read_bytes(), name
     whole = json.loads((uninterrupted / "manifest.json").read_text())
     assert manifest["best_epoch"] == whole["best_epoch"]
+    assert len(whole["epoch_seconds"]) == 6 and whole["resumed"] is False
+    assert whole["train_seconds"] == round(sum(whole["epoch_seconds"]), 1)
 
 
 def test_an_epochs_random_draws_depend_on_seed_and_epoch_only():
@@ -183,3 +190,20 @@ def test_kill_loop_every_interrupted_run_ends_as_the_uninterrupted_one(sample, t
     for name in COMPARED:
         assert (out / CELL / name).read_bytes() == (uninterrupted / name).read_bytes(), name
     assert not (out / CELL / "backup").exists()
+
+
+def test_epoch_times_keep_the_backups_epochs_or_say_they_are_unknown(tmp_path):
+    """What a resumed cell's earlier epochs took: the first `epochs` times the backup holds
+    (one more is there when a kill fell between the time and the backup); none when it holds
+    fewer (a backup begun before epoch times were kept): the total is then unknown, not the
+    last session's."""
+    from fer_keras.runner import epoch_times
+
+    assert epoch_times(tmp_path, 0) == []  # a fresh cell
+    assert epoch_times(tmp_path, 3) is None  # an older backup: no times
+    (tmp_path / "epoch_seconds.json").write_text("[10.5, 11.0, 12.25, 9.0]")
+    assert epoch_times(tmp_path, 3) == [10.5, 11.0, 12.25]
+    assert epoch_times(tmp_path, 4) == [10.5, 11.0, 12.25, 9.0]
+    assert epoch_times(tmp_path, 5) is None
+    (tmp_path / "epoch_seconds.json").write_text("[10.5, 11")  # cut short: unknown
+    assert epoch_times(tmp_path, 1) is None

@@ -6,6 +6,7 @@ import json
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
+from statistics import median
 
 from ..cellfiles import EXPERIMENT_FILE, RESULTS_FILE
 from ..labels import CLASS_NAMES
@@ -49,6 +50,32 @@ def auc_table(runs: list[SeedRun], claimed: dict | None) -> list[dict]:
     return rows
 
 
+def train_seconds(manifest: dict) -> tuple[float, bool]:
+    """A run's training seconds and whether they are its whole training time: the sum of its
+    timed epochs over every session it was trained in (manifest `train_seconds`, recorded
+    since 2026-12-01), else the seconds of its last session, whole only if never resumed."""
+    if manifest.get("train_seconds") is not None:
+        return manifest["train_seconds"], True
+    return manifest["train_seconds_this_session"], not manifest.get("resumed", False)
+
+
+def training_time(cells: dict[str, list[SeedRun]]) -> list[dict]:
+    """Per cell: each run's epochs and training minutes (whole or its last session only), and
+    the median seconds an epoch (training and validation) over the runs timed whole."""
+    rows = []
+    for cell, cruns in cells.items():
+        timed = [(r.manifest["epochs"], *train_seconds(r.manifest)) for r in cruns]
+        per_epoch = [s / n for n, s, whole in timed if whole and n]
+        threads = {(r.manifest.get("threads") or {}).get("intra_op") for r in cruns}
+        rows.append({"cell": cell, "seeds": [r.seed for r in cruns],
+                     "epochs": [n for n, _, _ in timed],
+                     "minutes": [round(s / 60, 1) for _, s, _ in timed],
+                     "whole": [whole for _, _, whole in timed],
+                     "threads": sorted(t for t in threads if t is not None),
+                     "seconds_per_epoch": round(median(per_epoch)) if per_epoch else None})
+    return rows
+
+
 def provenance(runs: list[SeedRun]) -> dict:
     mans = [r.manifest for r in runs]
     data = {}
@@ -79,7 +106,9 @@ def provenance(runs: list[SeedRun]) -> dict:
         "git_dirty_files": sorted({f for m in mans for f in m.get("git_dirty_files", [])}),
         "started": min(m["started"] for m in mans),
         "finished": max(m["finished"] for m in mans),
-        "train_minutes": round(sum(m["train_seconds_this_session"] for m in mans) / 60, 1),
+        "train_minutes": round(sum(train_seconds(m)[0] for m in mans) / 60, 1),
+        # resumed runs whose earlier sessions were not timed: the total is a lower bound
+        "train_minutes_partial": sum(not train_seconds(m)[1] for m in mans),
         "strategy": sorted({m["strategy"] for m in mans}),
         "synthetic": any(m["data"].get("synthetic") for m in mans),
         "precision": sorted({"mixed float16" if m.get("mixed_precision") else "float32"
@@ -167,7 +196,8 @@ def report_view(experiment: dict, runs: list[SeedRun]) -> dict:
         "example_cell": next((c for c in claimed_auc if c in cells), next(iter(cells))),
         "anova": stats.two_way_anova(factorial), "main_effects": main_effects,
         "factorial": len(main_effects["format"]) > 1, "mcnemar": mcnemar,
-        "prov": provenance(runs), "class_names": CLASS_NAMES, "protocol": claims.protocol(runs),
+        "prov": provenance(runs), "training_time": training_time(cells),
+        "class_names": CLASS_NAMES, "protocol": claims.protocol(runs),
         "ranking": claims.ranking(t1, runs), "proposed": proposed, "proposed_vs": proposed_vs,
         "class_weights": claims.class_weights_used(
             runs, experiment.get("claimed_class_weights", {})),
