@@ -78,6 +78,7 @@ def training_time(cells: dict[str, list[SeedRun]]) -> list[dict]:
 
 def provenance(runs: list[SeedRun]) -> dict:
     mans = [r.manifest for r in runs]
+    timed = [train_seconds(m) for m in mans]
     data = {}
     for r in runs:
         d = r.manifest["data"]
@@ -106,9 +107,9 @@ def provenance(runs: list[SeedRun]) -> dict:
         "git_dirty_files": sorted({f for m in mans for f in m.get("git_dirty_files", [])}),
         "started": min(m["started"] for m in mans),
         "finished": max(m["finished"] for m in mans),
-        "train_minutes": round(sum(train_seconds(m)[0] for m in mans) / 60, 1),
+        "train_minutes": round(sum(s for s, _ in timed) / 60, 1),
         # resumed runs whose earlier sessions were not timed: the total is a lower bound
-        "train_minutes_partial": sum(not train_seconds(m)[1] for m in mans),
+        "train_minutes_partial": sum(not whole for _, whole in timed),
         "strategy": sorted({m["strategy"] for m in mans}),
         "synthetic": any(m["data"].get("synthetic") for m in mans),
         "precision": sorted({"mixed float16" if m.get("mixed_precision") else "float32"
