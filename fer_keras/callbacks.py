@@ -119,31 +119,33 @@ class EpochTimes(keras.callbacks.Callback):
     def __init__(self, path, past: list[float] | None):
         super().__init__()
         self.path, self.seconds = path, None if past is None else list(past)
+        self.last: float | None = None  # the latest epoch's seconds, for Progress
 
     def on_epoch_begin(self, epoch, logs=None):
         self.t0 = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
+        self.last = round(time.perf_counter() - self.t0, 1)
         if self.seconds is not None:
-            self.seconds.append(round(time.perf_counter() - self.t0, 1))
+            self.seconds.append(self.last)
             self.path.parent.mkdir(parents=True, exist_ok=True)  # the backup's folder
             write_json(self.path, self.seconds)
 
 
 class Progress(keras.callbacks.Callback):
-    """One line per epoch: which cell of how many, epoch, metrics, learning rate, and ETA."""
+    """One line per epoch: which cell of how many, epoch, metrics, learning rate, and ETA.
+    The epoch's seconds are those `clock` (an EpochTimes earlier in the callback list)
+    measured, so the log and the manifest give the same time; the ETA is the median epoch of
+    this session times the epochs left."""
 
-    def __init__(self, label: str, max_epochs: int, stream=None):
+    def __init__(self, label: str, max_epochs: int, clock: EpochTimes, stream=None):
         super().__init__()
-        self.label, self.max_epochs, self.stream = label, max_epochs, stream
+        self.label, self.max_epochs, self.clock, self.stream = label, max_epochs, clock, stream
         self.times: list[float] = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.t0 = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        self.times.append(time.perf_counter() - self.t0)
+        self.times.append(self.clock.last)
         per = float(np.median(self.times))
         left = (self.max_epochs - epoch - 1) * per
         lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))

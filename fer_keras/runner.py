@@ -394,16 +394,17 @@ def train(cp: CellPlan, model: keras.Model, spec: InputSpec, data: FerData, resu
         callbacks.append(ResumableReduceLROnPlateau(
             val_losses, past[-1].get("learning_rate") if past else None, monitor="val_loss",
             patience=cfg.reduce_lr_patience, factor=cfg.reduce_lr_factor, min_lr=cfg.min_lr))
+    clock = EpochTimes(backup / EPOCH_TIMES_FILE, epoch_times(backup, len(past)))
     callbacks += [
         AtomicModelCheckpoint(
             folder / CHECKPOINT_FILE, monitor="val_loss", save_best_only=cfg.select == "best",
             initial_value_threshold=plateau_state(val_losses)[0] if val_losses else None),
         HistoryLog(history_path, past),
         # before the backup: it then holds at least the backup's epochs (epoch_times)
-        EpochTimes(backup / EPOCH_TIMES_FILE, epoch_times(backup, len(past))),
+        clock,
         keras.callbacks.BackupAndRestore(backup, double_checkpoint=True,
                                          delete_checkpoint=False),
-        Progress(label, cfg.max_epochs),
+        Progress(label, cfg.max_epochs, clock),
     ]
     if cfg.test_curve:  # an oracle, written beside the history; no callback reads it
         callbacks.append(TestCurve(

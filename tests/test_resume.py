@@ -207,3 +207,27 @@ def test_epoch_times_keep_the_backups_epochs_or_say_they_are_unknown(tmp_path):
     assert epoch_times(tmp_path, 5) is None
     (tmp_path / "epoch_seconds.json").write_text("[10.5, 11")  # cut short: unknown
     assert epoch_times(tmp_path, 1) is None
+
+
+def test_progress_line_gives_the_epoch_time_the_manifest_keeps(tmp_path):
+    """The per-epoch log line and epoch_seconds.json (the manifest's epoch_seconds) come from
+    one timer: the seconds printed for each epoch are the seconds written."""
+    import io
+
+    import keras
+    import numpy as np
+
+    from fer_keras.callbacks import EpochTimes, Progress
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    clock, stream = EpochTimes(tmp_path / "backup" / "epoch_seconds.json", [7.5]), io.StringIO()
+    x, y = np.zeros((8, 4), "float32"), np.zeros(8, "int64")
+    model.fit(x, y, epochs=3, verbose=0, validation_data=(x, y),
+              callbacks=[clock, Progress("[cell 1/1]", 3, clock, stream=stream)])
+    written = json.loads((tmp_path / "backup" / "epoch_seconds.json").read_text())
+    lines = stream.getvalue().splitlines()
+    assert len(written) == 4 and written[0] == 7.5  # the kept epoch, then this session's 3
+    assert [line.split()[3] for line in lines] == ["1/3", "2/3", "3/3"]
+    printed = [float(re.search(r" ([0-9.]+)s/epoch", line)[1]) for line in lines]
+    assert printed == written[1:]
