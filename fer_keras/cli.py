@@ -450,7 +450,14 @@ EXAMPLES = {
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Every option's default in its help; the example below kept as written."""
+    """Every option's default in its help, once: not where the help already says it in words
+    ("default: $FER2013_DIR") nor where there is none to say ("(default: None)"); the example
+    below kept as written."""
+
+    def _get_help_string(self, action):
+        if action.default is None or "(default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _commands(sub):

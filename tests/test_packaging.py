@@ -73,3 +73,19 @@ def test_every_option_has_help_and_every_command_an_example():
     assert listed.index("predict") < listed.index("run")  # predict among the first commands
     assert "(default: dlib)" in next(s for f, _, s in _commands(parser)
                                      if f == "predict").format_help()
+
+
+def test_every_default_is_stated_once_and_none_is_not_stated():
+    """argparse appends "(default: X)" to every option; an option whose help already says its
+    default in words, or which has none (None), would read "(default: ...) (default: None)"."""
+    checked = 0
+    for full, _, sub in _commands(build_parser()):
+        for action in sub._actions:
+            if action.help and not isinstance(action, argparse._SubParsersAction):
+                shown = sub._get_formatter()._expand_help(action)  # as --help prints it
+                assert "(default: None)" not in shown, (full, shown)
+                assert shown.count("(default") <= 1, (full, shown)
+                checked += 1
+    assert checked > 50
+    run = next(s for f, _, s in _commands(build_parser()) if f == "run").format_help()
+    assert "(default: $FER2013_DIR)" in " ".join(run.split())
