@@ -134,6 +134,31 @@ def test_committed_weights_reproduce_the_committed_predictions(fer2013_dir):
         np.testing.assert_allclose(probs, z["probs"][take], atol=1e-5)
 
 
+def test_committed_csv_weights_reproduce_the_committed_predictions(fer2013_dir, tmp_path):
+    """The same for the published CSV-format models (Ozer's, Ashok's): the CSV is built from
+    the image export as the runs built theirs (same fingerprint), and each run's test rows,
+    found by their CSV line, go through `predict`'s path."""
+    from fer_keras.data import load
+    from fer_keras.data.convert import dir_to_csv
+
+    published = [p.folder for p in published_in(ROOT / "reports")
+                 if p.folder.name.startswith("csv-")]
+    assert {f.parents[1].name for f in published} >= {"ozer", "ashok"}
+    dir_to_csv(fer2013_dir, tmp_path / "fer2013.csv")
+    data = load(tmp_path / "fer2013.csv")
+    row_of = {s.rsplit(":", 1)[1]: i for i, s in enumerate(data.sources)}
+    for folder in published:
+        meta = json.loads((folder / "inference.json").read_text())
+        paper, cell = meta["source"].split("/", 1)
+        z = np.load(ROOT / "reports" / paper / "runs" / cell / "predictions.npz")
+        take = slice(0, 300)
+        rows = [row_of[s.rsplit(":", 1)[1]] for s in z["sources"][take]]
+        assert (data.labels[rows] == z["labels"][take]).all(), folder
+        probs = Predictor(folder).predict_faces(data.images[rows])
+        assert (probs.argmax(1) == z["probs"][take].argmax(1)).all(), folder
+        np.testing.assert_allclose(probs, z["probs"][take], atol=1e-5)
+
+
 def test_cli_errors_are_one_line(tmp_path, faces):
     keras.utils.set_random_seed(0)
     folder = _saved(create_model("ozer_cnn"), tmp_path / "m")
