@@ -78,8 +78,8 @@ def test_every_option_has_help_and_every_command_an_example():
 def test_every_default_is_stated_once_and_none_is_not_stated():
     """argparse appends "(default: X)" to every option; an option whose help already says its
     default in words, or which has none (None), would read "(default: ...) (default: None)"."""
-    checked = 0
-    for full, _, sub in _commands(build_parser()):
+    parser, checked = build_parser(), 0
+    for full, _, sub in _commands(parser):
         for action in sub._actions:
             if action.help and not isinstance(action, argparse._SubParsersAction):
                 shown = sub._get_formatter()._expand_help(action)  # as --help prints it
@@ -87,5 +87,5 @@ def test_every_default_is_stated_once_and_none_is_not_stated():
                 assert shown.count("(default") <= 1, (full, shown)
                 checked += 1
     assert checked > 50
-    run = next(s for f, _, s in _commands(build_parser()) if f == "run").format_help()
+    run = next(s for f, _, s in _commands(parser) if f == "run").format_help()
     assert "(default: $FER2013_DIR)" in " ".join(run.split())

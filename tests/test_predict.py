@@ -114,49 +114,49 @@ def test_fresh_clone_predicts_a_real_face_and_a_photo(fer2013_dir, tmp_path):
     assert rows[0]["top"] == on_crop[0].top and (tmp_path / "ann" / "photo.png").exists()
 
 
-def test_committed_weights_reproduce_the_committed_predictions(fer2013_dir):
-    """Every paper's published directory-format models, fed the test images their run scored
-    through `predict`'s path, give the run's own saved predictions (made by the training
-    pipeline)."""
+def _published_reproduce_their_runs(fmt: str, papers: set[str], crops_of) -> None:
+    """Every published `fmt`-format model (of at least `papers`), fed the first 300 test images
+    its run scored (crops_of(sources) finds them) through `predict`'s path, gives the run's
+    own saved predictions (made by the training pipeline)."""
     published = [p.folder for p in published_in(ROOT / "reports")
-                 if p.folder.name.startswith("directory-")]
-    assert {f.parents[1].name for f in published} >= {"ozer", "wasey"}
-    for folder in published:
-        meta = json.loads((folder / "inference.json").read_text())
-        paper, cell = meta["source"].split("/", 1)
-        run = ROOT / "reports" / paper / "runs" / cell
-        z = np.load(run / "predictions.npz")
-        take = slice(0, 300)
-        files = [fer2013_dir / s.split("fer2013/", 1)[1] for s in z["sources"][take]]
-        crops = np.stack([cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files])
-        probs = Predictor(folder).predict_faces(crops)
-        assert (probs.argmax(1) == z["probs"][take].argmax(1)).all(), folder
-        np.testing.assert_allclose(probs, z["probs"][take], atol=1e-5)
-
-
-def test_committed_csv_weights_reproduce_the_committed_predictions(fer2013_dir, tmp_path):
-    """The same for the published CSV-format models (Ozer's, Ashok's): the CSV is built from
-    the image export as the runs built theirs (same fingerprint), and each run's test rows,
-    found by their CSV line, go through `predict`'s path."""
-    from fer_keras.data import load
-    from fer_keras.data.convert import dir_to_csv
-
-    published = [p.folder for p in published_in(ROOT / "reports")
-                 if p.folder.name.startswith("csv-")]
-    assert {f.parents[1].name for f in published} >= {"ozer", "ashok"}
-    dir_to_csv(fer2013_dir, tmp_path / "fer2013.csv")
-    data = load(tmp_path / "fer2013.csv")
-    row_of = {s.rsplit(":", 1)[1]: i for i, s in enumerate(data.sources)}
+                 if p.folder.name.startswith(f"{fmt}-")]
+    assert {f.parents[1].name for f in published} >= papers
     for folder in published:
         meta = json.loads((folder / "inference.json").read_text())
         paper, cell = meta["source"].split("/", 1)
         z = np.load(ROOT / "reports" / paper / "runs" / cell / "predictions.npz")
         take = slice(0, 300)
-        rows = [row_of[s.rsplit(":", 1)[1]] for s in z["sources"][take]]
-        assert (data.labels[rows] == z["labels"][take]).all(), folder
-        probs = Predictor(folder).predict_faces(data.images[rows])
+        probs = Predictor(folder).predict_faces(crops_of(z["sources"][take], z["labels"][take]))
         assert (probs.argmax(1) == z["probs"][take].argmax(1)).all(), folder
         np.testing.assert_allclose(probs, z["probs"][take], atol=1e-5)
+
+
+def test_committed_weights_reproduce_the_committed_predictions(fer2013_dir):
+    """The published directory-format models, on the image files their runs scored."""
+    def crops_of(sources, labels):
+        files = [fer2013_dir / s.split("fer2013/", 1)[1] for s in sources]
+        return np.stack([cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files])
+
+    _published_reproduce_their_runs("directory", {"ozer", "wasey"}, crops_of)
+
+
+def test_committed_csv_weights_reproduce_the_committed_predictions(fer2013_dir, tmp_path):
+    """The published CSV-format models (Ozer's, Ashok's): the CSV is built from the image
+    export as the runs built theirs (same fingerprint), and each run's test rows are found by
+    their CSV line."""
+    from fer_keras.data import load
+    from fer_keras.data.convert import dir_to_csv
+
+    dir_to_csv(fer2013_dir, tmp_path / "fer2013.csv")
+    data = load(tmp_path / "fer2013.csv")
+    row_of = {s.rsplit(":", 1)[1]: i for i, s in enumerate(data.sources)}
+
+    def crops_of(sources, labels):
+        rows = [row_of[s.rsplit(":", 1)[1]] for s in sources]
+        assert (data.labels[rows] == labels).all()
+        return data.images[rows]
+
+    _published_reproduce_their_runs("csv", {"ozer", "ashok"}, crops_of)
 
 
 def test_cli_errors_are_one_line(tmp_path, faces):
