@@ -59,7 +59,16 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-TF_SWITCHES = ("TF_ENABLE_ONEDNN_OPTS", "TF_DETERMINISTIC_OPS", "CUDA_VISIBLE_DEVICES")
+# The switches that choose which kernels compute a model (oneDNN's or TensorFlow's own,
+# deterministic or not): their numbers differ in the last bits, so a cell is resumed only under
+# the switches it started with (runfolder.inspect). CUDA_VISIBLE_DEVICES only picks devices.
+KERNEL_SWITCHES = ("TF_ENABLE_ONEDNN_OPTS", "TF_DETERMINISTIC_OPS")
+TF_SWITCHES = (*KERNEL_SWITCHES, "CUDA_VISIBLE_DEVICES")
+
+
+def kernel_switches() -> dict[str, str]:
+    """The KERNEL_SWITCHES set in this process's environment, with their values."""
+    return {k: os.environ[k] for k in KERNEL_SWITCHES if k in os.environ}
 
 
 def environment(gpus: list[str]) -> dict:

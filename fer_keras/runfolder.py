@@ -48,7 +48,7 @@ from .cellfiles import (
 from .config import ExperimentConfig, flatten
 from .errors import FerKerasError
 from .metrics import RESULT_COLUMNS, RESULT_METRICS
-from .provenance import write_csv, write_json
+from .provenance import kernel_switches, write_csv, write_json
 
 
 class RunConflictError(FerKerasError):
@@ -169,7 +169,20 @@ def inspect(cell: Cell, out: Path, identity: Identity) -> CellState:
     if config is None and not any(folder.iterdir()):
         return CellState(cell, folder, "new")  # an empty folder holds nothing to keep
     differs = identity.differences((config or {}).get("identity"))
+    differs += switch_differences((config or {}).get("kernel_switches"))
     return CellState(cell, folder, "conflict" if differs else "resume", tuple(differs))
+
+
+def switch_differences(started: dict | None) -> list[str]:
+    """How this process's kernel switches differ from those an unfinished cell started under
+    (config.json); none for a cell that did not record them. A resumed cell ends bit for bit as
+    an uninterrupted one only under the same kernels, and its manifest records one set."""
+    if started is None:
+        return []
+    now = kernel_switches()
+    shown = lambda value: "unset" if value is None else repr(value)  # noqa: E731
+    return [f"{k}: {shown(started.get(k))} when the cell started, {shown(now.get(k))} now"
+            for k in sorted(set(started) | set(now)) if started.get(k) != now.get(k)]
 
 
 def conflict_message(conflicts: list[CellState], out: Path) -> str:
@@ -178,7 +191,7 @@ def conflict_message(conflicts: list[CellState], out: Path) -> str:
     more = f" (and {len(conflicts) - 1} more cell(s))" if len(conflicts) > 1 else ""
     return (f"{first.folder}: {kind} cell was computed differently "
             f"({'; '.join(first.differs)}){more}; nothing was changed. Expected the same "
-            f"config, data and model to reuse or resume it: run with --out NEW_FOLDER to keep "
+            f"config, data and model to reuse it (and the same kernel switches to resume it): run with --out NEW_FOLDER to keep "
             f"both, or --force to move the old cell(s) aside to {Path(out) / SUPERSEDED} and "
             "train again")
 
@@ -204,7 +217,8 @@ def start_folder(state: CellState, cfg: ExperimentConfig, identity: Identity) ->
     state.folder.mkdir(parents=True, exist_ok=True)
     write_json(state.folder / CONFIG_FILE, {
         **cfg.to_json(), "cell": dataclasses.asdict(state.cell),
-        "training_hash": cfg.training_hash(), "identity": identity.to_json()})
+        "training_hash": cfg.training_hash(), "identity": identity.to_json(),
+        "kernel_switches": kernel_switches()})
     return False
 
 

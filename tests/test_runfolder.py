@@ -8,6 +8,7 @@ moved aside, never deleted. results.csv and experiment.json describe exactly the
 import csv
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,34 @@ def test_an_unfinished_cell_of_another_config_is_not_deleted(sample, finished):
                        match="unfinished cell was computed differently .learning_rate"):
         _run(sample, finished, [*BASE, "learning_rate=0.0005"])
     assert _snapshot(finished) == before
+
+
+def test_an_unfinished_cell_resumes_only_under_the_kernel_switches_it_started_with(
+        sample, finished, monkeypatch):
+    """oneDNN's kernels and TensorFlow's own differ in the last bits: a cell started under one
+    and resumed under the other would be neither; its manifest could name only one. A finished
+    cell is still reused: its manifest says what it was trained under."""
+    folder = finished / "csv-ozer_cnn" / "seed-0"
+    started = json.loads((folder / "config.json").read_text())["kernel_switches"]
+    other = "1" if started.get("TF_ENABLE_ONEDNN_OPTS") == "0" else "0"
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", other)
+    before = _snapshot(finished)
+    _run(sample, finished, BASE)  # finished: reused, untouched
+    assert _snapshot(finished) == before
+    (folder / "done.json").unlink()  # as if killed mid-training
+    before = _snapshot(finished)
+    shown = repr(started["TF_ENABLE_ONEDNN_OPTS"]) if "TF_ENABLE_ONEDNN_OPTS" in started \
+        else "unset"
+    with pytest.raises(RunConflictError, match=re.escape(
+            f"unfinished cell was computed differently (TF_ENABLE_ONEDNN_OPTS: {shown} when "
+            f"the cell started, '{other}' now)")):
+        _run(sample, finished, BASE)
+    assert _snapshot(finished) == before
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
+    for key, value in started.items():
+        monkeypatch.setenv(key, value)
+    _run(sample, finished, BASE)  # the switches it started with: resumed and finished
+    assert (folder / "done.json").exists()
 
 
 def test_results_and_experiment_describe_exactly_the_cells_on_disk(sample, finished):
