@@ -191,9 +191,9 @@ def conflict_message(conflicts: list[CellState], out: Path) -> str:
     more = f" (and {len(conflicts) - 1} more cell(s))" if len(conflicts) > 1 else ""
     return (f"{first.folder}: {kind} cell was computed differently "
             f"({'; '.join(first.differs)}){more}; nothing was changed. Expected the same "
-            f"config, data and model to reuse it (and the same kernel switches to resume it): run with --out NEW_FOLDER to keep "
-            f"both, or --force to move the old cell(s) aside to {Path(out) / SUPERSEDED} and "
-            "train again")
+            "config, data and model to reuse it (and the same kernel switches to resume it): "
+            f"run with --out NEW_FOLDER to keep both, or --force to move the old cell(s) aside "
+            f"to {Path(out) / SUPERSEDED} and train again")
 
 
 def move_aside(state: CellState, out: Path) -> Path:
