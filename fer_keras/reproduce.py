@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import FerKerasError
+from .workers import STOP_WAIT_S, Terminated
 
 QUICK_EPOCHS, QUICK_LIMIT, QUICK_TRIALS = 2, 700, 2
 
@@ -235,9 +236,33 @@ def reproduce(paper: Paper, opts: Options, dry_run: bool = False) -> int:
             print(f"{copied} committed files copied into {runs} (finished cells are reused)")
     for c in todo:
         print(f"$ {c}", flush=True)
-        rc = subprocess.run([sys.executable, "-m", "fer_keras.cli", *c.argv],
-                            env={**os.environ, **dict(c.env)}).returncode
+        rc = _stage(c)
+        if rc in STOPPED:
+            return rc  # the stage said in one line that it was stopped and how to resume
         if rc:
             print(f"error: stage failed (exit {rc}): {c}", file=sys.stderr)
             return rc
     return 0
+
+
+STOPPED = (130, 143)  # a fer-keras command's exit status after Ctrl-C and after SIGTERM
+
+
+def _stage(c: Command) -> int:
+    """Run one stage in a child process; its exit status. Stopped, this process waits for the
+    child to stop as it does (its epoch's backup kept, one line saying how to resume) rather
+    than killing it (subprocess.run would, 0.25 s after a Ctrl-C): a Ctrl-C from the terminal
+    reaches the child as well; a SIGTERM sent to this process alone is passed on."""
+    child = subprocess.Popen([sys.executable, "-m", "fer_keras.cli", *c.argv],
+                             env={**os.environ, **dict(c.env)})
+    try:
+        return child.wait()
+    except KeyboardInterrupt as stopped:
+        if isinstance(stopped, Terminated):
+            child.terminate()
+        try:
+            return child.wait(timeout=2 * STOP_WAIT_S)  # the child's own workers' limit, twice
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+            raise stopped from None

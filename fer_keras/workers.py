@@ -18,12 +18,14 @@ import pickle
 import re
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
 STOP_WAIT_S = 120  # how long a stopped worker may take to end its epoch's step cleanly
+CTRL_C_GRACE_S = 10  # how long workers may take to stop on a Ctrl-C of their own (_stop)
 
 
 @dataclass(frozen=True)
@@ -125,9 +127,14 @@ def _child(conn, payload: bytes, parent: int) -> None:
         os._exit(0)  # no interpreter clean-up: HDF5's crashes after a failed write
 
 
-def _stop(running: dict) -> None:
+def _stop(running: dict, ctrl_c: bool = False) -> None:
     """SIGTERM to every worker still running (it stops as on Ctrl-C: interrupt_on_sigterm; its
-    backup is kept), then wait; a worker that does not end in time is killed."""
+    backup is kept), then wait; a worker that does not end in time is killed. After a Ctrl-C
+    the workers first get CTRL_C_GRACE_S to end by themselves: a terminal sends it to every
+    process of the group, and a second signal would interrupt a worker's clean-up."""
+    deadline = time.monotonic() + (CTRL_C_GRACE_S if ctrl_c else 0)
+    for _, proc in running.values():
+        proc.join(max(0.0, deadline - time.monotonic()))
     for _, proc in running.values():
         if proc.is_alive():
             try:
@@ -147,6 +154,7 @@ def run_tasks(tasks: list[Task], jobs: int, on_done: Callable[[object, object], 
     the others and is raised here; Ctrl-C stops them and raises KeyboardInterrupt."""
     ctx = mp.get_context("spawn")
     pending, running = list(tasks), {}
+    ctrl_c = False
     try:
         while pending or running:
             while pending and len(running) < jobs:
@@ -176,5 +184,8 @@ def run_tasks(tasks: list[Task], jobs: int, on_done: Callable[[object, object], 
                     raise WorkerError(f"{task.key}: its worker process ended without a result "
                                       f"(exit code {proc.exitcode}); its last finished epoch "
                                       "is kept: run the same command again to resume it")
+    except KeyboardInterrupt as stopped:
+        ctrl_c = not isinstance(stopped, Terminated)  # SIGTERM came to this process alone
+        raise
     finally:
-        _stop(running)
+        _stop(running, ctrl_c)

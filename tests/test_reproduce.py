@@ -4,13 +4,15 @@ committed runs, failing stages and user mistakes."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from fer_keras.cli import main
+from fer_keras.cli import INTERRUPTED, main
 from fer_keras.reproduce import (
     Options,
     ReproduceError,
@@ -171,3 +173,44 @@ def test_quick_reproduction_on_the_sample(paper, extra, sample, tmp_path):
         assert list(c["literature"].values()) == [66.0, 65.55]
         assert ("Public figures of the control model: face_classification README (its recipe, "
                 "64x64 input): 66.00 %") in (report / "index.html").read_text()
+
+
+def _stop_reproduction_while_training(sample, tmp_path, stop) -> subprocess.CompletedProcess:
+    """Start `reproduce ozer --quick`, call stop(its process) once its `run` stage has
+    finished an epoch; the finished reproduction (stdout, stderr, return code)."""
+    images, _ = sample
+    runs = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "fer_keras.cli", "reproduce", "ozer", "--data", str(images),
+           "--epochs", "3", "--limit", "700", "--seeds", "0", "--runs", str(runs),
+           "--report", str(tmp_path / "report")]
+    # as from a terminal: SIGINT not ignored (a background job of a script inherits it ignored)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "FER2013_DIR": ""},
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(runs.glob("*/seed-0/backup/*.h5")):
+        time.sleep(0.1)
+    assert proc.poll() is None, "the reproduction ended before it could be stopped"
+    stop(proc)
+    out, err = proc.communicate(timeout=300)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how,status", [("ctrl-c", 130), ("sigterm", 143)])
+def test_a_stopped_reproduction_stops_its_stage_cleanly_in_one_line(sample, tmp_path, how,
+                                                                     status):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) or SIGTERM to the
+    reproduction alone: the training stage is stopped the same way, ends its epoch's
+    bookkeeping (not killed), and one line says how to resume; no stage 'failed'."""
+    def stop(proc):
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGTERM)
+
+    res = _stop_reproduction_while_training(sample, tmp_path, stop)
+    assert res.returncode == status, res.stderr[-3000:]
+    assert res.stderr.strip().splitlines() == [INTERRUPTED], res.stderr[-3000:]
+    assert subprocess.run(["pgrep", "-f", str(tmp_path / "runs")]).returncode == 1  # no orphan
