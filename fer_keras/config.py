@@ -312,6 +312,8 @@ def apply_overrides(cfg, overrides: list[str], prefix: str = ""):
             if not dataclasses.is_dataclass(getattr(cfg, head)):
                 raise ConfigError(f"{prefix + head!r} has no sub-keys")
             nested.setdefault(head, []).append(f"{rest}={value}")
+        elif head == "variants" and not prefix:
+            changes[head] = _chosen_variants(cfg.variants, value)
         elif dataclasses.is_dataclass(getattr(cfg, head)) or hints[head] is dict:
             raise ConfigError(f"{prefix + head!r} cannot be set from the command line as a whole")
         else:
@@ -319,6 +321,21 @@ def apply_overrides(cfg, overrides: list[str], prefix: str = ""):
     for head, items in nested.items():
         changes[head] = apply_overrides(getattr(cfg, head), items, prefix=f"{head}.")
     return dataclasses.replace(cfg, **changes)
+
+
+def _chosen_variants(variants: dict, value: str) -> dict:
+    """`variants=a,b` keeps only the config's named variants a and b; `variants=none` keeps
+    none (e.g. to train one main cell again: variants otherwise follow `models=`). A variant's
+    overrides are the config's own: the command line chooses among them, never edits them."""
+    if value == "none":
+        return {}
+    names = [n.strip() for n in value.split(",")]
+    unknown = [n for n in names if n not in variants]
+    if unknown or not value:
+        raise ConfigError(f"variants={value}: unknown variant {(unknown or [''])[0]!r}; "
+                          f"expected names among {', '.join(variants) or '(none defined)'} "
+                          "separated by commas, or none")
+    return {n: variants[n] for n in variants if n in names}
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:

@@ -77,6 +77,8 @@ CASES = [
      "unknown config key 'epochs'; known: name, paper"),
     ("wrong type", ["run", OZER, "--data", "{t}", "max_epochs=ten"], None,
      "max_epochs='ten': expected int"),
+    ("unknown variant", ["run", OZER, "--data", "{t}", "variants=leak"], None,
+     "variants=leak: unknown variant 'leak'; expected names among "),
     ("augment out of range", ["run", OZER, "--data", "{t}", "augment.zoom=2"], None,
      "augment.zoom=2.0: expected 0 <= value <= 0.99"),
     ("config not Python", ["run", "{setup}", "--data", "{t}"], _not_python,

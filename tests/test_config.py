@@ -40,6 +40,27 @@ def test_bad_overrides_are_rejected(override, message):
         apply_overrides(load_config(OZER), [override])
 
 
+def test_variants_are_chosen_by_name_from_the_command_line():
+    """Variants follow `models=`; `variants=` chooses among the config's own (never edits
+    them), so one main cell can be trained again without its variants."""
+    from fer_keras.runfolder import cells
+
+    emotionnet = OZER.parent / "emotionnet.py"
+    base = ["formats=csv", "models=emotionnet_pp", "seeds=0"]
+    every = [c.variant for c in cells(load_config(emotionnet, base))]
+    assert every == ["", "no-preprocessing", "classwise-aug"]
+    none = load_config(emotionnet, [*base, "variants=none"])
+    assert [c.variant for c in cells(none)] == [""] and none.variants == {}
+    one = load_config(emotionnet, [*base, "variants=classwise-aug"])
+    assert [c.variant for c in cells(one)] == ["", "classwise-aug"]
+    assert one.variants["classwise-aug"] == load_config(emotionnet).variants["classwise-aug"]
+    for value, unknown in (("nope", "nope"), ("classwise-aug,x", "x"), ("", "")):
+        with pytest.raises(ConfigError, match=re.escape(
+                f"variants={value}: unknown variant {unknown!r}; expected names among "
+                "no-preprocessing, classwise-aug separated by commas, or none")):
+            load_config(emotionnet, [*base, f"variants={value}"])
+
+
 def test_json_round_trip_and_training_hash():
     cfg = load_config(OZER)
     assert config_from_json(cfg.to_json()) == cfg
