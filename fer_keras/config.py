@@ -331,8 +331,8 @@ def _chosen_variants(variants: dict, value: str) -> dict:
         return {}
     names = [n.strip() for n in value.split(",")]
     unknown = [n for n in names if n not in variants]
-    if unknown or not value:
-        raise ConfigError(f"variants={value}: unknown variant {(unknown or [''])[0]!r}; "
+    if unknown:  # an empty value is the unknown name ''
+        raise ConfigError(f"variants={value}: unknown variant {unknown[0]!r}; "
                           f"expected names among {', '.join(variants) or '(none defined)'} "
                           "separated by commas, or none")
     return {n: variants[n] for n in variants if n in names}
