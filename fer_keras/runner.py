@@ -518,6 +518,9 @@ def record(cp: CellPlan, opts: RunOptions, data: FerData, prepared: Preprocessed
         "scored_epoch": len(history) if cfg.select == "last" else best_epoch,
         "data": {"path": str(opts.data), "csv": str(opts.csv) if opts.csv else None,
                  "format": cell.format, "n": len(data), "fingerprint": data.fingerprint,
+                 # the data as loaded, before the preprocessing stage changed its pixels (and
+                 # so `fingerprint`): ties the cell to the copy it was made from
+                 "source_fingerprint": cp.data.fingerprint if prepared is not None else None,
                  "notes": list(data.notes),
                  "synthetic": is_synthetic(opts.data) or bool(opts.csv and is_synthetic(opts.csv))},
         "split": {"scheme": cfg.split, "seed": cell.seed, **split.sizes(), "file": SPLIT_FILE,

@@ -67,6 +67,24 @@ def test_results_markdown_says_what_the_preprocessing_did(tmp_path):
     assert not any(line.startswith("| csv/ozer_cnn_lstm | 150 |") for line in lines)
 
 
+def test_the_data_line_names_each_fingerprint_and_what_preprocessing_made_it_from(tmp_path):
+    runs = write_fake_runs(tmp_path / "runs")  # 2 formats x 2 models x 2 seeds, all "f" * 64
+    raw, prepared = "a" * 64, "b" * 64
+    for i, path in enumerate(sorted(runs.glob("csv-ozer_cnn/seed-*/manifest.json"))):
+        manifest = json.loads(path.read_text())
+        # seed 0 as recorded before 2026-12-02 (no source), seed 1 with it
+        data = {**manifest["data"], "fingerprint": prepared,
+                **({"source_fingerprint": raw} if i else {})}
+        path.write_text(json.dumps({**manifest, "data": data}))
+    lines = results_markdown(paper_view(runs)).splitlines()
+    assert f"Data: directory 1,000 images (fingerprint `{'f' * 12}`); csv 1,000 images " \
+           f"(fingerprint `{'b' * 12}`, made by the preprocessing stage from `{'a' * 12}`: " \
+           f"2 run(s); `{'f' * 12}`: 2 run(s))." in lines
+    plain = results_markdown(paper_view(write_fake_runs(tmp_path / "plain"))).splitlines()
+    assert f"Data: directory 1,000 images (fingerprint `{'f' * 12}`); csv 1,000 images " \
+           f"(fingerprint `{'f' * 12}`)." in plain
+
+
 def test_each_run_no_better_than_the_largest_class_has_a_line_of_its_own(tmp_path):
     view = paper_view(write_fake_runs(tmp_path / "runs"))
     stuck = {"cell": "csv/ozer_cnn", "accuracy": 12.5, "majority": "happy",
@@ -119,14 +137,17 @@ def test_the_studies_block_sets_each_verdict_and_the_control_beside_its_public_f
         "beside its README 66.00 %, beside its weights on test/ 65.55 %."]
 
 
-def test_runs_on_the_damaged_copy_are_marked_superseded(tmp_path):
+@pytest.mark.parametrize("key", ["fingerprint", "source_fingerprint"])
+def test_runs_on_the_damaged_copy_are_marked_superseded(tmp_path, key):
+    """By the data trained on, or by what a preprocessing stage made it from (settings never
+    run on the damaged copy give a fingerprint damaged.py cannot list)."""
     from fer_keras.reports.damaged import DAMAGED_DATA
 
     runs = write_fake_runs(tmp_path / "runs")
     blurred = next(iter(DAMAGED_DATA))
     for path in runs.glob("*/seed-*/manifest.json"):
         manifest = json.loads(path.read_text())
-        manifest["data"]["fingerprint"] = blurred
+        manifest["data"][key] = blurred
         path.write_text(json.dumps(manifest))
     text = results_markdown(paper_view(runs))
     assert text.startswith("**Superseded: trained on a damaged copy of the data.**")

@@ -87,6 +87,9 @@ def test_make_reproduce_emotionnet_quick_mode_on_the_sample(sample, tmp_path):
     arms = sorted(r["model"] + (f"+{r['variant']}" if r["variant"] else "") for r in rows)
     assert arms == sorted([*MODELS, "emotionnet_pp+no-preprocessing",
                            "emotionnet_pp+classwise-aug"])
+    loaded = json.loads((runs / "csv-emotionnet_pp+no-preprocessing" / "seed-0"
+                         / "manifest.json").read_text())["data"]
+    assert loaded["source_fingerprint"] is None  # no preprocessing stage: trained as loaded
     for folder in runs.glob("csv-*/seed-0"):
         manifest = json.loads((folder / "manifest.json").read_text())
         metrics = json.loads((folder / "metrics.json").read_text())
@@ -100,6 +103,9 @@ def test_make_reproduce_emotionnet_quick_mode_on_the_sample(sample, tmp_path):
         else:
             assert prep["align"] and prep["clahe"] and prep["images"] == 350
             assert prep["rotated"] + prep["left_unrotated_over_cap"] == 350
+            # made from the very images the no-preprocessing cell trained on
+            data = manifest["data"]
+            assert data["source_fingerprint"] == loaded["fingerprint"] != data["fingerprint"]
         if folder.parent.name.endswith("+classwise-aug"):
             assert manifest["split"]["oversampled_train"] > manifest["split"]["train"]
     html = (report / "index.html").read_text()

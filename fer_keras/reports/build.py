@@ -79,12 +79,24 @@ def training_time(cells: dict[str, list[SeedRun]]) -> list[dict]:
 def provenance(runs: list[SeedRun]) -> dict:
     mans = [r.manifest for r in runs]
     timed = [train_seconds(m) for m in mans]
-    data = {}
+    data: dict[str, dict] = {}
     for r in runs:
         d = r.manifest["data"]
-        data.setdefault(r.format, {"path": d["csv"] if r.format == "csv" and d.get("csv")
-                                   else d["path"], "n": d["n"], "fingerprint": d["fingerprint"],
-                                   "notes": d.get("notes", [])})
+        entry = data.setdefault(r.format, {
+            "path": d["csv"] if r.format == "csv" and d.get("csv") else d["path"],
+            "n": d["n"], "fingerprint": d["fingerprint"], "notes": d.get("notes", []),
+            "fingerprints": {}})
+        # a preprocessing stage makes data of its own fingerprint: each one the runs trained
+        # on, with how many and what it was made from (manifests before 2026-12-02 do not
+        # record that; another run with the same fingerprint may)
+        fp = entry["fingerprints"].setdefault(d["fingerprint"], {"runs": 0, "sources": set()})
+        fp["runs"] += 1
+        if d.get("source_fingerprint"):
+            fp["sources"].add(d["source_fingerprint"])
+    for entry in data.values():
+        entry["fingerprints"] = [{"fingerprint": f, "runs": v["runs"],
+                                  "sources": sorted(v["sources"])}
+                                 for f, v in sorted(entry["fingerprints"].items())]
     quality: dict[str, dict] = {}  # per format: the first recorded seed's parts
     for r in runs:
         if r.quality and r.format not in quality:

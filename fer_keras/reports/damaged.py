@@ -21,5 +21,9 @@ DAMAGED_DATA = {
 
 
 def damage_of(manifest: dict) -> str | None:
-    """What is wrong with the data a run was trained on, or None when nothing is known."""
-    return DAMAGED_DATA.get(manifest.get("data", {}).get("fingerprint", ""))
+    """What is wrong with the data a run was trained on, or None when nothing is known: by its
+    fingerprint, or by the fingerprint of what its preprocessing stage started from (so a
+    damaged copy is caught under preprocessing settings never run before)."""
+    data = manifest.get("data", {})
+    return next((DAMAGED_DATA[f] for f in (data.get("fingerprint"), data.get("source_fingerprint"))
+                 if f in DAMAGED_DATA), None)
