@@ -84,8 +84,7 @@ def provenance(runs: list[SeedRun]) -> dict:
         d = r.manifest["data"]
         entry = data.setdefault(r.format, {
             "path": d["csv"] if r.format == "csv" and d.get("csv") else d["path"],
-            "n": d["n"], "fingerprint": d["fingerprint"], "notes": d.get("notes", []),
-            "fingerprints": {}})
+            "n": d["n"], "notes": d.get("notes", []), "fingerprints": {}})
         # a preprocessing stage makes data of its own fingerprint: each one the runs trained
         # on, with how many and what it was made from (manifests before 2026-12-02 do not
         # record that; another run with the same fingerprint may)
