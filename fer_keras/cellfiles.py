@@ -25,6 +25,7 @@ from .provenance import is_temporary, sha256_file
 # ---------------------------------------------------------------- the run folder's files
 EXPERIMENT_FILE = "experiment.json"  # the resolved config and the cells on disk
 RESULTS_FILE = "results.csv"  # one row per finished cell and seed
+PLAN_KEY = "planned"  # in experiment.json: every cell asked of the folder, finished or not
 LOCK_FILE = ".lock"  # held by the one `fer-keras run` writing the folder (run_lock)
 SUPERSEDED = "_superseded"  # where cells in the way or damaged are moved, never deleted
 SEED_PREFIX = "seed-"

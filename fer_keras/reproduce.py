@@ -28,7 +28,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config import load_config
 from .errors import FerKerasError
+from .paths import output_folder
+from .runfolder import Cell, cells, record_plan, run_lock
 from .workers import STOP_WAIT_S, Terminated
 
 QUICK_EPOCHS, QUICK_LIMIT, QUICK_TRIALS = 2, 700, 2
@@ -148,6 +151,17 @@ def load_paper(name: str, folder: Path = Path("experiments")) -> Paper:
 class Command:
     argv: tuple[str, ...]                       # after `fer-keras`
     env: tuple[tuple[str, str], ...] = ()
+    # a `run` stage's config, run folder and overrides: the cells it will train (planned)
+    run: tuple[str, str, tuple[str, ...]] | None = None
+
+    def planned(self) -> tuple[Path, list[Cell]] | None:
+        """The run folder of a `run` stage and the cells it asks for (the runner's own
+        `cells`); None for other stages. A bad config or override fails here, before any
+        stage starts."""
+        if self.run is None:
+            return None
+        config, out, overrides = self.run
+        return Path(out), cells(load_config(config, list(overrides)))
 
     def __str__(self) -> str:
         env = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env)
@@ -177,11 +191,12 @@ def commands(paper: Paper, opts: Options) -> list[Command]:
                 opts.seeds or (() if stage.config else paper.seeds)
             # quick mode's settings replace a pass's own (e.g. an epoch cap)
             own = [o for o in stage.overrides if o.split("=")[0] not in quick_keys]
-            argv = ["run", str(config), "--data", opts.data,
-                    "--out", str(runs / stage.folder if stage.folder else runs), *jobs,
-                    *([f"models={','.join(stage.models)}"] if stage.models else []),
-                    *([f"seeds={','.join(map(str, chosen))}"] if chosen else []), *own, *quick]
-            out.append(Command(tuple(argv), stage.env))
+            folder = str(runs / stage.folder if stage.folder else runs)
+            overrides = (*([f"models={','.join(stage.models)}"] if stage.models else []),
+                         *([f"seeds={','.join(map(str, chosen))}"] if chosen else []),
+                         *own, *quick)
+            argv = ["run", str(config), "--data", opts.data, "--out", folder, *jobs, *overrides]
+            out.append(Command(tuple(argv), stage.env, (str(config), folder, overrides)))
         elif isinstance(stage, Study):
             trials = opts.trials or (QUICK_TRIALS if opts.quick else stage.trials)
             out.append(Command(("study", str(paper.config), "--data", opts.data, "--trials",
@@ -234,6 +249,14 @@ def reproduce(paper: Paper, opts: Options, dry_run: bool = False) -> int:
         copied = resume_from_committed(paper, runs)
         if copied:
             print(f"{copied} committed files copied into {runs} (finished cells are reused)")
+    # every stage's cells are the folder's plan: a report made before the last stage ends
+    # names those not finished, rather than reading as the whole reproduction
+    plans: dict[Path, list[Cell]] = {}
+    for folder, planned in filter(None, (c.planned() for c in todo)):
+        plans.setdefault(folder, []).extend(planned)
+    for folder, planned in plans.items():
+        with run_lock(output_folder(folder, "the runs")):
+            record_plan(folder, planned, replace=True)
     for c in todo:
         print(f"$ {c}", flush=True)
         rc = _stage(c)

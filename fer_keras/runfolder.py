@@ -12,7 +12,8 @@ differs, unless `--force` asks to move the old cell aside (to `<out>/_superseded
 delete it.
 
 `results.csv` and `experiment.json` are rebuilt from the finished cells on disk after every
-cell, so they always describe exactly those cells.
+cell, so they always describe exactly those cells; `experiment.json` also keeps the plan, every
+cell ever asked of the folder (`record_plan`), so a report can name the cells not finished yet.
 
 Light on purpose (no TensorFlow): reading and planning a run folder needs no training code.
 """
@@ -39,6 +40,7 @@ from .cellfiles import (
     LOCK_FILE,
     MANIFEST_FILE,
     METRICS_FILE,
+    PLAN_KEY,
     RESULTS_FILE,
     SUPERSEDED,
     file_hashes,
@@ -290,10 +292,39 @@ def finished_cells(out: Path) -> list[Path]:
                   if not verify(p.parent))
 
 
+def plan_entry(cell: Cell) -> dict:
+    """A cell as the plan in experiment.json records it (what a report matches runs by)."""
+    return {"format": cell.format, "model": cell.model, "variant": cell.variant,
+            "seed": int(cell.seed)}
+
+
+def merged_plan(previous: dict | None, cells_: list[Cell]) -> list[dict]:
+    """The plan so far (`previous`'s) with `cells_` added, each cell once, in the order asked.
+    A plan only grows: a cell asked for and never finished stays named as not finished."""
+    plan = list((previous or {}).get(PLAN_KEY, []))
+    for entry in map(plan_entry, cells_):
+        if entry not in plan:
+            plan.append(entry)
+    return plan
+
+
+def record_plan(out: Path, cells_: list[Cell], replace: bool = False) -> None:
+    """Record `cells_` as planned in `<out>/experiment.json` before any of them trains: added
+    to the plan (the runner: the cells of its invocation), or, with `replace`, as the whole
+    plan (`fer-keras reproduce`: the cells of all its stages, so cells asked of the folder by
+    an earlier, other plan are no longer named). A folder not yet run gets a file holding
+    only the plan; aggregate keeps it. The caller holds the folder's run_lock."""
+    path = Path(out) / EXPERIMENT_FILE
+    previous = _read_json(path) or {}
+    plan = merged_plan({} if replace else previous, cells_)
+    write_json(path, {**previous, PLAN_KEY: plan})
+
+
 def aggregate(out: Path, cfg: ExperimentConfig) -> Path:
     """Rebuild `<out>/results.csv` and `<out>/experiment.json` from the finished cells on
     disk (and nothing else): one results row per cell and seed; the experiment's claims and
-    names from `cfg`, its factors, training config(s) and data from the cells themselves."""
+    names from `cfg`, its factors, training config(s) and data from the cells themselves;
+    the plan as recorded, with every finished cell in it."""
     out = Path(out)
     rows, described = [], []
     for folder in finished_cells(out):
@@ -352,4 +383,8 @@ def describe(cfg: ExperimentConfig, described: list[tuple[dict, dict]],
         "mixed_training_configs": any(len(h) > 1 for h in per_variant.values()),
         "data": data,
         "cells": [{**c["cell"], "identity": c["identity"]["key"]} for c, _ in described],
+        # every cell asked of this folder, finished or not (record_plan); a folder run before
+        # the plan was recorded (2026-12-02) plans its finished cells
+        PLAN_KEY: merged_plan(previous, [Cell(c["format"], c["model"], c["seed"],
+                                              c.get("variant", "")) for c in cells_]),
     }

@@ -116,6 +116,7 @@ from .runfolder import (
     inspect,
     move_aside,
     read_history,
+    record_plan,
     rewrite_history,
     run_lock,
     start_folder,
@@ -680,6 +681,8 @@ def _run(cfg: ExperimentConfig, opts: RunOptions, p: Plan) -> Path:
         if cp.state.status == "done":
             reuse(cp.folder, cp.data, cp.split, cp.label)
     todo = {cp.cell: cp for cp in planned if cp.state.status != "done"}
+    # before the first epoch: a report made while these train names them as not finished
+    record_plan(opts.out, [cp.cell for cp in planned])
     t0, trained = time.perf_counter(), []
 
     def finished(cell: Cell, m: dict) -> None:  # in this process, as each cell ends

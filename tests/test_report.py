@@ -571,3 +571,43 @@ def test_training_time_is_each_runs_whole_time_and_marks_a_last_session_only(tmp
     text = results_markdown(view)
     assert "| csv/ozer_cnn | 0, 1 | 6, 6 | 2.0, ≥ 0.7 | 20 | – |" in text
     assert "(at least: 1 resumed run(s) record only their last session)" in text
+
+
+def test_a_report_of_part_of_its_plan_names_the_runs_not_finished(tmp_path):
+    """The plan (experiment.json, recorded by the runner and by `reproduce`) names every run
+    asked of the folder: a report made before all have finished says so in its HTML page, its
+    docs results, the README row and the scoreboard, naming the missing ones; a folder
+    without a plan, or with all of it finished, says nothing of the kind."""
+    from fer_keras.reports import build_index
+    from fer_keras.reports.markdown import paper_view, papers_markdown, results_markdown
+    from fer_keras.runfolder import Cell, record_plan
+
+    runs = write_fake_runs(tmp_path / "reports" / "fake" / "runs")  # 2 x 2 cells, seeds 0, 1
+    assert paper_view(runs)["coverage"] == {"runs": 8, "finished": 8, "cells": []}
+    assert "Partial" not in results_markdown(paper_view(runs))
+    record_plan(runs, [Cell(f, m, s) for f in ("directory", "csv")
+                       for m in ("ozer_cnn", "ozer_cnn_lstm") for s in (0, 1)])
+    assert paper_view(runs)["coverage"]["cells"] == []  # all of it finished
+    record_plan(runs, [Cell("csv", "ozer_cnn", 2), Cell("csv", "ozer_cnn", 0, "no-aug"),
+                       Cell("csv", "ozer_cnn", 1, "no-aug")])
+    view = paper_view(runs)
+    assert view["coverage"] == {"runs": 11, "finished": 8, "cells": [
+        {"cell": "csv/ozer_cnn", "seeds": [2]},
+        {"cell": "csv/ozer_cnn+no-aug", "seeds": [0, 1]}]}
+    line = ("**Partial: 8 of the 11 runs planned for this run folder have finished.** Not "
+            "finished yet: csv/ozer_cnn (seed 2); csv/ozer_cnn+no-aug (seeds 0, 1). Every "
+            "number below covers the finished runs only.")
+    assert line in results_markdown(view).splitlines()
+    row = papers_markdown(tmp_path / "reports", ["fake"]).splitlines()[2]
+    assert "| partial (8 of 11 planned runs): " in row
+    page = build_report(runs, tmp_path / "reports" / "fake").read_text()
+    assert ("<strong>Partial: 8 of the 11 runs planned for this run folder have finished."
+            "</strong> Not finished yet: csv/ozer_cnn (seed 2); csv/ozer_cnn+no-aug (seeds 0, "
+            "1).") in page
+    summary = json.loads((tmp_path / "reports" / "fake" / "summary.json").read_text())
+    assert summary["coverage"] == view["coverage"]
+    assert "(partial: 8 of 11 planned runs finished)" in build_index(
+        tmp_path / "reports").read_text()
+    # a reproduction sets the whole plan: cells of an earlier, other plan are no longer named
+    record_plan(runs, [Cell("csv", "ozer_cnn", 0)], replace=True)
+    assert paper_view(runs)["coverage"] == {"runs": 8, "finished": 8, "cells": []}

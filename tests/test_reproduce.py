@@ -214,3 +214,38 @@ def test_a_stopped_reproduction_stops_its_stage_cleanly_in_one_line(sample, tmp_
     assert res.returncode == status, res.stderr[-3000:]
     assert res.stderr.strip().splitlines() == [INTERRUPTED], res.stderr[-3000:]
     assert subprocess.run(["pgrep", "-f", str(tmp_path / "runs")]).returncode == 1  # no orphan
+
+
+def test_every_stages_cells_are_the_folders_plan_before_the_first_stage(tmp_path, monkeypatch):
+    """EmotionNet++'s two passes (seed 0 of everything, then the proposed model and its
+    ablation with every seed): the plan names all ten runs before the first starts, so a
+    report made while the first pass trains does not read as the whole reproduction; a
+    folder another run is writing is refused before anything is recorded."""
+    import fer_keras.reproduce as reproduce_module
+    from fer_keras.runfolder import RunConflictError, run_lock
+
+    runs = tmp_path / "runs"
+    seen = []
+
+    def first_stage(c):  # instead of running it: the plan as the first stage finds it
+        seen.append(json.loads((runs / "experiment.json").read_text())["planned"])
+        return 2
+
+    monkeypatch.setattr(reproduce_module, "_stage", first_stage)
+    paper = load_paper("emotionnet", EXPERIMENTS)
+    opts = Options(data=str(tmp_path), seeds=(0, 1, 2), epochs=1, runs=str(runs),
+                   report=str(tmp_path / "report"))
+    monkeypatch.chdir(ROOT)
+    assert reproduce_module.reproduce(paper, opts) == 2
+    planned = [(p["model"], p["variant"], p["seed"]) for p in seen[0]]
+    assert planned == [("emotionnet_pp", "", 0), ("emotionnet_pp_seq4", "", 0),
+                       ("emotionnet_cnn", "", 0), ("emotionnet_cnn_gru", "", 0),
+                       ("emotionnet_pp", "no-preprocessing", 0),
+                       ("emotionnet_pp", "classwise-aug", 0),
+                       ("emotionnet_pp", "", 1), ("emotionnet_pp", "", 2),
+                       ("emotionnet_pp", "no-preprocessing", 1),
+                       ("emotionnet_pp", "no-preprocessing", 2)]
+    assert {p["format"] for p in seen[0]} == {"csv"}
+    with run_lock(runs), pytest.raises(RunConflictError, match="another fer-keras run"):
+        reproduce_module.reproduce(paper, opts)
+    assert len(seen) == 1

@@ -161,6 +161,31 @@ def test_results_and_experiment_describe_exactly_the_cells_on_disk(sample, finis
                                                                         ("ozer_cnn", 1)]
 
 
+def test_the_plan_names_every_cell_asked_before_any_trains(sample, finished, monkeypatch):
+    """experiment.json's plan holds the cells of each invocation from before the first epoch
+    (a report made while they train names them as not finished) and keeps them when the
+    finished cells are described again."""
+    import fer_keras.runner as runner
+
+    seen = []
+
+    def stop(cp, *args):  # where training would begin: what the plan says then
+        seen.append(json.loads((finished / "experiment.json").read_text())["planned"])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_cell", stop)
+    with pytest.raises(KeyboardInterrupt):
+        _run(sample, finished, ["seeds=0,1", *BASE[1:]])
+    cell = {"format": "csv", "model": "ozer_cnn", "variant": ""}
+    assert seen == [[{**cell, "seed": 0}, {**cell, "seed": 1}]]
+    monkeypatch.undo()
+    _run(sample, finished, [*BASE[:-1], "models=ozer_cnn_lstm"])  # trains, describes again
+    experiment = json.loads((finished / "experiment.json").read_text())
+    assert experiment["planned"] == [{**cell, "seed": 0}, {**cell, "seed": 1},
+                                     {**cell, "model": "ozer_cnn_lstm", "seed": 0}]
+    assert [c["model"] for c in experiment["cells"]] == ["ozer_cnn", "ozer_cnn_lstm"]
+
+
 def test_dry_run_checks_and_prints_the_plan_without_training(sample, finished, capsys):
     capsys.readouterr()
     _run(sample, finished, ["seeds=0,1", *BASE[1:], "models=ozer_cnn,ozer_cnn_lstm"],

@@ -16,7 +16,7 @@ from . import cards, claims, figures, stats
 from .claims import claim_of, mean_std
 from .damaged import damage_of
 from .render import copy_files, html_env
-from .rundata import KEPT_FILES, SeedRun, cells_of, main_runs, read_runs
+from .rundata import KEPT_FILES, SeedRun, cells_of, main_runs, not_finished, read_runs
 
 METRICS = (("accuracy", "Accuracy"), ("precision_macro", "Precision (macro)"),
            ("recall_macro", "Recall (macro)"), ("f1_macro", "F1 (macro)"))
@@ -216,6 +216,8 @@ def report_view(experiment: dict, runs: list[SeedRun]) -> dict:
         "recall": claims.per_class_recall(runs), "variants": claims.variant_effects(runs),
         "by_usage": claims.accuracy_by_usage(runs),
         "headline": claims.headline(t1, runs, proposed),
+        # planned runs with no result here: every number covers the finished ones only
+        "coverage": not_finished(experiment, runs),
         "not_learned": claims.no_better_than_majority(runs),
         "consistency": claims.consistency(claimed_metrics),
         "preprocessing": claims.preprocessing(runs), "robustness": claims.robustness(runs),
@@ -295,7 +297,7 @@ def build_run_report(runs_dir: Path, out: Path) -> Path:
     summary = {"name": experiment["name"], "paper": experiment.get("paper", ""),
                "table1": v["table1"], "seeds": prov["seeds"], "finished": prov["finished"],
                "hardware": prov["cpu"], "anova": v["anova"], "synthetic": prov["synthetic"],
-               "headline": v["headline"], "checks": v["checks"],
+               "headline": v["headline"], "checks": v["checks"], "coverage": v["coverage"],
                "no_better_than_majority": [{k: r[k] for k in ("cell", "seed", "accuracy",
                                                                "dead")}
                                            for r in v["not_learned"]],

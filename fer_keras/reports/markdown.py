@@ -73,6 +73,9 @@ def _row(paper: str, view: dict | None) -> str:
         verdict = SUPERSEDED + verdict
     elif prov["synthetic"]:
         verdict = f"**synthetic sample, not a result**: {verdict}"
+    done = view["coverage"]
+    if done["cells"]:  # a later run can change the verdict
+        verdict = f"partial ({done['finished']} of {done['runs']} planned runs): {verdict}"
     return (f"| {link} ({title}) | {h['claimed']:.2f} ({h['cell']}) | "
             f"{_pm(h['measured'], h['std'])} ({len(h['seeds'])} seed(s): {seeds}) | "
             f"{h['gap']:+.2f} | {verdict} |")

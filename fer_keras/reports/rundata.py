@@ -27,6 +27,7 @@ from ..cellfiles import (
     HISTORY_FILE,
     MANIFEST_FILE,
     METRICS_FILE,
+    PLAN_KEY,
     PREDICTIONS_FILE,
     QUALITY_FILE,
     ROBUSTNESS_FILE,
@@ -154,3 +155,20 @@ def cells_of(runs: list[SeedRun]) -> dict[str, list[SeedRun]]:
     for r in runs:
         out.setdefault(r.cell, []).append(r)
     return out
+
+
+def not_finished(experiment: dict, runs: list[SeedRun]) -> dict:
+    """The runs planned for the folder (experiment.json's plan: every cell and seed asked of
+    it, runfolder.record_plan) that are not among `runs`: not finished yet, or left out as
+    damaged. `runs`: how many were planned (a folder run before plans were recorded: its
+    finished ones); `cells`: the missing ones by cell, each with its seeds, in plan order."""
+    have = {(r.format, r.model, r.variant, r.seed) for r in runs}
+    missing: dict[str, list[int]] = {}
+    for p in experiment.get(PLAN_KEY, []):
+        key = (p["format"], p["model"], p.get("variant", ""), int(p["seed"]))
+        if key not in have:
+            arm = key[1] + (f"+{key[2]}" if key[2] else "")
+            missing.setdefault(f"{key[0]}/{arm}", []).append(key[3])
+    n = sum(map(len, missing.values()))
+    return {"runs": len(runs) + n, "finished": len(runs),
+            "cells": [{"cell": c, "seeds": seeds} for c, seeds in missing.items()]}
