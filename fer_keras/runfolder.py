@@ -300,7 +300,8 @@ def plan_entry(cell: Cell) -> dict:
 
 def merged_plan(previous: dict | None, cells_: list[Cell]) -> list[dict]:
     """The plan so far (`previous`'s) with `cells_` added, each cell once, in the order asked.
-    A plan only grows: a cell asked for and never finished stays named as not finished."""
+    A cell asked for and never finished stays named as not finished until a reproduction sets
+    the plan anew (record_plan with `replace`)."""
     plan = list((previous or {}).get(PLAN_KEY, []))
     for entry in map(plan_entry, cells_):
         if entry not in plan:

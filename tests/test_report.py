@@ -611,3 +611,9 @@ def test_a_report_of_part_of_its_plan_names_the_runs_not_finished(tmp_path):
     # a reproduction sets the whole plan: cells of an earlier, other plan are no longer named
     record_plan(runs, [Cell("csv", "ozer_cnn", 0)], replace=True)
     assert paper_view(runs)["coverage"] == {"runs": 8, "finished": 8, "cells": []}
+    # a run killed after a cell finished, before describing it: a file holding only the plan
+    (runs / "experiment.json").write_text(json.dumps({"planned": [
+        {"format": "csv", "model": "ozer_cnn", "variant": "", "seed": 3}]}))
+    view = paper_view(runs)
+    assert view["coverage"]["cells"] == [{"cell": "csv/ozer_cnn", "seeds": [3]}]
+    assert view["experiment"]["name"] == "fake"  # the rest from the runs' own config

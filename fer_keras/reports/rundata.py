@@ -137,7 +137,9 @@ def read_runs(runs_dir: Path) -> tuple[dict, list[SeedRun]]:
                              "first)")
     runs = [read_seed_run(f) for f in folders]
     exp_path = runs_dir / EXPERIMENT_FILE
-    experiment = json.loads(exp_path.read_text()) if exp_path.exists() else runs[0].config
+    experiment = json.loads(exp_path.read_text()) if exp_path.exists() else {}
+    if "formats" not in experiment:  # none, or only the plan (a run killed before describing
+        experiment = {**runs[0].config, **experiment}  # its first finished cell)
     order = {(f, m): i for i, (f, m) in enumerate(
         (f, m) for f in experiment["formats"] for m in experiment["models"])}
     runs.sort(key=lambda r: (bool(r.variant), r.variant,
