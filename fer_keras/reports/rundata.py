@@ -43,6 +43,11 @@ KEPT_FILES = (CONFIG_FILE, MANIFEST_FILE, HISTORY_FILE, PREDICTIONS_FILE, EXAMPL
               ACTIVITY_FILE, DONE_FILE)
 
 
+def arm_name(model: str, variant: str) -> str:
+    """A model with its variant when it has one (`emotionnet_pp+no-preprocessing`)."""
+    return model + (f"+{variant}" if variant else "")
+
+
 @dataclass(frozen=True)
 class SeedRun:
     folder: Path
@@ -67,7 +72,7 @@ class SeedRun:
     @property
     def arm(self) -> str:
         """The model, with its variant when it has one: what a comparison compares."""
-        return self.model + (f"+{self.variant}" if self.variant else "")
+        return arm_name(self.model, self.variant)
 
     @property
     def cell(self) -> str:
@@ -169,8 +174,7 @@ def not_finished(experiment: dict, runs: list[SeedRun]) -> dict:
     for p in experiment.get(PLAN_KEY, []):
         key = (p["format"], p["model"], p.get("variant", ""), int(p["seed"]))
         if key not in have:
-            arm = key[1] + (f"+{key[2]}" if key[2] else "")
-            missing.setdefault(f"{key[0]}/{arm}", []).append(key[3])
+            missing.setdefault(f"{key[0]}/{arm_name(key[1], key[2])}", []).append(key[3])
     n = sum(map(len, missing.values()))
     return {"runs": len(runs) + n, "finished": len(runs),
             "cells": [{"cell": c, "seeds": seeds} for c, seeds in missing.items()]}
