@@ -369,6 +369,8 @@ def describe(cfg: ExperimentConfig, described: list[tuple[dict, dict]],
         d = man["data"]
         entry = {"path": d["csv"] if d["format"] == "csv" and d.get("csv") else d["path"],
                  "fingerprint": d["fingerprint"], "n": d["n"]}
+        if d.get("source_fingerprint"):  # a preprocessing stage made `fingerprint` from it
+            entry["source_fingerprint"] = d["source_fingerprint"]
         data.setdefault(d["format"], [])
         if entry not in data[d["format"]]:
             data[d["format"]].append(entry)

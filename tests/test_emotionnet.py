@@ -108,6 +108,12 @@ def test_make_reproduce_emotionnet_quick_mode_on_the_sample(sample, tmp_path):
             assert data["source_fingerprint"] == loaded["fingerprint"] != data["fingerprint"]
         if folder.parent.name.endswith("+classwise-aug"):
             assert manifest["split"]["oversampled_train"] > manifest["split"]["train"]
+    # experiment.json lists both inputs the cells trained on, the aligned one with its source
+    described = json.loads((runs / "experiment.json").read_text())["data"]["csv"]
+    assert sorted(described, key=lambda d: "source_fingerprint" in d) == [
+        {"path": str(images), "fingerprint": loaded["fingerprint"], "n": 350},
+        {"path": str(images), "fingerprint": data["fingerprint"], "n": 350,
+         "source_fingerprint": loaded["fingerprint"]}]
     html = (report / "index.html").read_text()
     for section in ("Preprocessing: what it did", "Robustness to noise", "cannot all be true",
                     "86.55", "The proposed model (emotionnet_pp) against every other one",
