@@ -113,6 +113,9 @@ class ExperimentConfig:
     claimed_auc: dict = field(default_factory=dict)  # {"format/model": {class name: AUC}}
     claimed_class_weights: dict = field(default_factory=dict)  # {class name: weight}
     proposed_model: str = ""  # the paper's own model, compared with every other one
+    # The significance level at which the paper says its proposed model beats the others
+    # (McNemar per seed); 0.05 where it names none.
+    claimed_significance: float = 0.05
     claimed_notes: str = ""
     # Claims without a number per cell, each checked by the report:
     # {"format/model": percent}: the paper says this cell's accuracy is above the value
@@ -186,6 +189,9 @@ class ExperimentConfig:
         _at_least("reduce_lr_patience", self.reduce_lr_patience, 1)
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise ConfigError(f"learning_rate={self.learning_rate}: expected a number > 0")
+        if not 0 < self.claimed_significance < 1:
+            raise ConfigError(f"claimed_significance={self.claimed_significance}: expected a "
+                              "level 0 < p < 1 (e.g. 0.01)")
         if not 0 < self.reduce_lr_factor < 1:
             raise ConfigError(f"reduce_lr_factor={self.reduce_lr_factor}: expected 0 < f < 1")
         if not 0 <= self.min_lr < self.learning_rate:
@@ -251,7 +257,8 @@ def _default(f: dataclasses.Field):
 
 # Keys of the config that do not change what a cell computes.
 NOT_TRAINING = ("name", "paper", "formats", "models", "seeds", "variants", "claimed_metrics",
-                "claimed_auc", "claimed_class_weights", "proposed_model", "claimed_notes",
+                "claimed_auc", "claimed_class_weights", "proposed_model", "claimed_significance",
+                "claimed_notes",
                 "claimed_above", "claimed_recall_extremes", "literature", "literature_band",
                 "search_space")
 VARIANT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")

@@ -105,6 +105,7 @@ def test_fields_added_later_are_left_out_of_the_identity_at_their_default():
     ("models=", "models=(empty): expected at least one value"),
     ("seeds=1,1", "seeds=1,1: a value is repeated"),
     ("reduce_lr_factor=1", "reduce_lr_factor=1.0: expected 0 < f < 1"),
+    ("claimed_significance=0", "claimed_significance=0.0: expected a level 0 < p < 1"),
     ("augment.crop=0.9", "augment.crop=0.9: expected 0 <= value <= 0.5"),
 ])
 def test_values_no_run_can_use_are_refused(override, message):

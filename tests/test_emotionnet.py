@@ -35,6 +35,9 @@ def test_config_holds_the_papers_protocol():
     assert not cfg.oversample and not cfg.class_weights
     assert cfg.models == MODELS and set(MODELS) <= set(list_models())
     assert cfg.proposed_model == "emotionnet_pp" and 0.0 in cfg.noise_eval
+    assert cfg.claimed_significance == 0.01  # "statistically significant (p < 0.01)"
+    # a claim, not a training setting: the committed cells keep their identity
+    assert "claimed_significance" not in cfg.training_config()
     no_prep = cfg.variant("no-preprocessing")
     assert no_prep.models == ("emotionnet_pp",) and not no_prep.preprocess.enabled
     classwise = cfg.variant("classwise-aug")

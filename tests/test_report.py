@@ -373,6 +373,22 @@ def test_the_scoreboard_states_each_claim_check_in_one_sentence(tmp_path):
     assert "no claimed accuracy to compare; claims checked: ozer_cnn_lstm more often" in top
 
 
+def test_the_proposed_model_is_significantly_better_only_at_the_papers_level():
+    from fer_keras.reports.claims import checks, proposed_against_others
+
+    def test(seed, p, acc_a=0.60):
+        return {"seed": seed, "a": "mine", "b": "base", "acc_a": acc_a, "acc_b": 0.58, "p": p}
+
+    pairs = [test(0, 0.03), test(1, 0.004), test(2, 0.002, acc_a=0.55)]
+    usual, = proposed_against_others(pairs, "mine")
+    assert (usual["proposed_better"], usual["other_better"]) == (2, 1)
+    strict, = proposed_against_others(pairs, "mine", alpha=0.01)
+    assert (strict["proposed_better"], strict["other_better"]) == (1, 1)  # p = 0.03 no longer
+    assert checks("mine", [strict], [], []) == [
+        "mine more often right than base: significant in 1 of 3 seed(s), the other way in 1 "
+        "(McNemar, p < 0.01)"]
+
+
 def test_a_variant_stands_beside_its_models_claim_unless_it_has_its_own_entry():
     from types import SimpleNamespace
 

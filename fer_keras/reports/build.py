@@ -198,7 +198,9 @@ def report_view(experiment: dict, runs: list[SeedRun]) -> dict:
     t1 = table1(cells, claimed_metrics)
     mcnemar = stats.mcnemar_pairs(runs)
     proposed = experiment.get("proposed_model", "")
-    proposed_vs = claims.proposed_against_others(mcnemar, proposed) if proposed else []
+    # at the level the paper claims (a run folder from before the key: the usual 0.05)
+    alpha = experiment.get("claimed_significance", 0.05)
+    proposed_vs = claims.proposed_against_others(mcnemar, proposed, alpha) if proposed else []
     floors = claims.above(runs, experiment.get("claimed_above", {}))
     extremes = claims.recall_extremes(runs, experiment.get("claimed_recall_extremes", {}))
     return {
@@ -211,6 +213,7 @@ def report_view(experiment: dict, runs: list[SeedRun]) -> dict:
         "prov": provenance(runs), "training_time": training_time(cells),
         "class_names": CLASS_NAMES, "protocol": claims.protocol(runs),
         "ranking": claims.ranking(t1, runs), "proposed": proposed, "proposed_vs": proposed_vs,
+        "alpha": alpha,
         "class_weights": claims.class_weights_used(
             runs, experiment.get("claimed_class_weights", {})),
         "recall": claims.per_class_recall(runs), "variants": claims.variant_effects(runs),

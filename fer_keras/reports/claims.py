@@ -148,10 +148,11 @@ def ranking(table1: list[dict], runs: list[SeedRun]) -> list[dict]:
     return sorted(rows, key=lambda r: (r["claimed_rank"], r[like_for_like]))
 
 
-def proposed_against_others(mcnemar: list[dict], proposed: str) -> list[dict]:
+def proposed_against_others(mcnemar: list[dict], proposed: str,
+                            alpha: float = 0.05) -> list[dict]:
     """The paper's proposed model (its main arm) against every other arm: per other arm the
     seeds compared, mean accuracies, and in how many seeds each side was significantly
-    better (McNemar, p < 0.05)."""
+    better (McNemar, p < alpha: the level the paper claims, config claimed_significance)."""
     out: dict[str, dict] = {}
     for t in mcnemar:
         if proposed not in (t["a"], t["b"]):
@@ -161,12 +162,12 @@ def proposed_against_others(mcnemar: list[dict], proposed: str) -> list[dict]:
         acc_p, acc_o = (t["acc_b"], t["acc_a"]) if flip else (t["acc_a"], t["acc_b"])
         row = out.setdefault(other, {"other": other, "seeds": [], "acc_proposed": [],
                                      "acc_other": [], "p": [], "proposed_better": 0,
-                                     "other_better": 0})
+                                     "other_better": 0, "alpha": alpha})
         row["seeds"].append(t["seed"])
         row["acc_proposed"].append(acc_p * 100)
         row["acc_other"].append(acc_o * 100)
         row["p"].append(t["p"])
-        if t["p"] < 0.05:
+        if t["p"] < alpha:
             row["proposed_better" if acc_p > acc_o else "other_better"] += 1
     for row in out.values():
         row["acc_proposed"] = mean_std(row["acc_proposed"])
@@ -376,7 +377,7 @@ def checks(proposed: str, proposed_vs: list[dict], floors: list[dict],
         n = len(row["seeds"])
         out.append(f"{proposed} more often right than {row['other']}: significant in "
                    f"{row['proposed_better']} of {n} seed(s), the other way in "
-                   f"{row['other_better']} (McNemar, p < 0.05)")
+                   f"{row['other_better']} (McNemar, p < {row['alpha']:g})")
     for row in floors:
         significant = sum(t["p"] < 0.05 for t in row["tests"])
         out.append(f"{row['cell']} above {row['floor']:g} %: "
