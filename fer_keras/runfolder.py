@@ -364,16 +364,19 @@ def describe(cfg: ExperimentConfig, described: list[tuple[dict, dict]],
     base = cfg.to_json()
     if len(per_variant.get("", ())) == 1:  # the main cells' config, as they ran
         base.update(trainings[next(iter(per_variant[""]))])
-    data: dict[str, dict] = {}
+    data: dict[str, list] = {}
     for _, man in described:
         d = man["data"]
         entry = {"path": d["csv"] if d["format"] == "csv" and d.get("csv") else d["path"],
                  "fingerprint": d["fingerprint"], "n": d["n"]}
-        if d.get("source_fingerprint"):  # a preprocessing stage made `fingerprint` from it
-            entry["source_fingerprint"] = d["source_fingerprint"]
-        data.setdefault(d["format"], [])
-        if entry not in data[d["format"]]:
-            data[d["format"]].append(entry)
+        same = next((e for e in data.setdefault(d["format"], [])
+                     if {k: e[k] for k in entry} == entry), None)
+        if same is None:
+            data[d["format"]].append(same := entry)
+        # a preprocessing stage made `fingerprint` from this (a cell finished before manifests
+        # recorded it lacks it: the same output data tells the same source)
+        if d.get("source_fingerprint"):
+            same.setdefault("source_fingerprint", d["source_fingerprint"])
     return {
         **base,
         "formats": _ordered([c["format"] for c in cells_],

@@ -207,3 +207,25 @@ def test_a_conversion_of_other_data_is_never_reused(tmp_path):
     with pytest.raises(RunConflictError, match="data: fingerprint"):
         run_experiment(cfg, RunOptions(data=b, out=out))
     assert len(list((out / "_data").iterdir())) == 2  # one conversion per source
+
+
+def test_experiment_json_lists_each_input_once_with_the_source_it_was_made_from():
+    """A cell finished before manifests recorded `source_fingerprint` and one after, both
+    trained on the same preprocessed data, are one input with its source; the input as loaded
+    (a no-preprocessing cell) is another."""
+    from fer_keras.runfolder import describe
+
+    cfg = load_config(OZER, ["formats=csv", "models=ozer_cnn", "seeds=0,1,2"])
+
+    def cell(seed, **data):
+        config = {"cell": {"format": "csv", "model": "ozer_cnn", "seed": seed},
+                  "training_hash": "h", "identity": {"training": {}, "key": f"k{seed}"}}
+        return config, {"data": {"format": "csv", "path": "d", "csv": "d/f.csv", "n": 9,
+                                 **data}}
+
+    described = [cell(0, fingerprint="aligned"),  # before the key existed
+                 cell(1, fingerprint="aligned", source_fingerprint="loaded"),
+                 cell(2, fingerprint="loaded", source_fingerprint=None)]
+    assert describe(cfg, described)["data"] == {"csv": [
+        {"path": "d/f.csv", "fingerprint": "aligned", "n": 9, "source_fingerprint": "loaded"},
+        {"path": "d/f.csv", "fingerprint": "loaded", "n": 9}]}
