@@ -116,6 +116,10 @@ class ExperimentConfig:
     # The significance level at which the paper says its proposed model beats the others
     # (McNemar per seed); 0.05 where it names none.
     claimed_significance: float = 0.05
+    # {"format/arm": (low, high)}: the paper says this cell (another model, or a variant of
+    # the proposed model: an ablation) scores low to high accuracy points below the proposed
+    # model; checked seed by seed on the same test images.
+    claimed_drops: dict = field(default_factory=dict)
     claimed_notes: str = ""
     # Claims without a number per cell, each checked by the report:
     # {"format/model": percent}: the paper says this cell's accuracy is above the value
@@ -192,6 +196,14 @@ class ExperimentConfig:
         if not 0 < self.claimed_significance < 1:
             raise ConfigError(f"claimed_significance={self.claimed_significance}: expected a "
                               "level 0 < p < 1 (e.g. 0.01)")
+        for cell, drop in self.claimed_drops.items():
+            if not (isinstance(drop, (tuple, list)) and len(drop) == 2
+                    and all(isinstance(v, (int, float)) for v in drop) and drop[0] <= drop[1]):
+                raise ConfigError(f"claimed_drops[{cell!r}]={drop!r}: expected (low, high) "
+                                  "accuracy points below the proposed model, low <= high")
+        if self.claimed_drops and not self.proposed_model:
+            raise ConfigError("claimed_drops: drops are below the proposed model: expected "
+                              "proposed_model to be set")
         if not 0 < self.reduce_lr_factor < 1:
             raise ConfigError(f"reduce_lr_factor={self.reduce_lr_factor}: expected 0 < f < 1")
         if not 0 <= self.min_lr < self.learning_rate:
@@ -258,7 +270,7 @@ def _default(f: dataclasses.Field):
 # Keys of the config that do not change what a cell computes.
 NOT_TRAINING = ("name", "paper", "formats", "models", "seeds", "variants", "claimed_metrics",
                 "claimed_auc", "claimed_class_weights", "proposed_model", "claimed_significance",
-                "claimed_notes",
+                "claimed_drops", "claimed_notes",
                 "claimed_above", "claimed_recall_extremes", "literature", "literature_band",
                 "search_space")
 VARIANT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")

@@ -389,6 +389,57 @@ def test_the_proposed_model_is_significantly_better_only_at_the_papers_level():
         "(McNemar, p < 0.01)"]
 
 
+def test_a_claimed_drop_below_the_proposed_model_gets_a_verdict_seed_by_seed():
+    from types import SimpleNamespace
+
+    from fer_keras.reports.claims import drops
+
+    def run(arm, seed, acc, fmt="csv"):
+        return SimpleNamespace(cell=f"{fmt}/{arm}", arm=arm, format=fmt, seed=seed,
+                               metrics={"accuracy": acc})
+
+    def test(arm, seed, p, fmt="csv"):
+        return {"format": fmt, "seed": seed, "a": "mine", "b": arm, "p": p}
+
+    runs = [run("mine", 0, 0.60), run("mine", 1, 0.62), run("mine", 2, 0.61),
+            run("ok", 0, 0.55), run("ok", 1, 0.59),  # drops 5 and 3: mean 4
+            run("small", 0, 0.59), run("small", 1, 0.61),  # 1 and 1
+            run("noisy", 0, 0.59), run("noisy", 1, 0.57),  # 1 and 5: 3 ± 2.83
+            run("better", 0, 0.62), run("large", 0, 0.50),
+            run("other", 2, 0.50)]  # seed 2 scored on other images: no test, not paired
+    mcnemar = [test("ok", 0, 0.001), test("ok", 1, 0.02), test("small", 0, 0.3),
+               test("small", 1, 0.4), test("noisy", 0, 0.5), test("noisy", 1, 0.001),
+               test("better", 0, 0.001), test("large", 0, 1e-9)]
+    claimed = {f"csv/{arm}": (4.0, 6.0)
+               for arm in ("ok", "small", "noisy", "better", "large", "other", "absent")}
+    rows = {r["cell"]: r for r in drops(runs, mcnemar, claimed, "mine", alpha=0.01)}
+    assert {c: r["verdict"] for c, r in rows.items()} == {
+        "csv/ok": "as claimed", "csv/small": "smaller than claimed",
+        "csv/noisy": "within noise", "csv/better": "no drop", "csv/large": "larger than claimed"}
+    ok = rows["csv/ok"]
+    assert ok["reference"] == "csv/mine" and ok["seeds"] == [0, 1]
+    assert ok["drop"]["mean"] == pytest.approx(4.0) and ok["p"] == [0.001, 0.02]
+    assert ok["significant"] == 1  # p = 0.02 is not below the paper's 0.01
+    assert rows["csv/better"]["significant"] == 0  # significant, but the other way
+    assert rows["csv/noisy"]["drop"]["std"] == pytest.approx(2 * 2 ** 0.5)
+
+
+def test_claimed_drops_stand_in_the_report_and_the_scoreboard(tmp_path):
+    runs = write_fake_runs(tmp_path / "runs" / "d")
+    experiment = json.loads((runs / "experiment.json").read_text())
+    experiment.update(proposed_model="ozer_cnn_lstm", claimed_drops={"csv/ozer_cnn": [4, 6]})
+    (runs / "experiment.json").write_text(json.dumps(experiment))
+    html = build_report(runs, tmp_path / "d").read_text()
+    drop = [(_sk(runs / "csv-ozer_cnn_lstm" / f"seed-{s}")["accuracy"]
+             - _sk(runs / "csv-ozer_cnn" / f"seed-{s}")["accuracy"]) for s in (0, 1)]
+    checks = json.loads((tmp_path / "d" / "summary.json").read_text())["checks"]
+    sentence = next(c for c in checks if c.startswith("csv/ozer_cnn 4-6 points below "
+                                                      "csv/ozer_cnn_lstm: "))
+    assert f"({np.mean(drop):.2f} ± {np.std(drop, ddof=1):.2f} points over 2 seed(s); " \
+        "McNemar p < 0.05 in " in sentence
+    assert "The paper says these cells score some points below the proposed model" in html
+
+
 def test_a_variant_stands_beside_its_models_claim_unless_it_has_its_own_entry():
     from types import SimpleNamespace
 

@@ -201,6 +201,8 @@ def report_view(experiment: dict, runs: list[SeedRun]) -> dict:
     # at the level the paper claims (a run folder from before the key: the usual 0.05)
     alpha = experiment.get("claimed_significance", 0.05)
     proposed_vs = claims.proposed_against_others(mcnemar, proposed, alpha) if proposed else []
+    drops = (claims.drops(runs, mcnemar, experiment.get("claimed_drops", {}), proposed, alpha)
+             if proposed else [])
     floors = claims.above(runs, experiment.get("claimed_above", {}))
     extremes = claims.recall_extremes(runs, experiment.get("claimed_recall_extremes", {}))
     return {
@@ -226,8 +228,8 @@ def report_view(experiment: dict, runs: list[SeedRun]) -> dict:
         "preprocessing": claims.preprocessing(runs), "robustness": claims.robustness(runs),
         "literature": (claims.literature(runs, experiment.get("literature", {}))
                        if experiment.get("literature") else []),
-        "above": floors, "extremes": extremes,
-        "checks": claims.checks(proposed, proposed_vs, floors, extremes),
+        "above": floors, "extremes": extremes, "drops": drops,
+        "checks": claims.checks(proposed, proposed_vs, floors, extremes, drops),
     }
 
 

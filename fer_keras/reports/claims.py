@@ -175,6 +175,44 @@ def proposed_against_others(mcnemar: list[dict], proposed: str,
     return list(out.values())
 
 
+def drops(runs: list[SeedRun], mcnemar: list[dict], claimed: dict, proposed: str,
+          alpha: float = 0.05) -> list[dict]:
+    """Each cell the paper says scores low..high points below the proposed model (an
+    ablation, a baseline), against the proposed model's main cell of its format, seed by seed
+    on the same test images: the drop in points (mean +/- std over the paired seeds),
+    McNemar's p per seed and a verdict on the mean: "as claimed" (within the range), "within
+    noise" (the range within two standard deviations of it), else "no drop" (<= 0),
+    "smaller than claimed" or "larger than claimed"."""
+    runs_by = {(r.cell, r.seed): r for r in runs}
+    rows = []
+    for cell, (low, high) in claimed.items():
+        reference = f"{cell.split('/')[0]}/{proposed}"
+        pairs = [(r, runs_by[(reference, r.seed)]) for r in runs
+                 if r.cell == cell and (reference, r.seed) in runs_by]
+        tests = [next((t for t in mcnemar if t["seed"] == r.seed and t["format"] == r.format
+                       and {t["a"], t["b"]} == {r.arm, base.arm}), None) for r, base in pairs]
+        pairs = [pair for pair, t in zip(pairs, tests) if t is not None]  # same test images
+        tests = [t for t in tests if t is not None]
+        if not pairs:
+            continue
+        drop = mean_std([(base.metrics["accuracy"] - r.metrics["accuracy"]) * 100
+                         for r, base in pairs])
+        # rounded: accuracies are ratios of counts, so a drop of exactly 4 points may come out
+        # as 3.9999999999
+        m, spread = round(drop["mean"], 9), 2 * (drop["std"] or 0.0)
+        verdict = ("as claimed" if low <= m <= high
+                   else "within noise" if (low - m if m < low else m - high) <= spread
+                   else "no drop" if m <= 0
+                   else "smaller than claimed" if m < low else "larger than claimed")
+        rows.append({"cell": cell, "reference": reference, "claimed": [low, high],
+                     "seeds": [r.seed for r, _ in pairs], "drop": drop,
+                     "p": [t["p"] for t in tests], "alpha": alpha,
+                     "significant": sum(t["p"] < alpha for t, (r, base) in zip(tests, pairs)
+                                        if base.metrics["accuracy"] > r.metrics["accuracy"]),
+                     "verdict": verdict})
+    return rows
+
+
 # ------------------------------------------------------------------------------ classes
 
 
@@ -366,10 +404,11 @@ def variant_effects(runs: list[SeedRun]) -> list[dict]:
 
 
 def checks(proposed: str, proposed_vs: list[dict], floors: list[dict],
-           extremes: list[dict]) -> list[str]:
+           extremes: list[dict], drops_: list[dict] = ()) -> list[str]:
     """The report's claim checks as one sentence each, for the scoreboard: the proposed model
-    against every other one (McNemar), claimed accuracy floors (binomial), and which classes
-    are recognised best and worst (those of the proposed model when it ran)."""
+    against every other one (McNemar), claimed drops below it (ablations), claimed accuracy
+    floors (binomial), and which classes are recognised best and worst (those of the
+    proposed model when it ran)."""
     out = []
     for row in proposed_vs:
         if row["other"].split("+")[0] == proposed:
@@ -378,6 +417,13 @@ def checks(proposed: str, proposed_vs: list[dict], floors: list[dict],
         out.append(f"{proposed} more often right than {row['other']}: significant in "
                    f"{row['proposed_better']} of {n} seed(s), the other way in "
                    f"{row['other_better']} (McNemar, p < {row['alpha']:g})")
+    for row in drops_:
+        d = row["drop"]
+        sd = f" ± {d['std']:.2f}" if d["std"] is not None else ""
+        out.append(f"{row['cell']} {row['claimed'][0]:g}-{row['claimed'][1]:g} points below "
+                   f"{row['reference']}: {row['verdict']} ({d['mean']:.2f}{sd} points over "
+                   f"{len(row['seeds'])} seed(s); McNemar p < {row['alpha']:g} in "
+                   f"{row['significant']} of {len(row['seeds'])})")
     for row in floors:
         significant = sum(t["p"] < 0.05 for t in row["tests"])
         out.append(f"{row['cell']} above {row['floor']:g} %: "
