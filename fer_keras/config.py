@@ -120,6 +120,9 @@ class ExperimentConfig:
     # the proposed model: an ablation) scores low to high accuracy points below the proposed
     # model; checked seed by seed on the same test images.
     claimed_drops: dict = field(default_factory=dict)
+    # ("format/arm", ...): the paper says the proposed model loses less accuracy to added noise
+    # (noise_eval) than these cells; checked seed by seed, level by level.
+    claimed_more_robust_than: tuple = ()
     claimed_notes: str = ""
     # Claims without a number per cell, each checked by the report:
     # {"format/model": percent}: the paper says this cell's accuracy is above the value
@@ -201,9 +204,13 @@ class ExperimentConfig:
                     and all(isinstance(v, (int, float)) for v in drop) and drop[0] <= drop[1]):
                 raise ConfigError(f"claimed_drops[{cell!r}]={drop!r}: expected (low, high) "
                                   "accuracy points below the proposed model, low <= high")
-        if self.claimed_drops and not self.proposed_model:
-            raise ConfigError("claimed_drops: drops are below the proposed model: expected "
-                              "proposed_model to be set")
+        for key in ("claimed_drops", "claimed_more_robust_than"):
+            if getattr(self, key) and not self.proposed_model:
+                raise ConfigError(f"{key}: a claim about the proposed model: expected "
+                                  "proposed_model to be set")
+        if self.claimed_more_robust_than and not self.noise_eval:
+            raise ConfigError("claimed_more_robust_than: robustness is measured at the noise "
+                              "levels of noise_eval: expected noise_eval to be set")
         if not 0 < self.reduce_lr_factor < 1:
             raise ConfigError(f"reduce_lr_factor={self.reduce_lr_factor}: expected 0 < f < 1")
         if not 0 <= self.min_lr < self.learning_rate:
@@ -270,7 +277,7 @@ def _default(f: dataclasses.Field):
 # Keys of the config that do not change what a cell computes.
 NOT_TRAINING = ("name", "paper", "formats", "models", "seeds", "variants", "claimed_metrics",
                 "claimed_auc", "claimed_class_weights", "proposed_model", "claimed_significance",
-                "claimed_drops", "claimed_notes",
+                "claimed_drops", "claimed_more_robust_than", "claimed_notes",
                 "claimed_above", "claimed_recall_extremes", "literature", "literature_band",
                 "search_space")
 VARIANT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -382,6 +389,8 @@ def config_from_json(d: dict) -> ExperimentConfig:
     d["preprocess"] = PreprocessConfig(**d.get("preprocess", {}))
     d["noise_eval"] = tuple(d.get("noise_eval", ()))
     d["variants"] = {k: tuple(v) for k, v in d.get("variants", {}).items()}
+    d["claimed_drops"] = {k: tuple(v) for k, v in d.get("claimed_drops", {}).items()}
+    d["claimed_more_robust_than"] = tuple(d.get("claimed_more_robust_than", ()))
     for k in ("formats", "models", "seeds"):
         d[k] = tuple(d[k])
     return ExperimentConfig(**d)

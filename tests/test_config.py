@@ -126,7 +126,7 @@ def test_a_config_file_with_a_wrong_keyword_is_one_error(tmp_path):
      "claimed_drops['csv/ozer_cnn']=(6, 4): expected (low, high) accuracy points below the "
      "proposed model, low <= high"),
     ({"csv/ozer_cnn": 5}, "ozer_cnn_lstm", "claimed_drops['csv/ozer_cnn']=5: expected (low, high)"),
-    ({"csv/ozer_cnn": (4, 6)}, "", "claimed_drops: drops are below the proposed model: expected "
+    ({"csv/ozer_cnn": (4, 6)}, "", "claimed_drops: a claim about the proposed model: expected "
      "proposed_model to be set"),
 ])
 def test_a_claimed_drop_needs_a_range_and_a_proposed_model(drops, proposed, message):

@@ -424,12 +424,50 @@ def test_a_claimed_drop_below_the_proposed_model_gets_a_verdict_seed_by_seed():
     assert rows["csv/noisy"]["drop"]["std"] == pytest.approx(2 * 2 ** 0.5)
 
 
+def test_more_robust_compares_the_points_each_side_loses_to_noise_seed_by_seed():
+    from types import SimpleNamespace
+
+    from fer_keras.reports.claims import checks, more_robust
+
+    def run(arm, seed, accs):
+        levels = [{"sigma": s, "accuracy": a} for s, a in zip((0.0, 10.0, 20.0), accs)]
+        return SimpleNamespace(cell=f"csv/{arm}", arm=arm, format="csv", seed=seed,
+                               robustness={"levels": levels})
+
+    runs = [run("mine", 0, (0.60, 0.50, 0.30)), run("mine", 1, (0.62, 0.50, 0.34)),
+            run("raw", 0, (0.58, 0.52, 0.40)), run("raw", 1, (0.60, 0.48, 0.30)),
+            run("raw", 2, (0.60, 0.48, 0.30))]  # no twin with seed 2: not paired
+    row, = more_robust(runs, ["csv/raw", "csv/absent"], "mine")
+    assert row["seeds"] == [0, 1] and row["reference"] == "csv/mine"
+    # sigma 10: mine loses 10 and 12, raw 6 and 12; sigma 20: mine 30 and 28, raw 18 and 30
+    assert row["levels"][10.0]["proposed"]["mean"] == pytest.approx(11.0)
+    assert row["levels"][10.0]["margin"]["mean"] == pytest.approx(-2.0)
+    assert row["levels"][20.0]["margin"]["mean"] == pytest.approx(-5.0)
+    assert (row["holds"], row["fails"]) == ([], [10.0, 20.0])
+    assert checks("mine", [], [], [], robust=[row]) == [
+        "csv/mine loses less accuracy to added noise than csv/raw: does not hold (holds at "
+        "σ none, not at σ 10, 20; points lost, mean over 2 seed(s): σ 10: 11.00 vs 9.00; "
+        "σ 20: 29.00 vs 24.00)"]
+    better = [run("mine", 0, (0.60, 0.59, 0.50)), run("raw", 0, (0.60, 0.50, 0.55))]
+    row, = more_robust(better, ["csv/raw"], "mine")
+    assert (row["holds"], row["fails"]) == ([10.0], [20.0])
+
+
 def test_claimed_drops_stand_in_the_report_and_the_scoreboard(tmp_path):
     runs = write_fake_runs(tmp_path / "runs" / "d")
     experiment = json.loads((runs / "experiment.json").read_text())
-    experiment.update(proposed_model="ozer_cnn_lstm", claimed_drops={"csv/ozer_cnn": [4, 6]})
+    experiment.update(proposed_model="ozer_cnn_lstm", claimed_drops={"csv/ozer_cnn": [4, 6]},
+                      claimed_more_robust_than=["csv/ozer_cnn"])
     (runs / "experiment.json").write_text(json.dumps(experiment))
+    for model, at_20 in (("ozer_cnn_lstm", 0.2), ("ozer_cnn", 0.1)):
+        for seed in (0, 1):
+            folder = runs / f"csv-{model}" / f"seed-{seed}"
+            clean = _sk(folder)["accuracy"] / 100
+            (folder / "robustness.json").write_text(json.dumps({"levels": [
+                {"sigma": 0.0, "accuracy": clean}, {"sigma": 20.0, "accuracy": at_20}]}))
     html = build_report(runs, tmp_path / "d").read_text()
+    assert "The paper says ozer_cnn_lstm loses less accuracy to noise than " \
+        "<strong>csv/ozer_cnn</strong>" in html
     drop = [(_sk(runs / "csv-ozer_cnn_lstm" / f"seed-{s}")["accuracy"]
              - _sk(runs / "csv-ozer_cnn" / f"seed-{s}")["accuracy"]) for s in (0, 1)]
     checks = json.loads((tmp_path / "d" / "summary.json").read_text())["checks"]
@@ -438,6 +476,14 @@ def test_claimed_drops_stand_in_the_report_and_the_scoreboard(tmp_path):
     assert f"({np.mean(drop):.2f} ± {np.std(drop, ddof=1):.2f} points over 2 seed(s); " \
         "McNemar p < 0.05 in " in sentence
     assert "The paper says these cells score some points below the proposed model" in html
+    lost = {m: np.mean([_sk(runs / f"csv-{m}" / f"seed-{s}")["accuracy"] - 100 * at_20
+                        for s in (0, 1)]) for m, at_20 in (("ozer_cnn_lstm", 0.2),
+                                                          ("ozer_cnn", 0.1))}
+    holds = lost["ozer_cnn"] > lost["ozer_cnn_lstm"]
+    assert (f"csv/ozer_cnn_lstm loses less accuracy to added noise than csv/ozer_cnn: "
+            f"{'holds' if holds else 'does not hold'} (holds at σ {'20' if holds else 'none'}"
+            f", not at σ {'none' if holds else '20'}; points lost, mean over 2 seed(s): σ 20: "
+            f"{lost['ozer_cnn_lstm']:.2f} vs {lost['ozer_cnn']:.2f})") in checks
 
 
 def test_a_variant_stands_beside_its_models_claim_unless_it_has_its_own_entry():

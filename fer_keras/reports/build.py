@@ -203,6 +203,8 @@ def report_view(experiment: dict, runs: list[SeedRun]) -> dict:
     proposed_vs = claims.proposed_against_others(mcnemar, proposed, alpha) if proposed else []
     drops = (claims.drops(runs, mcnemar, experiment.get("claimed_drops", {}), proposed, alpha)
              if proposed else [])
+    robust = (claims.more_robust(runs, experiment.get("claimed_more_robust_than", []), proposed)
+              if proposed else [])
     floors = claims.above(runs, experiment.get("claimed_above", {}))
     extremes = claims.recall_extremes(runs, experiment.get("claimed_recall_extremes", {}))
     return {
@@ -228,8 +230,8 @@ def report_view(experiment: dict, runs: list[SeedRun]) -> dict:
         "preprocessing": claims.preprocessing(runs), "robustness": claims.robustness(runs),
         "literature": (claims.literature(runs, experiment.get("literature", {}))
                        if experiment.get("literature") else []),
-        "above": floors, "extremes": extremes, "drops": drops,
-        "checks": claims.checks(proposed, proposed_vs, floors, extremes, drops),
+        "above": floors, "extremes": extremes, "drops": drops, "more_robust": robust,
+        "checks": claims.checks(proposed, proposed_vs, floors, extremes, drops, robust),
     }
 
 

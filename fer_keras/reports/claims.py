@@ -115,6 +115,37 @@ def robustness(runs: list[SeedRun]) -> list[dict]:
     return rows
 
 
+def more_robust(runs: list[SeedRun], claimed: list[str] | tuple, proposed: str) -> list[dict]:
+    """The claim that the proposed model loses less accuracy to added noise than each of the
+    `claimed` cells: per noise level above 0, the points each side loses from its own clean
+    accuracy, seed by seed against the proposed model's cell of the same format and seed;
+    `margin` is the other's loss minus the proposed model's (> 0: the claim holds there)."""
+    def lost(run: SeedRun) -> dict[float, float]:
+        acc = {float(lv["sigma"]): lv["accuracy"] * 100
+               for lv in (run.robustness or {}).get("levels", [])}
+        return {s: acc[0.0] - a for s, a in acc.items() if s > 0} if 0.0 in acc else {}
+
+    runs_by = {(r.cell, r.seed): r for r in runs}
+    rows = []
+    for cell in claimed:
+        reference = f"{cell.split('/')[0]}/{proposed}"
+        pairs = [(lost(runs_by[(reference, r.seed)]), lost(r), r.seed) for r in runs
+                 if r.cell == cell and (reference, r.seed) in runs_by]
+        pairs = [(mine, other, seed) for mine, other, seed in pairs if mine and other]
+        if not pairs:
+            continue
+        levels = sorted(set.intersection(*(set(m) & set(o) for m, o, _ in pairs)))
+        per_level = {s: {"proposed": mean_std([m[s] for m, _, _ in pairs]),
+                         "other": mean_std([o[s] for _, o, _ in pairs]),
+                         "margin": mean_std([o[s] - m[s] for m, o, _ in pairs])}
+                     for s in levels}
+        rows.append({"cell": cell, "reference": reference, "seeds": [s for *_, s in pairs],
+                     "levels": per_level,
+                     "holds": [s for s in levels if per_level[s]["margin"]["mean"] > 0],
+                     "fails": [s for s in levels if per_level[s]["margin"]["mean"] <= 0]})
+    return rows
+
+
 # ------------------------------------------------------------------------------ ranking
 
 
@@ -404,7 +435,8 @@ def variant_effects(runs: list[SeedRun]) -> list[dict]:
 
 
 def checks(proposed: str, proposed_vs: list[dict], floors: list[dict],
-           extremes: list[dict], drops_: list[dict] = ()) -> list[str]:
+           extremes: list[dict], drops_: list[dict] = (),
+           robust: list[dict] = ()) -> list[str]:
     """The report's claim checks as one sentence each, for the scoreboard: the proposed model
     against every other one (McNemar), claimed drops below it (ablations), claimed accuracy
     floors (binomial), and which classes are recognised best and worst (those of the
@@ -424,6 +456,15 @@ def checks(proposed: str, proposed_vs: list[dict], floors: list[dict],
                    f"{row['reference']}: {row['verdict']} ({d['mean']:.2f}{sd} points over "
                    f"{len(row['seeds'])} seed(s); McNemar p < {row['alpha']:g} in "
                    f"{row['significant']} of {len(row['seeds'])})")
+    for row in robust:
+        def sigmas(levels):
+            return ", ".join(f"{s:g}" for s in levels) or "none"
+        lost = "; ".join(f"σ {s:g}: {v['proposed']['mean']:.2f} vs {v['other']['mean']:.2f}"
+                         for s, v in row["levels"].items())
+        out.append(f"{row['reference']} loses less accuracy to added noise than {row['cell']}: "
+                   f"{'holds' if not row['fails'] else 'does not hold'} (holds at σ "
+                   f"{sigmas(row['holds'])}, not at σ {sigmas(row['fails'])}; points lost, "
+                   f"mean over {len(row['seeds'])} seed(s): {lost})")
     for row in floors:
         significant = sum(t["p"] < 0.05 for t in row["tests"])
         out.append(f"{row['cell']} above {row['floor']:g} %: "
