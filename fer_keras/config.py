@@ -20,6 +20,7 @@ from pathlib import Path
 from .data.augment import AugmentConfig
 from .data.preprocess import PreprocessConfig
 from .errors import FerKerasError
+from .labels import CLASS_NAMES
 
 FORMATS = ("directory", "csv")  # the two FER-2013 layouts (Özer §2.2 compares them)
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")  # Keras optimizers by name, Keras defaults
@@ -123,6 +124,9 @@ class ExperimentConfig:
     # ("format/arm", ...): the paper says the proposed model loses less accuracy to added noise
     # (noise_eval) than these cells; checked seed by seed, level by level.
     claimed_more_robust_than: tuple = ()
+    # (class, ...): the paper says the proposed model recognises these classes better than the
+    # other models (recall on the class's test images, seed by seed, McNemar on them).
+    claimed_better_classes: tuple = ()
     claimed_notes: str = ""
     # Claims without a number per cell, each checked by the report:
     # {"format/model": percent}: the paper says this cell's accuracy is above the value
@@ -204,7 +208,8 @@ class ExperimentConfig:
                     and all(isinstance(v, (int, float)) for v in drop) and drop[0] <= drop[1]):
                 raise ConfigError(f"claimed_drops[{cell!r}]={drop!r}: expected (low, high) "
                                   "accuracy points below the proposed model, low <= high")
-        for key in ("claimed_drops", "claimed_more_robust_than"):
+        _one_of("claimed_better_classes", self.claimed_better_classes, CLASS_NAMES)
+        for key in ("claimed_drops", "claimed_more_robust_than", "claimed_better_classes"):
             if getattr(self, key) and not self.proposed_model:
                 raise ConfigError(f"{key}: a claim about the proposed model: expected "
                                   "proposed_model to be set")
@@ -277,7 +282,8 @@ def _default(f: dataclasses.Field):
 # Keys of the config that do not change what a cell computes.
 NOT_TRAINING = ("name", "paper", "formats", "models", "seeds", "variants", "claimed_metrics",
                 "claimed_auc", "claimed_class_weights", "proposed_model", "claimed_significance",
-                "claimed_drops", "claimed_more_robust_than", "claimed_notes",
+                "claimed_drops", "claimed_more_robust_than", "claimed_better_classes",
+                "claimed_notes",
                 "claimed_above", "claimed_recall_extremes", "literature", "literature_band",
                 "search_space")
 VARIANT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -390,7 +396,8 @@ def config_from_json(d: dict) -> ExperimentConfig:
     d["noise_eval"] = tuple(d.get("noise_eval", ()))
     d["variants"] = {k: tuple(v) for k, v in d.get("variants", {}).items()}
     d["claimed_drops"] = {k: tuple(v) for k, v in d.get("claimed_drops", {}).items()}
-    d["claimed_more_robust_than"] = tuple(d.get("claimed_more_robust_than", ()))
+    for k in ("claimed_more_robust_than", "claimed_better_classes"):
+        d[k] = tuple(d.get(k, ()))
     for k in ("formats", "models", "seeds"):
         d[k] = tuple(d[k])
     return ExperimentConfig(**d)

@@ -135,3 +135,14 @@ def test_a_claimed_drop_needs_a_range_and_a_proposed_model(drops, proposed, mess
     cfg = dataclasses.replace(load_config(OZER), claimed_drops=drops, proposed_model=proposed)
     with pytest.raises(ConfigError, match=re.escape(message)):
         cfg.validate()
+
+
+def test_a_claimed_better_class_must_be_a_fer2013_class():
+    import dataclasses
+
+    cfg = dataclasses.replace(load_config(OZER), claimed_better_classes=("fear", "anger"),
+                              proposed_model="ozer_cnn")
+    with pytest.raises(ConfigError, match=re.escape(
+            "claimed_better_classes='anger': expected one of angry, disgust, fear, happy, sad, "
+            "surprise, neutral")):
+        cfg.validate()

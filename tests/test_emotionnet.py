@@ -41,6 +41,8 @@ def test_config_holds_the_papers_protocol():
                                  "csv/emotionnet_cnn": (4.0, 6.0)}
     # "remains robust under various noise conditions due to its preprocessing strategy"
     assert cfg.claimed_more_robust_than == ("csv/emotionnet_pp+no-preprocessing",)
+    # "notable improvements in detecting 'Fear' and 'Disgust'"
+    assert cfg.claimed_better_classes == ("fear", "disgust")
     # a claim, not a training setting: the committed cells keep their identity
     assert "claimed_significance" not in cfg.training_config()
     no_prep = cfg.variant("no-preprocessing")

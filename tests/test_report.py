@@ -453,11 +453,43 @@ def test_more_robust_compares_the_points_each_side_loses_to_noise_seed_by_seed()
     assert (row["holds"], row["fails"]) == ([10.0], [20.0])
 
 
+def test_a_better_recognised_class_is_checked_on_that_class_images_only():
+    from types import SimpleNamespace
+
+    from fer_keras.reports.claims import better_classes, checks
+
+    y = np.array([2] * 40 + [3] * 10)  # 40 fear, 10 happy images
+
+    def run(arm, seed, fear_right, happy_right=10, indices=None):
+        pred = np.array([2] * fear_right + [0] * (40 - fear_right)
+                        + [3] * happy_right + [0] * (10 - happy_right))
+        return SimpleNamespace(cell=f"csv/{arm}", arm=arm, format="csv", seed=seed, y=y,
+                               probs=np.eye(7)[pred], indices=np.arange(50) if indices is None
+                               else indices)
+
+    runs = [run("mine", 0, 30), run("mine", 1, 20),
+            run("base", 0, 10, happy_right=0), run("base", 1, 22),
+            run("mine+variant", 0, 0),  # a variant of the proposed model: not an "other"
+            run("elsewhere", 0, 0, indices=np.arange(50) + 1)]  # other test images
+    row, = better_classes(runs, ["fear"], "mine", alpha=0.01)
+    assert (row["class"], row["other"], row["reference"], row["seeds"]) == (
+        "fear", "csv/base", "csv/mine", [0, 1])
+    assert row["recall_proposed"]["mean"] == pytest.approx(62.5)  # (75 + 50) / 2
+    assert row["recall_other"]["mean"] == pytest.approx(40.0)  # (25 + 55) / 2
+    # seed 0: 20 fear images right only by mine, none only by base (exact p ~ 2e-6);
+    # seed 1: base is higher; happy images never enter the test
+    assert row["p"][0] == pytest.approx(2 * 0.5 ** 20) and (row["higher"], row["significant"]) \
+        == (1, 1)
+    assert checks("mine", [], [], [], classes=[row]) == [
+        "csv/mine recognises fear better than csv/base: higher recall in 1 of 2 seed(s), "
+        "significantly (McNemar on the fear test images, p < 0.01) in 1 (62.5 vs 40.0 %)"]
+
+
 def test_claimed_drops_stand_in_the_report_and_the_scoreboard(tmp_path):
     runs = write_fake_runs(tmp_path / "runs" / "d")
     experiment = json.loads((runs / "experiment.json").read_text())
     experiment.update(proposed_model="ozer_cnn_lstm", claimed_drops={"csv/ozer_cnn": [4, 6]},
-                      claimed_more_robust_than=["csv/ozer_cnn"])
+                      claimed_more_robust_than=["csv/ozer_cnn"], claimed_better_classes=["fear"])
     (runs / "experiment.json").write_text(json.dumps(experiment))
     for model, at_20 in (("ozer_cnn_lstm", 0.2), ("ozer_cnn", 0.1)):
         for seed in (0, 1):
@@ -476,6 +508,11 @@ def test_claimed_drops_stand_in_the_report_and_the_scoreboard(tmp_path):
     assert f"({np.mean(drop):.2f} ± {np.std(drop, ddof=1):.2f} points over 2 seed(s); " \
         "McNemar p < 0.05 in " in sentence
     assert "The paper says these cells score some points below the proposed model" in html
+    assert "The paper says ozer_cnn_lstm recognises fear better than the other models." in html
+    # paired within each format: csv and directory cells of ozer_cnn, seeds 0 and 1 each
+    assert sorted(c.split(":")[0] for c in checks if " recognises fear " in c) == [
+        "csv/ozer_cnn_lstm recognises fear better than csv/ozer_cnn",
+        "directory/ozer_cnn_lstm recognises fear better than directory/ozer_cnn"]
     lost = {m: np.mean([_sk(runs / f"csv-{m}" / f"seed-{s}")["accuracy"] - 100 * at_20
                         for s in (0, 1)]) for m, at_20 in (("ozer_cnn_lstm", 0.2),
                                                           ("ozer_cnn", 0.1))}

@@ -205,6 +205,8 @@ def report_view(experiment: dict, runs: list[SeedRun]) -> dict:
              if proposed else [])
     robust = (claims.more_robust(runs, experiment.get("claimed_more_robust_than", []), proposed)
               if proposed else [])
+    better = (claims.better_classes(runs, experiment.get("claimed_better_classes", []),
+                                    proposed, alpha) if proposed else [])
     floors = claims.above(runs, experiment.get("claimed_above", {}))
     extremes = claims.recall_extremes(runs, experiment.get("claimed_recall_extremes", {}))
     return {
@@ -231,7 +233,8 @@ def report_view(experiment: dict, runs: list[SeedRun]) -> dict:
         "literature": (claims.literature(runs, experiment.get("literature", {}))
                        if experiment.get("literature") else []),
         "above": floors, "extremes": extremes, "drops": drops, "more_robust": robust,
-        "checks": claims.checks(proposed, proposed_vs, floors, extremes, drops, robust),
+        "better_classes": better,
+        "checks": claims.checks(proposed, proposed_vs, floors, extremes, drops, robust, better),
     }
 
 

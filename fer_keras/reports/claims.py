@@ -15,7 +15,7 @@ import numpy as np
 from ..config import NOT_TRAINING, flatten
 from ..labels import CLASS_NAMES
 from .rundata import SeedRun, cells_of, main_runs
-from .stats import accuracy_above
+from .stats import accuracy_above, mcnemar_test
 
 
 def mean_std(values: list[float]) -> dict:
@@ -247,6 +247,41 @@ def drops(runs: list[SeedRun], mcnemar: list[dict], claimed: dict, proposed: str
 # ------------------------------------------------------------------------------ classes
 
 
+def better_classes(runs: list[SeedRun], classes: list[str] | tuple, proposed: str,
+                   alpha: float = 0.05) -> list[dict]:
+    """The claim that the proposed model recognises `classes` better than the other models:
+    per class and other arm (not a variant of the proposed model), the recall of each on that
+    class's test images (%, mean +/- std over seeds), McNemar's test on those images per seed,
+    and in how many seeds the proposed model's recall is higher, and significantly so."""
+    mine = {(r.format, r.seed): r for r in runs if r.arm == proposed}
+    rows: dict[tuple, dict] = {}
+    for r in runs:
+        base = mine.get((r.format, r.seed))
+        if (r.arm.split("+")[0] == proposed or base is None
+                or not np.array_equal(r.indices, base.indices)):
+            continue  # the proposed model or its variant; or not the same test images
+        for name in classes:
+            k = CLASS_NAMES.index(name)
+            on = base.y == k
+            right_mine, right_other = base.probs.argmax(1)[on] == k, r.probs.argmax(1)[on] == k
+            t = mcnemar_test(right_mine, right_other)
+            row = rows.setdefault((name, r.cell), {
+                "class": name, "other": r.cell, "reference": base.cell, "seeds": [],
+                "recall_proposed": [], "recall_other": [], "p": [], "higher": 0,
+                "significant": 0, "alpha": alpha})
+            row["seeds"].append(r.seed)
+            row["recall_proposed"].append(right_mine.mean() * 100)
+            row["recall_other"].append(right_other.mean() * 100)
+            row["p"].append(t["p"])
+            higher = right_mine.mean() > right_other.mean()
+            row["higher"] += int(higher)
+            row["significant"] += int(higher and t["p"] < alpha)
+    for row in rows.values():
+        for k in ("recall_proposed", "recall_other"):
+            row[k] = mean_std(row[k])
+    return list(rows.values())
+
+
 def class_weights_used(runs: list[SeedRun], claimed: dict) -> list[dict]:
     """The class weights the runs trained with (their manifests) beside the paper's."""
     used = [r.manifest.get("split", {}).get("class_weights") for r in main_runs(runs)]
@@ -436,7 +471,7 @@ def variant_effects(runs: list[SeedRun]) -> list[dict]:
 
 def checks(proposed: str, proposed_vs: list[dict], floors: list[dict],
            extremes: list[dict], drops_: list[dict] = (),
-           robust: list[dict] = ()) -> list[str]:
+           robust: list[dict] = (), classes: list[dict] = ()) -> list[str]:
     """The report's claim checks as one sentence each, for the scoreboard: the proposed model
     against every other one (McNemar), claimed drops below it (ablations), claimed accuracy
     floors (binomial), and which classes are recognised best and worst (those of the
@@ -456,6 +491,13 @@ def checks(proposed: str, proposed_vs: list[dict], floors: list[dict],
                    f"{row['reference']}: {row['verdict']} ({d['mean']:.2f}{sd} points over "
                    f"{len(row['seeds'])} seed(s); McNemar p < {row['alpha']:g} in "
                    f"{row['significant']} of {len(row['seeds'])})")
+    for row in classes:
+        n = len(row["seeds"])
+        out.append(f"{row['reference']} recognises {row['class']} better than {row['other']}: "
+                   f"higher recall in {row['higher']} of {n} seed(s), significantly (McNemar "
+                   f"on the {row['class']} test images, p < {row['alpha']:g}) in "
+                   f"{row['significant']} ({row['recall_proposed']['mean']:.1f} vs "
+                   f"{row['recall_other']['mean']:.1f} %)")
     for row in robust:
         def sigmas(levels):
             return ", ".join(f"{s:g}" for s in levels) or "none"

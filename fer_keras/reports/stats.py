@@ -37,6 +37,17 @@ def two_way_anova(runs: list[SeedRun], metric: str = "accuracy") -> dict:
     return {"ok": True, "metric": metric, "rows": rows, "n": int(len(frame))}
 
 
+def mcnemar_test(right_a: np.ndarray, right_b: np.ndarray) -> dict:
+    """McNemar's test of two classifiers right/wrong on the same images: chi-square with
+    continuity correction, the exact binomial test when fewer than 25 discordant pairs."""
+    only_a, only_b = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+    table = [[int(np.sum(right_a & right_b)), only_a], [only_b, int(np.sum(~right_a & ~right_b))]]
+    exact = only_a + only_b < 25
+    res = mcnemar(table, exact=exact, correction=True)
+    return {"only_a": only_a, "only_b": only_b, "statistic": float(res.statistic),
+            "p": float(res.pvalue), "test": "exact binomial" if exact else "chi-square, corrected"}
+
+
 def mcnemar_pairs(runs: list[SeedRun]) -> list[dict]:
     """McNemar's test between every two models scored on the same test images (same format
     and seed, hence the same split). Exact binomial test when fewer than 25 discordant pairs."""
@@ -52,15 +63,9 @@ def mcnemar_pairs(runs: list[SeedRun]) -> list[dict]:
                     continue  # not the same test images: no paired test
                 ca = a.probs.argmax(1) == a.y
                 cb = b.probs.argmax(1) == b.y
-                only_a, only_b = int(np.sum(ca & ~cb)), int(np.sum(~ca & cb))
-                table = [[int(np.sum(ca & cb)), only_a], [only_b, int(np.sum(~ca & ~cb))]]
-                exact = only_a + only_b < 25
-                res = mcnemar(table, exact=exact, correction=True)
                 out.append({"format": fmt, "seed": seed, "a": a.arm, "b": b.arm,
                             "n": int(a.y.size), "acc_a": float(ca.mean()),
-                            "acc_b": float(cb.mean()), "only_a": only_a, "only_b": only_b,
-                            "statistic": float(res.statistic), "p": float(res.pvalue),
-                            "test": "exact binomial" if exact else "chi-square, corrected"})
+                            "acc_b": float(cb.mean()), **mcnemar_test(ca, cb)})
     return out
 
 
