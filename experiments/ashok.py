@@ -102,7 +102,8 @@ CONFIG = ExperimentConfig(
 # with the first seed; then our reading with every seed (the proposed model's test-leak variant
 # alongside); then the three ImageNet-size backbones with the first seed, capped at 15 epochs
 # (5-10 minutes an epoch on 2 CPU cores, measured in the report's training-time table; each
-# cell's config records the cap and the report marks it). Published: the four custom models in our reading (the backbones are too large to ship).
+# cell's config records the cap and the report marks it). Published: the four custom models
+# in our reading (the backbones are too large to ship).
 BACKBONE_EPOCHS = 15
 REPRODUCE = (
     Run(models=CNN_FAMILY + NO_DROPOUT, seeds="first"),

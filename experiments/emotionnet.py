@@ -116,8 +116,8 @@ CONFIG = ExperimentConfig(
         for m in ("emotionnet_pp", "emotionnet_pp_seq4")
     } | {
         # The no-preprocessing ablation is claimed only as a drop ("4-6 %" below the proposed
-        # model, claimed_drops), so no number stands beside it; classwise-aug, another reading of the
-        # proposed model's training, keeps the proposed model's claim.
+        # model, claimed_drops), so no number stands beside it; classwise-aug, another reading
+        # of the proposed model's training, keeps the proposed model's claim.
         "csv/emotionnet_pp+no-preprocessing": {},
     },
     claimed_notes="'FER2013 Results' of the paper (accuracy 90.5, macro recall 87.8, macro F1 "

@@ -473,8 +473,9 @@ def checks(proposed: str, proposed_vs: list[dict], floors: list[dict],
            extremes: list[dict], drops_: list[dict] = (),
            robust: list[dict] = (), classes: list[dict] = ()) -> list[str]:
     """The report's claim checks as one sentence each, for the scoreboard: the proposed model
-    against every other one (McNemar), claimed drops below it (ablations), claimed accuracy
-    floors (binomial), and which classes are recognised best and worst (those of the
+    against every other one (McNemar), claimed drops below it (ablations), classes it is
+    claimed to recognise better, robustness to noise claimed against other cells, claimed
+    accuracy floors (binomial), and which classes are recognised best and worst (those of the
     proposed model when it ran)."""
     out = []
     for row in proposed_vs:
