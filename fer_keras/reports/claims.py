@@ -115,6 +115,14 @@ def robustness(runs: list[SeedRun]) -> list[dict]:
     return rows
 
 
+def proposed_pairs(runs: list[SeedRun], proposed: str) -> list[tuple[SeedRun, SeedRun]]:
+    """Every run but the proposed model's main ones, each with the proposed model's main run
+    of its format and seed (the same split): what a claim about the proposed model compares."""
+    mine = {(r.format, r.seed): r for r in runs if r.arm == proposed}
+    return [(r, mine[(r.format, r.seed)]) for r in runs
+            if r.arm != proposed and (r.format, r.seed) in mine]
+
+
 def more_robust(runs: list[SeedRun], claimed: list[str] | tuple, proposed: str) -> list[dict]:
     """The claim that the proposed model loses less accuracy to added noise than each of the
     `claimed` cells: per noise level above 0, the points each side loses from its own clean
@@ -125,12 +133,11 @@ def more_robust(runs: list[SeedRun], claimed: list[str] | tuple, proposed: str) 
                for lv in (run.robustness or {}).get("levels", [])}
         return {s: acc[0.0] - a for s, a in acc.items() if s > 0} if 0.0 in acc else {}
 
-    runs_by = {(r.cell, r.seed): r for r in runs}
     rows = []
     for cell in claimed:
         reference = f"{cell.split('/')[0]}/{proposed}"
-        pairs = [(lost(runs_by[(reference, r.seed)]), lost(r), r.seed) for r in runs
-                 if r.cell == cell and (reference, r.seed) in runs_by]
+        pairs = [(lost(base), lost(r), r.seed) for r, base in proposed_pairs(runs, proposed)
+                 if r.cell == cell]
         pairs = [(mine, other, seed) for mine, other, seed in pairs if mine and other]
         if not pairs:
             continue
@@ -214,12 +221,10 @@ def drops(runs: list[SeedRun], mcnemar: list[dict], claimed: dict, proposed: str
     McNemar's p per seed and a verdict on the mean: "as claimed" (within the range), "within
     noise" (the range within two standard deviations of it), else "no drop" (<= 0),
     "smaller than claimed" or "larger than claimed"."""
-    runs_by = {(r.cell, r.seed): r for r in runs}
     rows = []
     for cell, (low, high) in claimed.items():
         reference = f"{cell.split('/')[0]}/{proposed}"
-        pairs = [(r, runs_by[(reference, r.seed)]) for r in runs
-                 if r.cell == cell and (reference, r.seed) in runs_by]
+        pairs = [(r, base) for r, base in proposed_pairs(runs, proposed) if r.cell == cell]
         tests = [next((t for t in mcnemar if t["seed"] == r.seed and t["format"] == r.format
                        and {t["a"], t["b"]} == {r.arm, base.arm}), None) for r, base in pairs]
         pairs = [pair for pair, t in zip(pairs, tests) if t is not None]  # same test images
@@ -253,13 +258,10 @@ def better_classes(runs: list[SeedRun], classes: list[str] | tuple, proposed: st
     per class and other arm (not a variant of the proposed model), the recall of each on that
     class's test images (%, mean +/- std over seeds), McNemar's test on those images per seed,
     and in how many seeds the proposed model's recall is higher, and significantly so."""
-    mine = {(r.format, r.seed): r for r in runs if r.arm == proposed}
     rows: dict[tuple, dict] = {}
-    for r in runs:
-        base = mine.get((r.format, r.seed))
-        if (r.arm.split("+")[0] == proposed or base is None
-                or not np.array_equal(r.indices, base.indices)):
-            continue  # the proposed model or its variant; or not the same test images
+    for r, base in proposed_pairs(runs, proposed):
+        if r.arm.split("+")[0] == proposed or not np.array_equal(r.indices, base.indices):
+            continue  # a variant of the proposed model; or not the same test images
         for name in classes:
             k = CLASS_NAMES.index(name)
             on = base.y == k
@@ -499,9 +501,10 @@ def checks(proposed: str, proposed_vs: list[dict], floors: list[dict],
                    f"on the {row['class']} test images, p < {row['alpha']:g}) in "
                    f"{row['significant']} ({row['recall_proposed']['mean']:.1f} vs "
                    f"{row['recall_other']['mean']:.1f} %)")
+    def sigmas(levels):
+        return ", ".join(f"{s:g}" for s in levels) or "none"
+
     for row in robust:
-        def sigmas(levels):
-            return ", ".join(f"{s:g}" for s in levels) or "none"
         lost = "; ".join(f"σ {s:g}: {v['proposed']['mean']:.2f} vs {v['other']['mean']:.2f}"
                          for s, v in row["levels"].items())
         out.append(f"{row['reference']} loses less accuracy to added noise than {row['cell']}: "
