@@ -44,7 +44,7 @@ KEPT_FILES = (CONFIG_FILE, MANIFEST_FILE, HISTORY_FILE, PREDICTIONS_FILE, EXAMPL
 
 
 def arm_name(model: str, variant: str) -> str:
-    """A model with its variant when it has one (`emotionnet_pp+no-preprocessing`)."""
+    """A model with its variant when it has one: `<model>+<variant>`."""
     return model + (f"+{variant}" if variant else "")
 
 
@@ -127,7 +127,7 @@ def read_runs(runs_dir: Path) -> tuple[dict, list[SeedRun]]:
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise RunFolderError(f"{runs_dir}: no such run folder; expected the --out folder of "
-                             "`fer-keras run` (e.g. runs/ozer) or a report's runs/ copy")
+                             "`fer-keras run` (e.g. runs/<paper>) or a report's runs/ copy")
     folders = []
     for done in sorted(runs_dir.glob(FINISHED_GLOB)):
         problems = verify(done.parent)
