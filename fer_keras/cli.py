@@ -52,6 +52,7 @@ def _config_and_inputs(args):
 from .errors import FerKerasError  # noqa: E402  (light: no TensorFlow)
 from .paths import output_file, output_folder  # noqa: E402
 from .reproduce import QUICK_EPOCHS, QUICK_LIMIT, QUICK_TRIALS  # noqa: E402
+from .reproduce import papers as reproduce_papers  # noqa: E402
 from .tfprocess import available_cores, pin_threads  # noqa: E402
 from .tfprocess import import_tensorflow_quietly as _import_tensorflow_quietly  # noqa: E402
 from .workers import Terminated, interrupt_on_sigterm, os_error_line, quiet_failed_writes  # noqa: E402,E501
@@ -655,8 +656,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp = command("reproduce", help="a paper's whole reproduction as its config declares it "
                  "(REPRODUCE): passes of run, study, report, publish, extra steps; resumes "
                  "from the committed runs")
-    rp.add_argument("paper", help="a paper (ozer, ashok, emotionnet, wasey, xu, "
-                    "ozer-reachability) or the path of a config with REPRODUCE")
+    known = ", ".join(reproduce_papers()) or "none in ./experiments/"
+    rp.add_argument("paper", help=f"a paper ({known}) or the path of a config with REPRODUCE")
     rp.add_argument("--data", help="FER-2013 image export or CSV (default: $FER2013_DIR)")
     rp.add_argument("--seeds", help="comma-separated seeds of the passes with every seed "
                     "(default: each config's own)")

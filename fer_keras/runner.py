@@ -137,7 +137,7 @@ OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
 @dataclass(frozen=True)
 class RunOptions:
     data: Path  # a directory export (root with train/ and test/, or one split) or a CSV
-    out: Path  # the experiment's run folder, e.g. runs/ozer
+    out: Path  # the experiment's run folder, e.g. runs/<paper>
     csv: Path | None = None  # the CSV format; built from `data` by the converter when absent
     strategy: str = "default"  # "default", "mirrored" (several GPUs), "multiworker"
     mixed_precision: bool = False

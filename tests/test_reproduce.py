@@ -37,6 +37,14 @@ def test_every_paper_declares_its_reproduction():
                                            "wasey", "xu"]
 
 
+def test_the_help_names_the_papers_found_in_experiments(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "a paper (ashok, emotionnet, ozer, ozer-reachability, wasey, xu)" in text
+
+
 def test_ozer_wasey_xu_run_everything_report_publish_and_index():
     for paper in ("ozer", "wasey", "xu"):
         assert _lines(paper) == [
