@@ -502,15 +502,20 @@ def checks(proposed: str, proposed_vs: list[dict], floors: list[dict],
                    f"{row['significant']} ({row['recall_proposed']['mean']:.1f} vs "
                    f"{row['recall_other']['mean']:.1f} %)")
     def sigmas(levels):
-        return ", ".join(f"{s:g}" for s in levels) or "none"
+        return ", ".join(f"{s:g}" for s in levels)
 
     for row in robust:
         lost = "; ".join(f"σ {s:g}: {v['proposed']['mean']:.2f} vs {v['other']['mean']:.2f}"
                          for s, v in row["levels"].items())
+        if not row["fails"]:
+            where = "holds at every noise level"
+        elif not row["holds"]:
+            where = "does not hold at any noise level"
+        else:
+            where = f"does not hold (holds at σ {sigmas(row['holds'])}, not at σ " \
+                    f"{sigmas(row['fails'])})"
         out.append(f"{row['reference']} loses less accuracy to added noise than {row['cell']}: "
-                   f"{'holds' if not row['fails'] else 'does not hold'} (holds at σ "
-                   f"{sigmas(row['holds'])}, not at σ {sigmas(row['fails'])}; points lost, "
-                   f"mean over {len(row['seeds'])} seed(s): {lost})")
+                   f"{where} (points lost, mean over {len(row['seeds'])} seed(s): {lost})")
     for row in floors:
         significant = sum(t["p"] < 0.05 for t in row["tests"])
         out.append(f"{row['cell']} above {row['floor']:g} %: "
