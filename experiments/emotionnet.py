@@ -131,14 +131,15 @@ CONFIG = ExperimentConfig(
 
 # `fer-keras reproduce emotionnet` (make reproduce-emotionnet): every model (both pooling
 # readings, the CNN-only and CNN-GRU baselines) and both variants with the first seed, then the
-# proposed model and its variants with every seed; the report; how much the preprocessing
-# enlarges the robustness check's noise (noise-gain.json beside the report, 1,000 random faces);
-# the proposed model published. Alignment + CLAHE of all 35,887 faces (about 2 minutes) is
-# computed once and cached in the run folder.
+# proposed model and its variants with every seed; how much the preprocessing enlarges the
+# robustness check's noise (noise-gain.json in the run folder, 1,000 random faces: the report
+# shows it beside the robustness curves, so it comes first); the report; the proposed model
+# published. Alignment + CLAHE of all 35,887 faces (about 2 minutes) is computed once and cached
+# in the run folder.
 REPRODUCE = (
     Run(seeds="first"),
     Run(models=("emotionnet_pp",)),
-    Report(),
     NoiseGain(),
+    Report(),
     Publish(models=("emotionnet_pp",)),
 )

@@ -2,7 +2,7 @@
 path scheme, and a finished cell's verification (a cell is trusted only when it verifies). No
 other module names a file of a cell (tests/test_imports.py checks it).
 
-    <out>/experiment.json, results.csv, .lock, _superseded/, _data/
+    <out>/experiment.json, results.csv, noise-gain.json, .lock, _superseded/, _data/
     <out>/<format>-<model>[+<variant>]/seed-<n>/   one cell and seed: the files below
 
 `done.json`, written last, records the SHA-256 of every file of the cell (cells finished
@@ -24,6 +24,7 @@ from .provenance import is_temporary, sha256_file
 
 # ---------------------------------------------------------------- the run folder's files
 EXPERIMENT_FILE = "experiment.json"  # the resolved config and the cells on disk
+NOISE_GAIN_FILE = "noise-gain.json"  # `fer-keras noise-gain` of the config's preprocessing
 RESULTS_FILE = "results.csv"  # one row per finished cell and seed
 PLAN_KEY = "planned"  # in experiment.json: every cell asked of the folder, finished or not
 LOCK_FILE = ".lock"  # held by the one `fer-keras run` writing the folder (run_lock)

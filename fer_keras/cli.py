@@ -207,7 +207,8 @@ def cmd_noise_gain(args) -> int:
     from .data.preprocess import noise_gain
     from .provenance import write_json
 
-    images = load(data).images
+    loaded = load(data)
+    images = loaded.images
     pick = np.sort(np.random.default_rng(args.seed).choice(
         len(images), min(args.n, len(images)), replace=False))
     rows = noise_gain(images[pick], cfg.preprocess, sigmas, seed=args.seed)
@@ -221,8 +222,8 @@ def cmd_noise_gain(args) -> int:
     if args.json:
         write_json(args.json, {"config": str(args.config),
                                "preprocess": dataclasses.asdict(cfg.preprocess),
-                               "data": str(data), "images": len(pick), "seed": args.seed,
-                               "rows": rows})
+                               "data": str(data), "data_fingerprint": loaded.fingerprint,
+                               "images": len(pick), "seed": args.seed, "rows": rows})
         print(f"JSON written to {args.json}")
     return 0
 

@@ -28,6 +28,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cellfiles import NOISE_GAIN_FILE
 from .config import load_config
 from .errors import FerKerasError
 from .paths import output_folder
@@ -87,7 +88,8 @@ class Publish:
 
 @dataclass(frozen=True)
 class NoiseGain:
-    """`fer-keras noise-gain` of the config's preprocessing, beside the report."""
+    """`fer-keras noise-gain` of the config's preprocessing, into the run folder
+    (noise-gain.json), where the report reads it: declare it before the Report stage."""
 
 
 Stage = Run | Study | Report | Publish | NoiseGain
@@ -212,7 +214,7 @@ def commands(paper: Paper, opts: Options) -> list[Command]:
         elif isinstance(stage, NoiseGain):
             out.append(Command(("noise-gain", str(paper.config), "--data", opts.data,
                                 *(("--n", str(opts.limit)) if opts.limit else ()),
-                                "--json", str(report / "noise-gain.json"))))
+                                "--json", str(runs / NOISE_GAIN_FILE))))
     if not opts.quick and not opts.report:
         out.append(Command(("index", str(report.parent))))
     return out

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from fer_keras.config import load_config
+from fer_keras.data import load
 from fer_keras.data.weights import oversampled
 from fer_keras.models import list_models
 from fer_keras.reports.claims import consistency
@@ -130,8 +131,13 @@ def test_make_reproduce_emotionnet_quick_mode_on_the_sample(sample, tmp_path):
                     "no-preprocessing"):
         assert section in html, section
     assert (report / "robustness.png").exists()
-    gain = json.loads((report / "noise-gain.json").read_text())
+    gain = json.loads((runs / "noise-gain.json").read_text())
     assert gain["images"] == 350 and gain["preprocess"]["clahe"]
+    assert gain["data_fingerprint"] == load(images).fingerprint  # what it measured
+    # the report shows it, and keeps it with the runs it copies
+    assert (report / "runs" / "noise-gain.json").read_bytes() == \
+        (runs / "noise-gain.json").read_bytes()
+    assert "What the preprocessing does to noise" in html
     assert [(r["stage"], r["sigma"]) for r in gain["rows"]] == [
         (stage, sigma) for sigma in (5.0, 10.0, 20.0, 40.0)
         for stage in ("as configured", "alignment only", "CLAHE only")]

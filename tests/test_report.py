@@ -185,6 +185,53 @@ def test_report_writes_nothing_outside_its_out_folder(tmp_path):
     assert sorted(p.name for p in (tmp_path / "D").iterdir()) == ["index.html", "rep"]
 
 
+def test_the_run_folders_noise_gain_stands_in_the_report_the_docs_and_its_copy(tmp_path):
+    from fer_keras.reports.damaged import DAMAGED_DATA
+    from fer_keras.reports.markdown import paper_view, results_markdown
+    from fer_keras.reports.rundata import RunFolderError
+
+    runs = write_fake_runs(tmp_path / "runs" / "g")
+    rows = [{"stage": "as configured", "sigma": 5.0, "rms_added": 4.96, "rms_after": 19.34,
+             "gain": 3.9}, {"stage": "CLAHE only", "sigma": 5.0, "rms_added": 4.96,
+                            "rms_after": 19.53, "gain": 3.926},
+            {"stage": "as configured", "sigma": 10.0, "rms_added": 0.0, "rms_after": 0.0,
+             "gain": None}, {"stage": "CLAHE only", "sigma": 10.0, "rms_added": 0.0,
+                             "rms_after": 0.0, "gain": None}]
+    found = {"data": "faces/", "data_fingerprint": "ab" * 32, "images": 7, "seed": 3,
+             "rows": rows}
+    (runs / "noise-gain.json").write_text(json.dumps(found))
+    html = build_report(runs, tmp_path / "out").read_text()
+    assert "What the preprocessing does to noise" in html
+    assert "Gaussian noise added to 7 random images of faces/ (fingerprint abababababab, " \
+        "seed 3" in html
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", html.split('id="noise-gain"')[1].split(
+        "</table>")[0])
+    assert cells == ["&sigma; = 5.0", "4.96", "3.90", "3.93", "&sigma; = 10.0", "0.00", "–", "–"]
+    assert "Superseded: measured on" not in html
+    assert json.loads((tmp_path / "out" / "runs" / "noise-gain.json").read_text()) == found
+    md = results_markdown(paper_view(runs))
+    assert "| sigma | RMS added | gain: as configured | gain: CLAHE only |" in md
+    assert "| 5.0 | 4.96 | 3.90 | 3.93 |" in md and "| 10.0 | 0.00 | – | – |" in md
+    # rebuilt from the report's own copy: the same section
+    again = build_report(tmp_path / "out" / "runs", tmp_path / "out").read_text()
+    assert "Gaussian noise added to 7 random images of faces/" in again
+    # measured on a copy known to be damaged: said in the report
+    damaged = next(iter(DAMAGED_DATA))
+    (runs / "noise-gain.json").write_text(json.dumps({**found, "data_fingerprint": damaged}))
+    html = build_report(runs, tmp_path / "out2").read_text()
+    assert f"Superseded: measured on {DAMAGED_DATA[damaged]}" in html
+    # none: no section
+    (runs / "noise-gain.json").unlink()
+    assert 'id="noise-gain"' not in build_report(runs, tmp_path / "out3").read_text()
+    # a broken file: one line naming it
+    (runs / "noise-gain.json").write_text('{"data": "x", "images": 1, "seed": 0}')
+    with pytest.raises(RunFolderError, match=r"noise-gain.json: no 'rows'; expected the JSON"):
+        build_report(runs, tmp_path / "out4")
+    (runs / "noise-gain.json").write_text("{")
+    with pytest.raises(RunFolderError, match=r"noise-gain.json: unreadable"):
+        build_report(runs, tmp_path / "out4")
+
+
 def test_single_seed_says_the_anova_needs_two(tmp_path):
     runs = write_fake_runs(tmp_path / "runs" / "one", seeds=(0,))
     html = build_report(runs, tmp_path / "out").read_text()

@@ -76,10 +76,12 @@ def test_quick_mode_replaces_a_passes_cap_writes_beside_the_runs_and_skips_the_i
     assert not any("index" in line for line in lines)
 
 
-def test_emotionnet_measures_noise_gain_beside_the_report():
+def test_emotionnet_measures_noise_gain_into_the_run_folder_before_the_report():
     lines = _lines("emotionnet", limit=200)
-    assert lines[3] == (f"fer-keras noise-gain {EXPERIMENTS}/emotionnet.py --data D --n 200 "
-                        "--json runs/emotionnet-quick/report/noise-gain.json")
+    assert lines[2] == (f"fer-keras noise-gain {EXPERIMENTS}/emotionnet.py --data D --n 200 "
+                        "--json runs/emotionnet-quick/noise-gain.json")
+    assert lines[3] == ("fer-keras report runs/emotionnet-quick --out "
+                        "runs/emotionnet-quick/report")
     assert lines[4].endswith("--models emotionnet_pp")
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from statistics import median
 
-from ..cellfiles import EXPERIMENT_FILE, RESULTS_FILE
+from ..cellfiles import EXPERIMENT_FILE, NOISE_GAIN_FILE, RESULTS_FILE
 from ..labels import CLASS_NAMES
 from ..metrics import RESULT_COLUMNS, RESULT_METRICS
 from ..provenance import write_csv
@@ -16,7 +16,15 @@ from . import cards, claims, figures, stats
 from .claims import claim_of, mean_std
 from .damaged import damage_of
 from .render import copy_files, html_env
-from .rundata import KEPT_FILES, SeedRun, cells_of, main_runs, not_finished, read_runs
+from .rundata import (
+    KEPT_FILES,
+    SeedRun,
+    cells_of,
+    main_runs,
+    not_finished,
+    read_noise_gain,
+    read_runs,
+)
 
 METRICS = (("accuracy", "Accuracy"), ("precision_macro", "Precision (macro)"),
            ("recall_macro", "Recall (macro)"), ("f1_macro", "F1 (macro)"))
@@ -160,8 +168,9 @@ def _copy_runs(runs: list[SeedRun], runs_dir: Path, dest: Path) -> None:
     shutil.rmtree(dest, ignore_errors=True)
     for r in runs:
         copy_files(r.folder, dest / r.folder.relative_to(runs_dir), KEPT_FILES)
-    if (runs_dir / EXPERIMENT_FILE).exists():
-        shutil.copyfile(runs_dir / EXPERIMENT_FILE, dest / EXPERIMENT_FILE)
+    for name in (EXPERIMENT_FILE, NOISE_GAIN_FILE):
+        if (runs_dir / name).exists():
+            shutil.copyfile(runs_dir / name, dest / name)
 
 
 def _write_results(runs: list[SeedRun], path: Path) -> None:
@@ -172,10 +181,11 @@ def _write_results(runs: list[SeedRun], path: Path) -> None:
                      for r in runs], RESULT_COLUMNS)
 
 
-def report_view(experiment: dict, runs: list[SeedRun]) -> dict:
-    """Everything a report says, as plain data (numbers and sentences) computed from the runs
-    alone, no file written: what the HTML page (build_report), the Markdown results of the
-    docs (markdown.py) and the scoreboard render."""
+def report_view(experiment: dict, runs: list[SeedRun], noise_gain: dict | None = None) -> dict:
+    """Everything a report says, as plain data (numbers and sentences) computed from the run
+    folder alone (its runs, and its noise-gain.json where `fer-keras noise-gain` wrote one), no
+    file written: what the HTML page (build_report), the Markdown results of the docs
+    (markdown.py) and the scoreboard render."""
     cells = cells_of(runs)
     claimed_metrics = experiment.get("claimed_metrics", {})
     claimed_auc = experiment.get("claimed_auc", {})
@@ -230,6 +240,7 @@ def report_view(experiment: dict, runs: list[SeedRun]) -> dict:
         "not_learned": claims.no_better_than_majority(runs),
         "consistency": claims.consistency(claimed_metrics),
         "preprocessing": claims.preprocessing(runs), "robustness": claims.robustness(runs),
+        "noise_gain": claims.noise_gain(noise_gain),
         "literature": (claims.literature(runs, experiment.get("literature", {}))
                        if experiment.get("literature") else []),
         "above": floors, "extremes": extremes, "drops": drops, "more_robust": robust,
@@ -258,7 +269,7 @@ def build_run_report(runs_dir: Path, out: Path) -> Path:
     experiment, runs = read_runs(runs_dir)
     out.mkdir(parents=True, exist_ok=True)
     _clear_figures(out)
-    v = report_view(experiment, runs)
+    v = report_view(experiment, runs, read_noise_gain(runs_dir))
     cells = cells_of(runs)
     for view in v["cells"]:  # the figures of each cell
         cell, slug, cruns = view["cell"], view["slug"], cells[view["cell"]]

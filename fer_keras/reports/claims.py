@@ -14,6 +14,7 @@ import numpy as np
 
 from ..config import NOT_TRAINING, flatten
 from ..labels import CLASS_NAMES
+from .damaged import DAMAGED_DATA
 from .rundata import SeedRun, cells_of, main_runs
 from .stats import accuracy_above, mcnemar_test
 
@@ -113,6 +114,26 @@ def robustness(runs: list[SeedRun]) -> list[dict]:
             rows.append({"cell": cell, "levels": {s: mean_std(v)
                                                   for s, v in sorted(levels.items())}})
     return rows
+
+
+def noise_gain(found: dict | None) -> dict | None:
+    """The run folder's noise-gain measurement as a table: one row per noise level, the gain
+    of each preprocessing stage (RMS change after the stage over RMS noise added, 1 = the
+    noise passes unchanged). Measured on a copy known to be damaged: kept, but marked, like
+    any run on it."""
+    if not found:
+        return None
+    stages = list(dict.fromkeys(r["stage"] for r in found["rows"]))
+    by_sigma: dict[float, dict] = {}
+    for r in found["rows"]:
+        row = by_sigma.setdefault(float(r["sigma"]), {"sigma": float(r["sigma"]),
+                                                       "added": r["rms_added"], "gain": {}})
+        row["gain"][r["stage"]] = r["gain"]
+    fingerprint = found.get("data_fingerprint")
+    return {"stages": stages, "rows": list(by_sigma.values()), "images": found["images"],
+            "data": found["data"], "seed": found["seed"],
+            "fingerprint": (fingerprint or "")[:12],
+            "damaged": DAMAGED_DATA.get(fingerprint)}
 
 
 def proposed_pairs(runs: list[SeedRun], proposed: str) -> list[tuple[SeedRun, SeedRun]]:

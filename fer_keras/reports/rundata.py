@@ -27,6 +27,7 @@ from ..cellfiles import (
     HISTORY_FILE,
     MANIFEST_FILE,
     METRICS_FILE,
+    NOISE_GAIN_FILE,
     PLAN_KEY,
     PREDICTIONS_FILE,
     QUALITY_FILE,
@@ -162,6 +163,27 @@ def cells_of(runs: list[SeedRun]) -> dict[str, list[SeedRun]]:
     for r in runs:
         out.setdefault(r.cell, []).append(r)
     return out
+
+
+NOISE_GAIN_KEYS = ("data", "images", "seed", "rows")
+
+
+def read_noise_gain(runs_dir: Path) -> dict | None:
+    """The run folder's noise-gain.json (`fer-keras noise-gain --json`: how much the config's
+    preprocessing enlarges added noise), or None where the folder has none."""
+    path = Path(runs_dir) / NOISE_GAIN_FILE
+    if not path.exists():
+        return None
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RunFolderError(f"{path}: unreadable ({e}); expected the JSON that `fer-keras "
+                             "noise-gain --json` writes") from None
+    missing = [k for k in NOISE_GAIN_KEYS if not isinstance(found, dict) or k not in found]
+    if missing:
+        raise RunFolderError(f"{path}: no {missing[0]!r}; expected the JSON that `fer-keras "
+                             "noise-gain --json` writes")
+    return found
 
 
 def not_finished(experiment: dict, runs: list[SeedRun]) -> dict:
