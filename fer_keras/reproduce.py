@@ -144,6 +144,10 @@ def load_paper(name: str, folder: Path = Path("experiments")) -> Paper:
     if not stages or not all(isinstance(s, Stage) for s in stages):
         raise ReproduceError(f"{path}: defines no REPRODUCE = (Run(...), Report(), ...); "
                              "expected a tuple of fer_keras.reproduce stages")
+    kinds = [type(s) for s in stages]
+    if NoiseGain in kinds and Report in kinds and kinds.index(NoiseGain) > kinds.index(Report):
+        raise ReproduceError(f"{path}: REPRODUCE has NoiseGain() after Report(); expected it "
+                             "before, so that the report shows what it measures")
     return Paper(path.stem.replace("_", "-"), path, tuple(cfg.seeds), tuple(stages))
 
 

@@ -230,6 +230,10 @@ def test_the_run_folders_noise_gain_stands_in_the_report_the_docs_and_its_copy(t
     (runs / "noise-gain.json").write_text("{")
     with pytest.raises(RunFolderError, match=r"noise-gain.json: unreadable"):
         build_report(runs, tmp_path / "out4")
+    (runs / "noise-gain.json").write_text(json.dumps({**found, "rows": [{"stage": "x"}]}))
+    with pytest.raises(RunFolderError, match=r"noise-gain.json: no 'rows with stage, sigma, "
+                       r"rms_added, gain'; expected the JSON"):
+        build_report(runs, tmp_path / "out4")
 
 
 def test_single_seed_says_the_anova_needs_two(tmp_path):

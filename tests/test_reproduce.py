@@ -135,6 +135,15 @@ def test_user_mistakes_end_in_one_error_line(tmp_path, capsys, monkeypatch):
     bad.write_text("from fer_keras.config import ExperimentConfig\nCONFIG = None\n")
     assert main(["reproduce", str(bad), "--data", str(tmp_path)]) == 2
     assert "defines no CONFIG" in capsys.readouterr().err
+    late = tmp_path / "late.py"
+    late.write_text("from fer_keras.config import ExperimentConfig\n"
+                    "from fer_keras.reproduce import NoiseGain, Report, Run\n"
+                    "CONFIG = ExperimentConfig(name='x', paper='y')\n"
+                    "REPRODUCE = (Run(), Report(), NoiseGain())\n")
+    assert main(["reproduce", str(late), "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: {late}: REPRODUCE has NoiseGain() after Report(); expected it "
+                   "before, so that the report shows what it measures\n")
 
 
 def test_the_first_failing_stage_ends_the_reproduction_with_its_status(tmp_path):

@@ -166,6 +166,7 @@ def cells_of(runs: list[SeedRun]) -> dict[str, list[SeedRun]]:
 
 
 NOISE_GAIN_KEYS = ("data", "images", "seed", "rows")
+NOISE_GAIN_ROW_KEYS = ("stage", "sigma", "rms_added", "gain")
 
 
 def read_noise_gain(runs_dir: Path) -> dict | None:
@@ -180,6 +181,10 @@ def read_noise_gain(runs_dir: Path) -> dict | None:
         raise RunFolderError(f"{path}: unreadable ({e}); expected the JSON that `fer-keras "
                              "noise-gain --json` writes") from None
     missing = [k for k in NOISE_GAIN_KEYS if not isinstance(found, dict) or k not in found]
+    rows = found.get("rows") if not missing else None
+    if not missing and (not isinstance(rows, list) or not all(
+            isinstance(r, dict) and set(NOISE_GAIN_ROW_KEYS) <= set(r) for r in rows)):
+        missing = [f"rows with {', '.join(NOISE_GAIN_ROW_KEYS)}"]
     if missing:
         raise RunFolderError(f"{path}: no {missing[0]!r}; expected the JSON that `fer-keras "
                              "noise-gain --json` writes")
