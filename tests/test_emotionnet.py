@@ -138,6 +138,8 @@ def test_make_reproduce_emotionnet_quick_mode_on_the_sample(sample, tmp_path):
     assert (report / "runs" / "noise-gain.json").read_bytes() == \
         (runs / "noise-gain.json").read_bytes()
     assert "What the preprocessing does to noise" in html
+    # one format, no factorial analysis: McNemar's test is a section of its own
+    assert '<h2 id="mcnemar">' in html and 'id="factorial"' not in html
     assert [(r["stage"], r["sigma"]) for r in gain["rows"]] == [
         (stage, sigma) for sigma in (5.0, 10.0, 20.0, 40.0)
         for stage in ("as configured", "alignment only", "CLAHE only")]

@@ -208,6 +208,8 @@ def test_the_run_folders_noise_gain_stands_in_the_report_the_docs_and_its_copy(t
         "</table>")[0])
     assert cells == ["&sigma; = 5.0", "4.96", "3.90", "3.93", "&sigma; = 10.0", "0.00", "–", "–"]
     assert "Superseded: measured on" not in html
+    # two formats: McNemar's test is a part of the factorial analysis, not of this section
+    assert '<h2 id="factorial">' in html and '<h3 id="mcnemar">' in html
     assert json.loads((tmp_path / "out" / "runs" / "noise-gain.json").read_text()) == found
     md = results_markdown(paper_view(runs))
     assert "| sigma | RMS added | gain: as configured | gain: CLAHE only |" in md
