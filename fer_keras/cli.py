@@ -420,9 +420,12 @@ def cmd_publish(args) -> int:
     from .publish import publish
 
     models = tuple(m for m in (args.models or "").split(",") if m)
+    skipped: list[str] = []
     for folder in publish(Path(args.runs), output_folder(args.out, "the published models"),
-                          models):
+                          models, skipped):
         print(f"published: {folder}")
+    for line in skipped:
+        print(f"note: {line}", file=sys.stderr)
     return 0
 
 

@@ -52,9 +52,16 @@ def measured(chosen, runs: list, experiment: dict) -> dict:
                     f"({d['format']} format)"}
 
 
-def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = ()) -> list[Path]:
+def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = (),
+            skipped: list[str] | None = None) -> list[Path]:
     """Publish each cell's chosen seed; with `models`, only those models' cells of the main
-    factorial (no variant), e.g. a paper's own models without its ImageNet backbones."""
+    factorial (no variant), e.g. a paper's own models without its ImageNet backbones.
+
+    A cell none of whose seeds has a model file (a report's runs/ copy) is passed over quietly.
+    One whose chosen seed lacks its model while another seed has one (the chosen seed's model
+    was lost, e.g. trained on a machine since replaced) is not published either, since
+    publishing another seed would break the choice by validation loss; a line saying so is
+    appended to `skipped`."""
     experiment, runs = read_runs(runs_dir)
     unknown = sorted(set(models) - {r.model for r in runs})
     if unknown:
@@ -71,6 +78,14 @@ def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = ()) -> list[Pat
         chosen = min(cruns, key=lambda r: float(r.history["val_loss"].min()))
         source = model_file(chosen.folder)
         if source is None:
+            others = [r.seed for r in cruns if model_file(r.folder) is not None]
+            if others and skipped is not None:
+                skipped.append(f"{cell}: not published: seed {chosen.seed} has the lowest "
+                               f"validation loss but no model file in {chosen.folder}; "
+                               f"{'seed' if len(others) == 1 else 'seeds'} "
+                               f"{', '.join(map(str, others))} "
+                               f"{'has' if len(others) == 1 else 'have'} one (train seed "
+                               f"{chosen.seed} again to publish this cell)")
             continue  # a copy without model files (e.g. a report's runs/)
         folder = out / cell.replace("/", "-")
         folder.mkdir(parents=True, exist_ok=True)

@@ -311,3 +311,14 @@ def test_publish_and_cards_from_a_run(sample, tmp_path):
                  meta["sha256"], "Known limits", "learning_rate 0.001", "80/10/10 (seed"):
         assert part in text, part
     assert (runs / "csv-ozer_cnn_lstm" / "seed-0" / "gradcam.npz").exists()
+    # the chosen seed's model lost (a replaced machine), the other seed's kept: nothing is
+    # published in its place, and the note names the seed to train again
+    chosen = runs / "csv-ozer_cnn_lstm" / f"seed-{meta['seed']}"
+    (chosen / "model.keras").unlink()
+    (chosen / "best.keras").unlink(missing_ok=True)
+    skipped: list[str] = []
+    assert publish(runs, tmp_path / "again", skipped=skipped) == []
+    assert skipped == [f"csv/ozer_cnn_lstm: not published: seed {meta['seed']} has the lowest "
+                       f"validation loss but no model file in {chosen}; seed "
+                       f"{1 - meta['seed']} has one (train seed {meta['seed']} again to "
+                       "publish this cell)"]

@@ -238,6 +238,26 @@ def test_the_run_folders_noise_gain_stands_in_the_report_the_docs_and_its_copy(t
         build_report(runs, tmp_path / "out4")
 
 
+def test_the_anova_is_the_same_on_any_cpu():
+    """Accuracies that differ in their last bit (what another CPU's BLAS makes of the same
+    fit) give the same ANOVA rows, each number kept to ten significant digits."""
+    from types import SimpleNamespace
+
+    from fer_keras.reports.stats import two_way_anova
+
+    acc = [0.5357, 0.5412, 0.5501, 0.5288, 0.4957, 0.5057, 0.5784, 0.5573]
+    cells = [(f, m) for f in ("csv", "directory") for m in ("a", "b") for _ in range(2)]
+    runs = lambda values: [SimpleNamespace(format=f, model=m, metrics={"accuracy": v})  # noqa
+                           for (f, m), v in zip(cells, values)]
+    rows = two_way_anova(runs(acc))["rows"]
+    assert rows == two_way_anova(runs(np.nextafter(acc, 1.0).tolist()))["rows"]
+    for row in rows:
+        for key in ("sum_sq", "F", "p"):
+            if row[key] is not None:
+                assert row[key] == float(f"{row[key]:.10g}"), (row["effect"], key)
+    assert [r["df"] for r in rows] == [1.0, 1.0, 1.0, 4.0]
+
+
 def test_single_seed_says_the_anova_needs_two(tmp_path):
     runs = write_fake_runs(tmp_path / "runs" / "one", seeds=(0,))
     html = build_report(runs, tmp_path / "out").read_text()

@@ -13,6 +13,18 @@ from statsmodels.stats.contingency_tables import mcnemar
 from .rundata import SeedRun
 
 
+ANOVA_DIGITS = 10  # significant digits kept of the ANOVA's sums of squares, F and p
+
+
+def significant(x: float, digits: int = ANOVA_DIGITS) -> float:
+    """`x` to `digits` significant digits. The least-squares fit behind the ANOVA differs in
+    its last bits from one CPU to another (the BLAS kernel chosen for it: a committed report
+    built on an Intel Xeon and rebuilt on an AMD EPYC differed at the 14th digit), so that a
+    report rebuilds to the same summary.json on any machine; ten digits are far more than any
+    reading of an F or a p needs."""
+    return float(f"{float(x):.{digits}g}")
+
+
 def two_way_anova(runs: list[SeedRun], metric: str = "accuracy") -> dict:
     """metric ~ C(format) * C(model) over seeds (Type II sums of squares).
 
@@ -30,9 +42,9 @@ def two_way_anova(runs: list[SeedRun], metric: str = "accuracy") -> dict:
     table = anova_lm(fit, typ=2)
     names = {"C(format)": "format", "C(model)": "architecture",
              "C(format):C(model)": "format x architecture", "Residual": "residual"}
-    rows = [{"effect": names[i], "df": float(r["df"]), "sum_sq": float(r["sum_sq"]),
-             "F": None if np.isnan(r["F"]) else float(r["F"]),
-             "p": None if np.isnan(r["PR(>F)"]) else float(r["PR(>F)"])}
+    rows = [{"effect": names[i], "df": float(r["df"]), "sum_sq": significant(r["sum_sq"]),
+             "F": None if np.isnan(r["F"]) else significant(r["F"]),
+             "p": None if np.isnan(r["PR(>F)"]) else significant(r["PR(>F)"])}
             for i, r in table.iterrows()]
     return {"ok": True, "metric": metric, "rows": rows, "n": int(len(frame))}
 
