@@ -12,7 +12,6 @@ from statsmodels.stats.contingency_tables import mcnemar
 
 from .rundata import SeedRun
 
-
 ANOVA_DIGITS = 10  # significant digits kept of the ANOVA's sums of squares, F and p
 
 
