@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cellfiles import NOISE_GAIN_FILE
+from .cellfiles import DONE_FILE, NOISE_GAIN_FILE, SEED_PREFIX
 from .config import load_config
 from .errors import FerKerasError
 from .paths import output_folder
@@ -225,22 +225,40 @@ def commands(paper: Paper, opts: Options) -> list[Command]:
 
 
 def resume_from_committed(paper: Paper, runs: Path, committed_root: Path = Path("reports")
-                          ) -> int:
-    """Copy the committed runs (reports/<paper>/runs/) into the run folder, never over a local
-    file; the runner then reuses every finished cell. The number of files copied."""
+                          ) -> tuple[int, list[Path]]:
+    """Copy the committed runs (reports/<paper>/runs/) into the run folder; the runner then
+    reuses every finished cell. A cell (a `seed-<n>` folder) is copied whole or not at all: one
+    that exists locally is never merged into, since a committed done.json beside a local
+    history would describe another training (verification would then call the cell damaged
+    and train it again from scratch); other files (experiment.json, a study) are copied when
+    absent. The number of files copied, and the local unfinished cells that a finished
+    committed copy was not laid over (kept, e.g. a cell being trained again)."""
     committed = committed_root / paper.key / "runs"
-    copied = 0
+    copied, kept = 0, []
     if not committed.is_dir():
-        return 0
+        return 0, []
+    cells_seen: set[Path] = set()
     for src in sorted(committed.rglob("*")):
-        dst = runs / src.relative_to(committed)
-        if src.is_dir():
-            dst.mkdir(parents=True, exist_ok=True)
-        elif not dst.exists():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-            copied += 1
-    return copied
+        rel = src.relative_to(committed)
+        seed_part = next((i for i, part in enumerate(rel.parts)
+                          if part.startswith(SEED_PREFIX)), None)
+        if seed_part is None:
+            if src.is_file() and not (runs / rel).exists():
+                (runs / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, runs / rel)
+                copied += 1
+            continue
+        cell = Path(*rel.parts[:seed_part + 1])
+        if cell in cells_seen:
+            continue
+        cells_seen.add(cell)
+        if (runs / cell).exists() and any((runs / cell).iterdir()):  # empty: holds nothing
+            if (committed / cell / DONE_FILE).exists() and not (runs / cell / DONE_FILE).exists():
+                kept.append(runs / cell)
+            continue
+        shutil.copytree(committed / cell, runs / cell, dirs_exist_ok=True)
+        copied += sum(1 for f in (runs / cell).rglob("*") if f.is_file())
+    return copied, kept
 
 
 def reproduce(paper: Paper, opts: Options, dry_run: bool = False) -> int:
@@ -252,9 +270,13 @@ def reproduce(paper: Paper, opts: Options, dry_run: bool = False) -> int:
             print(c)
         return 0
     if not opts.quick:
-        copied = resume_from_committed(paper, runs)
+        with run_lock(output_folder(runs, "the runs")):  # not into a folder being trained
+            copied, kept = resume_from_committed(paper, runs)
         if copied:
             print(f"{copied} committed files copied into {runs} (finished cells are reused)")
+        for folder in kept:
+            print(f"note: {folder}: unfinished here, finished in the committed runs; the local "
+                  "cell is kept and resumed (move it aside to reuse the committed one)")
     # every stage's cells are the folder's plan: a report made before the last stage ends
     # names those not finished, rather than reading as the whole reproduction
     plans: dict[Path, list[Cell]] = {}

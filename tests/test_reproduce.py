@@ -22,6 +22,7 @@ from fer_keras.reproduce import (
     papers,
     resume_from_committed,
 )
+from fer_keras.runfolder import run_lock
 
 ROOT = Path(__file__).parents[1]
 EXPERIMENTS = ROOT / "experiments"
@@ -105,19 +106,45 @@ def test_a_stage_must_be_one_of_the_known_kinds():
         Run(seeds="two")
 
 
-def test_resuming_copies_committed_files_never_over_local_ones(tmp_path):
-    committed = tmp_path / "reports" / "p" / "runs" / "csv-m" / "seed-0"
-    committed.mkdir(parents=True)
-    (committed / "done.json").write_text("committed")
-    (committed / "history.csv").write_text("committed")
-    local = tmp_path / "runs" / "csv-m" / "seed-0"
+def test_resuming_copies_committed_cells_whole_and_never_into_a_local_one(tmp_path):
+    committed = tmp_path / "reports" / "p" / "runs"
+    for seed in (0, 1):
+        cell = committed / "csv-m" / f"seed-{seed}"
+        cell.mkdir(parents=True)
+        (cell / "done.json").write_text("committed")
+        (cell / "history.csv").write_text("committed")
+    (committed / "experiment.json").write_text("committed")
+    (committed / "study.json").write_text("committed")
+    runs = tmp_path / "runs"
+    local = runs / "csv-m" / "seed-0"  # being trained again here: no done.json yet
     local.mkdir(parents=True)
     (local / "history.csv").write_text("local")
+    (runs / "csv-m" / "seed-1").mkdir()  # an empty folder holds nothing: filled
+    (runs / "experiment.json").write_text("local")
     paper = load_paper("ozer", EXPERIMENTS)
     paper = type(paper)("p", paper.config, paper.seeds, paper.stages)
-    assert resume_from_committed(paper, tmp_path / "runs", tmp_path / "reports") == 1
+    copied, kept = resume_from_committed(paper, runs, tmp_path / "reports")
+    # seed 1 whole (2 files) and the absent study.json; nothing laid over seed 0
+    assert (copied, kept) == (3, [local])
+    assert sorted(f.name for f in local.iterdir()) == ["history.csv"]
     assert (local / "history.csv").read_text() == "local"
-    assert (local / "done.json").read_text() == "committed"
+    assert (runs / "csv-m" / "seed-1" / "done.json").read_text() == "committed"
+    assert (runs / "experiment.json").read_text() == "local"
+    assert (runs / "study.json").read_text() == "committed"
+    assert resume_from_committed(paper, runs, tmp_path / "reports") == (0, [local])
+
+
+def test_reproducing_into_a_folder_being_trained_is_refused_before_anything_is_copied(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    with run_lock(runs):  # another fer-keras run training into it
+        assert main(["reproduce", "ozer", "--data", str(tmp_path), "--runs", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {runs}: another fer-keras run (process {os.getpid()}) is "
+                          "writing this run folder") and err.count("\n") == 1
+    assert sorted(p.name for p in runs.iterdir()) == [".lock"]
 
 
 def test_user_mistakes_end_in_one_error_line(tmp_path, capsys, monkeypatch):
