@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cellfiles import DONE_FILE, NOISE_GAIN_FILE, SEED_PREFIX
+from .cellfiles import DONE_FILE, NOISE_GAIN_FILE, SEED_GLOB, SEED_PREFIX
 from .config import load_config
 from .errors import FerKerasError
 from .paths import output_folder
@@ -237,27 +237,21 @@ def resume_from_committed(paper: Paper, runs: Path, committed_root: Path = Path(
     copied, kept = 0, []
     if not committed.is_dir():
         return 0, []
-    cells_seen: set[Path] = set()
-    for src in sorted(committed.rglob("*")):
+    for cell in sorted(d for d in committed.rglob(SEED_GLOB) if d.is_dir()):
+        local = runs / cell.relative_to(committed)
+        if local.is_dir() and any(local.iterdir()):  # an empty folder holds nothing to keep
+            if (cell / DONE_FILE).exists() and not (local / DONE_FILE).exists():
+                kept.append(local)
+            continue
+        shutil.copytree(cell, local, dirs_exist_ok=True)
+        copied += sum(1 for f in local.rglob("*") if f.is_file())
+    for src in sorted(committed.rglob("*")):  # the files outside cells
         rel = src.relative_to(committed)
-        seed_part = next((i for i, part in enumerate(rel.parts)
-                          if part.startswith(SEED_PREFIX)), None)
-        if seed_part is None:
-            if src.is_file() and not (runs / rel).exists():
-                (runs / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, runs / rel)
-                copied += 1
-            continue
-        cell = Path(*rel.parts[:seed_part + 1])
-        if cell in cells_seen:
-            continue
-        cells_seen.add(cell)
-        if (runs / cell).exists() and any((runs / cell).iterdir()):  # empty: holds nothing
-            if (committed / cell / DONE_FILE).exists() and not (runs / cell / DONE_FILE).exists():
-                kept.append(runs / cell)
-            continue
-        shutil.copytree(committed / cell, runs / cell, dirs_exist_ok=True)
-        copied += sum(1 for f in (runs / cell).rglob("*") if f.is_file())
+        if (src.is_file() and not any(part.startswith(SEED_PREFIX) for part in rel.parts)
+                and not (runs / rel).exists()):
+            (runs / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, runs / rel)
+            copied += 1
     return copied, kept
 
 
