@@ -133,8 +133,8 @@ def test_the_studies_block_sets_each_verdict_and_the_control_beside_its_public_f
         "- [other](reports/other/index.html) (Özer & Subaşı): csv/ozer_cnn 55.00: reached by "
         "the printed protocol. Control: not run on this data yet.",
         "- [reach](docs/reach.md) (Özer & Subaşı): csv/ozer_cnn 55.00: reached by the printed "
-        "protocol. Control csv/mini_xception 64.50 ± 0.75 % (seed(s) 0, 1; 3,589 test images), "
-        "beside its README 66.00 %, beside its weights on test/ 65.55 %."]
+        "protocol. Control csv/mini_xception 64.50 ± 0.75 % (seed(s) 0, 1; 3,589 test images) "
+        "beside its public figures: its README 66.00 %, its weights on test/ 65.55 %."]
 
 
 @pytest.mark.parametrize("key", ["fingerprint", "source_fingerprint"])

@@ -719,6 +719,17 @@ def test_a_study_report_rebuilt_from_its_own_copy_keeps_that_copy(tmp_path):
     # the committed study (repaired copy): the printed protocol reached every claim
     html = (copy / "index.html").read_text()
     assert "No model needed a search" in html and "damaged copy" not in html
+    # nothing searched, so no oracle to wait for: said so, not "not recorded yet"
+    assert "Not needed: no model was searched" in html and "Not recorded yet" not in html
+    # the control row is the committed seeds' mean +- sd (sample sd), beside its public figure
+    metrics = sorted((copy / "runs" / "control").glob("*/seed-*/metrics.json"))
+    accs = [json.loads(m.read_text())["accuracy"] * 100 for m in metrics]
+    if accs:
+        control = json.loads((copy / "study-summary.json").read_text())["control"][0]
+        assert control["acc"]["mean"] == pytest.approx(np.mean(accs))
+        assert control["acc"]["n"] == len(accs) and control["public"] == 66.0
+        sd = f" &plusmn; {np.std(accs, ddof=1):.2f}" if len(accs) > 1 else ""
+        assert f"<td>{np.mean(accs):.2f}{sd}</td>" in html
 
 
 def _seed_run(model, seed, acc, variant="", validation="carve", train=900, scored=None,

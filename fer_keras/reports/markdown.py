@@ -128,7 +128,9 @@ def studies_markdown(reports_root: Path, root: Path) -> str:
         control = "; ".join(
             f"control {c['cell']} {_pm(c['acc']['mean'], c['acc']['std'])} % (seed(s) "
             f"{', '.join(str(x) for x in c['seeds'])}; {c['test_images']:,} test images)"
-            + "".join(f", beside {label} {acc:.2f} %" for label, acc in c["literature"].items())
+            + (" beside its public figures: " + ", ".join(
+                f"{label} {acc:.2f} %" for label, acc in c["literature"].items())
+               if c["literature"] else "")
             for c in s.get("control", [])) or "control: not run on this data yet"
         lead = SUPERSEDED if s.get("damaged") else ""
         lines.append(f"- [{name}]({page}) ({s.get('paper', '').split(',')[0]}): {lead}"
