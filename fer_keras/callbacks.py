@@ -1,4 +1,5 @@
-"""Keras callbacks of the runner: progress with ETA, per-epoch seeds, and resume support.
+"""Keras callbacks of the runner: progress with ETA, per-epoch seeds, resume support, and a
+stop signal honoured between batches.
 
 Keras' BackupAndRestore brings back the weights, the optimizer and the epoch of a killed run,
 but EarlyStopping, ReduceLROnPlateau and ModelCheckpoint start again from scratch. The
@@ -22,6 +23,7 @@ import numpy as np
 from .data.pipeline import EpochClock, reseed
 from .metrics import compute_metrics
 from .provenance import atomic_path, write_csv, write_json
+from .workers import raise_if_stopped
 
 
 def plateau_state(values: list[float], patience: int | None = None) -> tuple[float, int]:
@@ -37,6 +39,25 @@ def plateau_state(values: list[float], patience: int | None = None) -> tuple[flo
             if patience is not None and wait >= patience:
                 wait = 0
     return best, wait
+
+
+class StopWhenSignalled(keras.callbacks.Callback):
+    """Ctrl-C or SIGTERM noted during fit (workers.stops_between_batches) stops training
+    between batches; like any stop between epochs, the last finished epoch's backup is kept.
+    First in the callback list, so a stop noted during an epoch's bookkeeping is raised when
+    the next epoch begins, after that bookkeeping."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        raise_if_stopped()
+
+    def on_train_batch_end(self, batch, logs=None):
+        raise_if_stopped()
+
+    def on_test_batch_end(self, batch, logs=None):
+        raise_if_stopped()
+
+    def on_predict_batch_end(self, batch, logs=None):
+        raise_if_stopped()
 
 
 class EpochSeeds(keras.callbacks.Callback):

@@ -50,6 +50,7 @@ from .callbacks import (
     Progress,
     ResumableEarlyStopping,
     ResumableReduceLROnPlateau,
+    StopWhenSignalled,
     TestCurve,
     plateau_state,
 )
@@ -123,7 +124,7 @@ from .runfolder import (
 )
 from .tfprocess import pin_threads, threads_in_effect
 from .upkeep import record_quality, reuse
-from .workers import Task, run_tasks
+from .workers import Task, run_tasks, stops_between_batches
 
 __all__ = ["Cell", "CellPlan", "RunOptions", "cells", "plan", "plan_cell", "run_cell",
            "run_experiment"]
@@ -386,7 +387,7 @@ def train(cp: CellPlan, model: keras.Model, spec: InputSpec, data: FerData, resu
     val_ds = make_dataset(data.images[split.val], data.labels[split.val], spec,
                           batch_size=batch, training=False)
     val_losses = [row["val_loss"] for row in past]
-    callbacks = [EpochSeeds(clock)]
+    callbacks = [StopWhenSignalled(), EpochSeeds(clock)]
     if cfg.early_stopping:
         callbacks.append(ResumableEarlyStopping(
             val_losses, monitor="val_loss", patience=cfg.early_stopping_patience,
@@ -417,8 +418,9 @@ def train(cp: CellPlan, model: keras.Model, spec: InputSpec, data: FerData, resu
     callbacks += [make() for make in opts.callbacks]
     weights = class_weights(data.labels[split.training_part]) if cfg.class_weights else None
     t0 = time.perf_counter()
-    model.fit(train_ds, validation_data=val_ds, epochs=cfg.max_epochs, callbacks=callbacks,
-              class_weight=weights, verbose=0, shuffle=False)  # the pipeline shuffles
+    with stops_between_batches():  # Ctrl-C and SIGTERM stop it in StopWhenSignalled
+        model.fit(train_ds, validation_data=val_ds, epochs=cfg.max_epochs, callbacks=callbacks,
+                  class_weight=weights, verbose=0, shuffle=False)  # the pipeline shuffles
     seconds = time.perf_counter() - t0
     # the backup stays until done.json: a kill from here on loses no epoch (resume_point)
     write_json(backup / TRAINED_FILE, {"epochs": len(read_history(history_path))})

@@ -21,6 +21,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
@@ -39,14 +40,54 @@ class WorkerError(RuntimeError):
     """A worker ended without a result (killed, out of memory, a crash in native code)."""
 
 
+_STOPS: list[type[KeyboardInterrupt]] = []  # the stop signals this process received, in order
+_DEFERRED: list[bool] = []  # non-empty inside stops_between_batches()
+
+
 def interrupt_on_sigterm() -> None:
     """SIGTERM (what `kill`, `timeout`, batch schedulers and the parent send) stops this
     process the way Ctrl-C does: KeyboardInterrupt, so the current cell keeps its backup. (A
-    job started in the background of a non-interactive shell ignores SIGINT altogether.)"""
+    job started in the background of a non-interactive shell ignores SIGINT altogether.)
+    Both handlers note the stop; inside stops_between_batches() they only note it."""
+    _STOPS.clear()
+
     def interrupt(signum, frame):
-        raise Terminated
+        _note_stop(Terminated)
+
+    def ctrl_c(signum, frame):
+        _note_stop(KeyboardInterrupt)
 
     signal.signal(signal.SIGTERM, interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # never one ignored
+        signal.signal(signal.SIGINT, ctrl_c)
+
+
+def _note_stop(kind: type[KeyboardInterrupt]) -> None:
+    _STOPS.append(kind)
+    if not _DEFERRED:
+        raise kind
+
+
+@contextmanager
+def stops_between_batches():
+    """Within (a Keras fit whose callbacks call raise_if_stopped between batches): Ctrl-C and
+    SIGTERM are noted, not raised where the handler happens to run. Raised there, inside
+    TensorFlow's native code calling back into Python (nest.flatten importing a module), the
+    KeyboardInterrupt became a SystemError that TensorFlow printed and dropped: the worker
+    trained on until it was killed, and a traceback broke the one-line stop (seen in CI)."""
+    _DEFERRED.append(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.pop()
+
+
+def raise_if_stopped() -> None:
+    """Raise a noted stop here, where Python code runs on its own (between batches); once."""
+    if _STOPS:
+        stop = _STOPS[0]
+        _STOPS.clear()
+        raise stop
 
 
 class Terminated(KeyboardInterrupt):

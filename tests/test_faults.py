@@ -200,3 +200,64 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_the_data_loads(
                          capture_output=True, text=True)
     assert res.returncode == 2 and res.stderr.strip() == (
         f"error: {blocker}: is a file; expected a folder there for the run")
+
+
+@pytest.mark.parametrize("sig,stop", [("SIGTERM", "Terminated"), ("SIGINT", "KeyboardInterrupt")])
+def test_a_stop_during_fit_is_raised_between_batches_never_inside_them(sig, stop):
+    """Raised wherever its handler ran, a stop once landed inside TensorFlow's native code
+    (nest.flatten calling back into Python), became a SystemError TensorFlow printed and
+    dropped, and the worker trained on until it was killed (seen in CI). Within fit a stop is
+    only noted, and StopWhenSignalled raises it between batches; outside fit it is raised at
+    once, and one swallowed there still stops the next fit before its first batch."""
+    import os
+
+    import keras
+    import numpy as np
+
+    from fer_keras import workers
+    from fer_keras.callbacks import StopWhenSignalled
+
+    signum = getattr(signal, sig)
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.zeros((8, 2), "float32"), np.zeros((8, 1), "float32")
+    batches, raised_in_handler = [], []
+
+    def send_at_batch_1(batch, logs):
+        batches.append(batch)
+        if batch == 1:
+            try:
+                os.kill(os.getpid(), signum)
+                time.sleep(0.05)  # the handler runs here, in the main thread
+            except BaseException as e:  # noqa: BLE001 - what the handler raised, if anything
+                raised_in_handler.append(e)
+
+    def fit(epochs, callbacks):
+        with workers.stops_between_batches():
+            model.fit(x, y, batch_size=2, epochs=epochs, verbose=0, callbacks=callbacks)
+
+    try:
+        workers.interrupt_on_sigterm()
+        sender = keras.callbacks.LambdaCallback(on_train_batch_end=send_at_batch_1)
+        with pytest.raises(KeyboardInterrupt) as raised:
+            fit(3, [sender, StopWhenSignalled()])
+        assert raised_in_handler == [] and type(raised.value).__name__ == stop
+        assert batches == [0, 1]  # stopped right after the batch under way
+        # outside fit: raised by the handler itself (here swallowed, as native code may)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signum)
+            time.sleep(0.05)
+        batches.clear()
+        counted = keras.callbacks.LambdaCallback(
+            on_train_batch_end=lambda b, logs: batches.append(b))
+        with pytest.raises(KeyboardInterrupt):
+            fit(3, [StopWhenSignalled(), counted])
+        assert batches == []
+        # raised once: the next fit trains every batch
+        fit(1, [StopWhenSignalled(), counted])
+        assert batches == [0, 1, 2, 3]
+    finally:
+        for s, h in before.items():
+            signal.signal(s, h)
