@@ -119,22 +119,36 @@ def test_the_studies_block_sets_each_verdict_and_the_control_beside_its_public_f
 
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "reach.md").write_text("# a study\n")
+    printed = {"mean": 55.11, "std": 1.65, "n": 3}
     summary = {"paper": "Özer & Subaşı, a title", "synthetic": False, "damaged": None,
-               "rows": [{"cell": "csv/ozer_cnn", "claim": 55.001,
-                         "verdict": "reached by the printed protocol"}],
+               "rows": [{"cell": "csv/ozer_cnn", "claim": 55.001, "reference": printed,
+                         "best": None, "verdict": "reached by the printed protocol"},
+                        {"cell": "csv/ozer_cnn_lstm", "claim": 57.84, "reference": None,
+                         "best": {"mean": 50.0, "std": None, "n": 1},
+                         "verdict": "not reached"}],
                "control": [{"cell": "csv/mini_xception", "acc": {"mean": 64.5, "std": 0.75},
                             "seeds": [0, 1], "public": 66.0, "test_images": 3589,
                             "literature": {"its README": 66.0, "its weights on test/": 65.55}}]}
-    for name, s in (("reach", summary), ("other", {**summary, "control": []}),
+    for name, s in (("reach", summary), ("other", {**summary, "rows": summary["rows"][:1],
+                                                   "control": []}),
                     ("sample", {**summary, "synthetic": True})):
         (tmp_path / "reports" / name).mkdir(parents=True)
         (tmp_path / "reports" / name / "study-summary.json").write_text(json.dumps(s))
     assert studies_markdown(tmp_path / "reports", tmp_path).splitlines() == [
-        "- [other](reports/other/index.html) (Özer & Subaşı): csv/ozer_cnn 55.00: reached by "
-        "the printed protocol. Control: not run on this data yet.",
-        "- [reach](docs/reach.md) (Özer & Subaşı): csv/ozer_cnn 55.00: reached by the printed "
-        "protocol. Control csv/mini_xception 64.50 ± 0.75 % (seed(s) 0, 1; 3,589 test images) "
-        "beside its public figures: its README 66.00 %, its weights on test/ 65.55 %."]
+        "| study | cell | claim, or the control's public figures (%) | measured here "
+        "(mean ± sd) | verdict |",
+        "|---|---|---|---|---|",
+        "| [other](reports/other/index.html) (Özer & Subaşı) | csv/ozer_cnn | 55.00 | printed "
+        "protocol 55.11 ± 1.65 (3 seed(s)) | reached by the printed protocol |",
+        "|  | control | – | not run on this data yet | – |",
+        "| [reach](docs/reach.md) (Özer & Subaşı) | csv/ozer_cnn | 55.00 | printed protocol "
+        "55.11 ± 1.65 (3 seed(s)) | reached by the printed protocol |",
+        "|  | csv/ozer_cnn_lstm | 57.84 | best setting 50.00 (1 seed(s)) | not reached |",
+        "|  | control csv/mini_xception | 66.00 (its README); 65.55 (its weights on test/) | "
+        "64.50 ± 0.75 (seed(s) 0, 1; 3,589 test images) | -1.50 points from 66.00; -1.05 "
+        "points from 65.55 |"]
+    assert studies_markdown(tmp_path / "none", tmp_path) == \
+        "No reachability study is committed yet.\n"
 
 
 @pytest.mark.parametrize("key", ["fingerprint", "source_fingerprint"])

@@ -730,6 +730,17 @@ def test_a_study_report_rebuilt_from_its_own_copy_keeps_that_copy(tmp_path):
         assert control["acc"]["n"] == len(accs) and control["public"] == 66.0
         sd = f" &plusmn; {np.std(accs, ddof=1):.2f}" if len(accs) > 1 else ""
         assert f"<td>{np.mean(accs):.2f}{sd}</td>" in html
+        # the scoreboard sets the control beside its public figures, and each claim beside
+        # the printed protocol it was judged on
+        from fer_keras.reports import build_index
+
+        board = build_index(tmp_path).read_text()
+        assert (f"<td>66.00 / 65.55 (public)</td><td colspan=\"3\">{np.mean(accs):.2f}{sd} "
+                f"(seed(s) {', '.join(m.parent.name[5:] for m in metrics)})</td>") in board
+        for r in json.loads((copy / "study-summary.json").read_text())["rows"]:
+            printed = r["reference"]
+            assert (f"<td>{r['claim']:.2f}</td><td>{printed['mean']:.2f} &plusmn; "
+                    f"{printed['std']:.2f}</td>") in board
 
 
 def _seed_run(model, seed, acc, variant="", validation="carve", train=900, scored=None,

@@ -116,26 +116,47 @@ def models_markdown(reports_root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _measured(row: dict) -> str:
+    """What a studied cell measures here: its best searched setting, else the printed
+    protocol it was set against (mean ± sd over seeds)."""
+    for key, label in (("best", "best setting"), ("reference", "printed protocol")):
+        m = row.get(key)
+        if m:
+            return f"{label} {_pm(m['mean'], m['std'])} ({m['n']} seed(s))"
+    return "–"
+
+
 def studies_markdown(reports_root: Path, root: Path) -> str:
-    """One line per reachability study (reports/<study>/study-summary.json, written by its
-    report from the study folder): each claimed cell's verdict, and its control beside the
-    control's public figures."""
+    """A table of the reachability studies (reports/<study>/study-summary.json, written by its
+    report from the study folder): each claimed cell's verdict beside what it rests on, and
+    each control beside the control's public figures."""
     lines = []
     for name, s in result_summaries(reports_root, "study-summary.json"):
         page = f"docs/{name}.md" if (Path(root) / "docs" / f"{name}.md").is_file() else \
             f"reports/{name}/index.html"
-        verdicts = "; ".join(f"{r['cell']} {r['claim']:.2f}: {r['verdict']}" for r in s["rows"])
-        control = "; ".join(
-            f"control {c['cell']} {_pm(c['acc']['mean'], c['acc']['std'])} % (seed(s) "
-            f"{', '.join(str(x) for x in c['seeds'])}; {c['test_images']:,} test images)"
-            + (" beside its public figures: " + ", ".join(
-                f"{label} {acc:.2f} %" for label, acc in c["literature"].items())
-               if c["literature"] else "")
-            for c in s.get("control", [])) or "control: not run on this data yet"
         lead = SUPERSEDED if s.get("damaged") else ""
-        lines.append(f"- [{name}]({page}) ({s.get('paper', '').split(',')[0]}): {lead}"
-                     f"{verdicts}. {control[0].upper()}{control[1:]}.")
-    return "\n".join(lines or ["No reachability study is committed yet."]) + "\n"
+        study = f"[{name}]({page}) ({s.get('paper', '').split(',')[0]})"
+        for r in s["rows"]:
+            lines.append(f"| {study} | {r['cell']} | {r['claim']:.2f} | {_measured(r)} | "
+                         f"{lead}{r['verdict']} |")
+            study = ""
+        for c in s.get("control", []):
+            public = "; ".join(f"{acc:.2f} ({label})" for label, acc in c["literature"].items())
+            figures = list(c["literature"].values()) or \
+                ([c["public"]] if c["public"] is not None else [])
+            gap = "; ".join(f"{c['acc']['mean'] - acc:+.2f} points from {acc:.2f}"
+                            for acc in figures) or "no public figure"
+            lines.append(f"| {study} | control {c['cell']} | {public or '–'} | "
+                         f"{_pm(c['acc']['mean'], c['acc']['std'])} (seed(s) "
+                         f"{', '.join(str(x) for x in c['seeds'])}; {c['test_images']:,} test "
+                         f"images) | {lead}{gap} |")
+            study = ""
+        if not s.get("control"):
+            lines.append(f"| {study} | control | – | not run on this data yet | – |")
+    if not lines:
+        return "No reachability study is committed yet.\n"
+    return "\n".join(["| study | cell | claim, or the control's public figures (%) | measured "
+                      "here (mean ± sd) | verdict |", "|---|---|---|---|---|", *lines]) + "\n"
 
 
 def replace_block(text: str, name: str, content: str, where: Path) -> str:

@@ -248,7 +248,8 @@ def control_gaps(control: list[dict], rows: list[dict]) -> dict | None:
 
 
 def rows_summary(rows: list[dict]) -> list[dict]:
-    return [{k: r[k] for k in ("cell", "cell_model", "claim", "best", "ceiling", "verdict")}
+    return [{k: r[k] for k in ("cell", "cell_model", "claim", "reference", "best", "seeds",
+                               "ceiling", "verdict")}
             for r in rows]
 
 
