@@ -128,7 +128,10 @@ def test_the_studies_block_sets_each_verdict_and_the_control_beside_its_public_f
                          "verdict": "not reached"}],
                "control": [{"cell": "csv/mini_xception", "acc": {"mean": 64.5, "std": 0.75},
                             "seeds": [0, 1], "public": 66.0, "test_images": 3589,
-                            "literature": {"its README": 66.0, "its weights on test/": 65.55}}]}
+                            "literature": {"its README": 66.0, "its weights on test/": 65.55},
+                            "gaps": [{"label": "its README", "figure": 66.0, "points": -1.5},
+                                     {"label": "its weights on test/", "figure": 65.55,
+                                      "points": -1.05}]}]}
     for name, s in (("reach", summary), ("other", {**summary, "rows": summary["rows"][:1],
                                                    "control": []}),
                     ("sample", {**summary, "synthetic": True})):

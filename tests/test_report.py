@@ -728,6 +728,9 @@ def test_a_study_report_rebuilt_from_its_own_copy_keeps_that_copy(tmp_path):
         control = json.loads((copy / "study-summary.json").read_text())["control"][0]
         assert control["acc"]["mean"] == pytest.approx(np.mean(accs))
         assert control["acc"]["n"] == len(accs) and control["public"] == 66.0
+        assert [(g["figure"], g["points"]) for g in control["gaps"]] == [
+            (66.0, pytest.approx(np.mean(accs) - 66.0)),
+            (65.55, pytest.approx(np.mean(accs) - 65.55))]
         sd = f" &plusmn; {np.std(accs, ddof=1):.2f}" if len(accs) > 1 else ""
         assert f"<td>{np.mean(accs):.2f}{sd}</td>" in html
         # the scoreboard sets the control beside its public figures, and each claim beside
@@ -736,7 +739,9 @@ def test_a_study_report_rebuilt_from_its_own_copy_keeps_that_copy(tmp_path):
 
         board = build_index(tmp_path).read_text()
         assert (f"<td>66.00 / 65.55 (public)</td><td colspan=\"3\">{np.mean(accs):.2f}{sd} "
-                f"(seed(s) {', '.join(m.parent.name[5:] for m in metrics)})</td>") in board
+                f"(seed(s) {', '.join(m.parent.name[5:] for m in metrics)})</td><td class=\"l\">"
+                f"{np.mean(accs) - 66.0:+.2f} points from 66.00; {np.mean(accs) - 65.55:+.2f} "
+                "points from 65.55</td>") in board
         for r in json.loads((copy / "study-summary.json").read_text())["rows"]:
             printed = r["reference"]
             assert (f"<td>{r['claim']:.2f}</td><td>{printed['mean']:.2f} &plusmn; "

@@ -142,10 +142,8 @@ def studies_markdown(reports_root: Path, root: Path) -> str:
             study = ""
         for c in s.get("control", []):
             public = "; ".join(f"{acc:.2f} ({label})" for label, acc in c["literature"].items())
-            figures = list(c["literature"].values()) or \
-                ([c["public"]] if c["public"] is not None else [])
-            gap = "; ".join(f"{c['acc']['mean'] - acc:+.2f} points from {acc:.2f}"
-                            for acc in figures) or "no public figure"
+            gap = "; ".join(f"{g['points']:+.2f} points from {g['figure']:.2f}"
+                            for g in c["gaps"]) or "no public figure"
             lines.append(f"| {study} | control {c['cell']} | {public or '–'} | "
                          f"{_pm(c['acc']['mean'], c['acc']['std'])} (seed(s) "
                          f"{', '.join(str(x) for x in c['seeds'])}; {c['test_images']:,} test "

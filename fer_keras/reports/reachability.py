@@ -206,11 +206,14 @@ def build_reachability(root: Path, out: Path, reference: Path | None = None) -> 
     for cell, runs in cells_of(control_runs).items():
         accs = [r.metrics["accuracy"] * 100 for r in runs]
         public = (control_exp or {}).get("claimed_metrics", {}).get(cell, {}).get("accuracy")
-        control.append({"cell": cell, "acc": mean_std(accs), "seeds": [r.seed for r in runs],
+        # every public figure the control's config quotes (its `literature`)
+        literature = (control_exp or {}).get("literature", {})
+        acc = mean_std(accs)
+        control.append({"cell": cell, "acc": acc, "seeds": [r.seed for r in runs],
                         "public": public, "epochs": [int(r.manifest["epochs"]) for r in runs],
                         "notes": (control_exp or {}).get("claimed_notes", ""),
-                        # every public figure the control's config quotes (its `literature`)
-                        "literature": (control_exp or {}).get("literature", {}),
+                        "literature": literature,
+                        "gaps": public_gaps(acc["mean"], literature, public),
                         "test_images": runs[0].metrics["n"]})
     html = html_env().get_template("reachability.html.j2").render(
         study=study, studies=studies, rows=rows, oracle_png=oracle_png, control=control,
@@ -224,9 +227,17 @@ def build_reachability(root: Path, out: Path, reference: Path | None = None) -> 
                "synthetic": bool(study.get("synthetic")), "damaged": damaged_study(root),
                "rows": rows_summary(rows),
                "control": [{k: c[k] for k in ("cell", "acc", "seeds", "public", "literature",
-                                               "test_images")} for c in control]}
+                                               "gaps", "test_images")} for c in control]}
     (out / "study-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return out / "index.html"
+
+
+def public_gaps(mean: float, literature: dict[str, float], public: float | None) -> list[dict]:
+    """The control's mean, in points, from each public figure its config quotes (its
+    `literature`; else its claimed accuracy): what the README and the scoreboard show."""
+    figures = literature or ({"public figure": public} if public is not None else {})
+    return [{"label": label, "figure": acc, "points": mean - acc}
+            for label, acc in figures.items()]
 
 
 def control_gaps(control: list[dict], rows: list[dict]) -> dict | None:
