@@ -2,26 +2,76 @@
 Network and Bidirectional Long Short-Term Memory" (../shared/papers/001_75fae0ce5fb12cf9.txt).
 
 Seven models on FER-2013, Table 3 (accuracy only). Every value says where it comes from: a
-section of the paper, or "ASSUMPTION" where the paper is silent, with the reason. All choices
-were fixed before any real-data result was seen. Run with `make reproduce-ashok`, or:
+section of the paper, or "ASSUMPTION" where the paper is silent, with the reason. Every choice
+was fixed before any real-data result was seen, except one: the no-dropout reading of the four
+custom models (`*_nodropout`) was added after the first reading's CNN stalled on real data
+(its seeds stayed near the majority class, docs/papers/ashok.md). It runs beside the first
+reading, never instead of it. Run with `make reproduce-ashok`, or:
     fer-keras run experiments/ashok.py --data PATH seeds=0,1,2
 """
 
 from fer_keras.config import ExperimentConfig
 from fer_keras.data.augment import AugmentConfig
+from fer_keras.ledger import Best, Order, Value
 from fer_keras.reproduce import Publish, Report, Run
 
 CNN_FAMILY = ("ashok_cnn", "ashok_cnn_lstm", "ashok_cnn_bilstm", "ashok_cnn_bilstm_attention")
 BACKBONES = ("ashok_resnet50", "ashok_densenet121", "ashok_mobilenetv2")
 # The literal reading of the four custom models: the paper names batch normalisation (§3.6)
 # and no dropout, while our first reading (fixed before any result) adds the common rates.
-# Both are defensible, so both run and are reported (models/ashok.py).
+# Added after the first reading's CNN stalled on real data (not before any result, unlike
+# every other choice here); both are defensible, so both run and are reported
+# (models/ashok.py).
 NO_DROPOUT = tuple(f"{m}_nodropout" for m in CNN_FAMILY)
 # Table 3, accuracy only (percent as printed), in the paper's order.
 TABLE_3 = {"ashok_cnn": 56.0, "ashok_cnn_lstm": 62.0, "ashok_cnn_bilstm": 72.0,
            "ashok_cnn_bilstm_attention": 66.0, "ashok_resnet50": 48.0,
            "ashok_densenet121": 58.0, "ashok_mobilenetv2": 54.0}
 PROPOSED = "ashok_cnn_bilstm"  # §3.7, Table 3: "CNN+BI-LSTM" (72 %)
+PRINTED = {"ashok_cnn": "CNN", "ashok_cnn_lstm": "CNN+LSTM", "ashok_cnn_bilstm": "CNN+BI-LSTM",
+           "ashok_cnn_bilstm_attention": "CNN+BI-LSTM+ATTENTION", "ashok_resnet50": "RESNET-50",
+           "ashok_densenet121": "DENSENET-121", "ashok_mobilenetv2": "MOBILENETV2"}
+
+
+def _readings(*models: str) -> dict:
+    """The other readings the same claim stands beside: the no-dropout (literal) reading of
+    a custom model; for the proposed model also the literal validation on the test part
+    (the test-leak variant)."""
+    out = {"no-dropout reading": {f"csv/{m}": f"csv/{m}_nodropout" for m in models
+                                  if m in CNN_FAMILY}}
+    if PROPOSED in models:
+        out["validated on the test part (test-leak)"] = {
+            f"csv/{PROPOSED}": f"csv/{PROPOSED}+test-leak"}
+    return {label: cells for label, cells in out.items() if cells}
+
+
+CLAIMS = (
+    # The central findings: the abstract's and the conclusion's.
+    Value(cell=f"csv/{PROPOSED}", metric="accuracy", value=72.0, central=True,
+          where="Abstract; Table 3; §V", readings=_readings(PROPOSED),
+          quote="The facial emotion recognition research results using the CNN+BI-LSTM method "
+                "on FER-2013 reached 72% accuracy"),
+    Best(cell=f"csv/{PROPOSED}", among=tuple(f"csv/{m}" for m in TABLE_3 if m != PROPOSED),
+         central=True, where="Abstract; §IV; §V",
+         quote="The proposed CNN + BI-LSTM model outperformed all others"),
+    Order(better=f"csv/{PROPOSED}", worse="csv/ashok_cnn_bilstm_attention", central=True,
+          where="§IV; §V", readings=_readings(PROPOSED, "ashok_cnn_bilstm_attention"),
+          quote="While incorporating attention mechanisms did not enhance our results"),
+    # Table 3, every number (the proposed model's is above).
+    *(Value(cell=f"csv/{m}", metric="accuracy", value=acc, where="Table 3",
+            quote=f"{PRINTED[m]} {acc:g}%", readings=_readings(m))
+      for m, acc in TABLE_3.items() if m != PROPOSED),
+    # §IV's orders in words.
+    Order(better="csv/ashok_cnn_lstm", worse="csv/ashok_cnn", where="§IV",
+          readings=_readings("ashok_cnn_lstm", "ashok_cnn"),
+          quote="The CNN+LSTM model performed slightly better than the CNN model"),
+    Order(better=f"csv/{PROPOSED}", worse="csv/ashok_cnn_lstm", where="§IV",
+          readings=_readings(PROPOSED, "ashok_cnn_lstm"),
+          quote="The proposed CNN + BI-LSTM model outperformed all others, achieving an "
+                "accuracy of 72%"),
+    Order(better="csv/ashok_densenet121", worse="csv/ashok_resnet50", where="§IV",
+          quote="DenseNet121 ... performed better at 58%"),
+)
 
 CONFIG = ExperimentConfig(
     name="ashok",
@@ -79,13 +129,7 @@ CONFIG = ExperimentConfig(
     restore_best_weights=True,
     reduce_lr=False,
     deterministic=True,
-    # Table 3, accuracy only (percent as printed). Keys "format/model"; they also apply to a
-    # model's variant cells, so the leak variant stands beside the same claim.
-    claimed_metrics={
-        **{f"csv/{m}": {"accuracy": acc} for m, acc in TABLE_3.items()},
-        # The same claim stands beside both readings of a custom model.
-        **{f"csv/{m}_nodropout": {"accuracy": TABLE_3[m]} for m in CNN_FAMILY},
-    },
+    claims=CLAIMS,
     proposed_model=PROPOSED,
     # Table 2, shown beside the weights each cell used (its manifest).
     claimed_class_weights={"angry": 1.0352, "disgust": 9.3637, "fear": 1.0010, "happy": 0.5703,

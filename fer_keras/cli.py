@@ -263,6 +263,20 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_describe(args) -> int:
+    from .config import load_config
+    from .runfolder import redescribe, run_lock
+
+    cfg = load_config(args.config)
+    runs = Path(args.runs)
+    if not runs.is_dir():
+        raise UsageError(f"{runs}: no such run folder; expected the --out folder of `fer-keras "
+                         "run` (or a report's runs/ copy)")
+    with run_lock(output_folder(runs, "the runs")):  # not while a run writes the folder
+        print(f"described: {redescribe(runs, cfg)} ({len(cfg.claims)} claims)")
+    return 0
+
+
 def cmd_index(args) -> int:
     from .reports import build_index
     from .reports.markdown import update_docs
@@ -451,6 +465,7 @@ EXAMPLES = {
     "publish": "fer-keras publish runs/ozer --out reports/ozer/models",
     "reproduce": "fer-keras reproduce ozer --data /path/to/fer2013",
     "index": "fer-keras index reports",
+    "describe": "fer-keras describe experiments/ozer.py reports/ozer/runs",
 }
 
 
@@ -680,6 +695,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--dry-run", action="store_true", help="print the stages' commands; run "
                     "nothing")
 
+    de = command("describe", help="rewrite a run folder's experiment.json from a config's "
+                 "names, claims and notes (after a claim was corrected); trains nothing")
+    de.add_argument("config", help="experiments/<paper>.py")
+    de.add_argument("runs", help="its run folder (runs/<paper>, or reports/<paper>/runs)")
+
     ix = command("index", help="reports/index.html: every report in a folder")
     ix.add_argument("reports", nargs="?", default="reports",
                     help="the folder of reports (one sub-folder per paper)")
@@ -699,7 +719,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = [*args.overrides, *extra]
     handlers = {"params": cmd_params, "data": cmd_data, "run": cmd_run, "report": cmd_report,
-                "index": cmd_index, "study": cmd_study, "bench": cmd_bench, "predict": cmd_predict,
+                "index": cmd_index, "describe": cmd_describe, "study": cmd_study,
+                "bench": cmd_bench, "predict": cmd_predict,
                 "models": cmd_models,
                 "export": cmd_export, "explain": cmd_explain, "publish": cmd_publish,
                 "reproduce": cmd_reproduce,

@@ -20,7 +20,8 @@ from pathlib import Path
 from .data.augment import AugmentConfig
 from .data.preprocess import PreprocessConfig
 from .errors import FerKerasError
-from .labels import CLASS_NAMES
+from .ledger import ClaimError, validate_claims
+from .ledger import from_json as claims_from_json
 
 FORMATS = ("directory", "csv")  # the two FER-2013 layouts (Özer §2.2 compares them)
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")  # Keras optimizers by name, Keras defaults
@@ -109,32 +110,14 @@ class ExperimentConfig:
     # variant's cells stay within the run's formats, models and seeds, runfolder.cells).
     # Used where a paper allows several readings; each variant cell is its own cell.
     variants: dict = field(default_factory=dict)
-    # what the paper claims, for the report (percent, as printed); keys "format/model"
-    claimed_metrics: dict = field(default_factory=dict)
-    claimed_auc: dict = field(default_factory=dict)  # {"format/model": {class name: AUC}}
+    # What the paper claims (fer_keras.ledger: Value, Order, Best, Effect, Extremes, Bound,
+    # Consistent, Robust), each with the paper's words and their place: every number it
+    # prints about its results and every finding of its abstract and conclusion. The report
+    # judges each, two-sided (docs/claims.md). Cells are "format/model[+variant]".
+    claims: tuple = ()
     claimed_class_weights: dict = field(default_factory=dict)  # {class name: weight}
     proposed_model: str = ""  # the paper's own model, compared with every other one
-    # The significance level at which the paper says its proposed model beats the others
-    # (McNemar per seed); 0.05 where it names none.
-    claimed_significance: float = 0.05
-    # {"format/arm": (low, high)}: the paper says this cell (another model, or a variant of
-    # the proposed model: an ablation) scores low to high accuracy points below the proposed
-    # model; checked seed by seed on the same test images.
-    claimed_drops: dict = field(default_factory=dict)
-    # ("format/arm", ...): the paper says the proposed model loses less accuracy to added noise
-    # (noise_eval) than these cells; checked seed by seed, level by level.
-    claimed_more_robust_than: tuple = ()
-    # (class, ...): the paper says the proposed model recognises these classes better than the
-    # other models (recall on the class's test images, seed by seed, McNemar on them).
-    claimed_better_classes: tuple = ()
     claimed_notes: str = ""
-    # Claims without a number per cell, each checked by the report:
-    # {"format/model": percent}: the paper says this cell's accuracy is above the value
-    # (one-sided exact binomial test per seed);
-    claimed_above: dict = field(default_factory=dict)
-    # {"highest": (class, ...), "lowest": (class, ...)}: the classes the paper says are
-    # recognised best and worst (checked against measured per-class recall);
-    claimed_recall_extremes: dict = field(default_factory=dict)
     # other works' results the paper quotes, {label: accuracy %}, and a band it compares
     # against, {"label": ..., "low": %, "high": %}: drawn beside the measured cells.
     literature: dict = field(default_factory=dict)
@@ -147,6 +130,16 @@ class ExperimentConfig:
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def cell_names(self) -> set[str]:
+        """Every "format/arm" cell of the config, its variants' included (as runfolder.cells
+        lays them out): what a claim may name."""
+        out = {f"{f}/{m}" for f in self.formats for m in self.models}
+        for name in self.variants:
+            v = self.variant(name)
+            out |= {f"{f}/{m}+{name}" for f in v.formats if f in self.formats
+                    for m in v.models if m in self.models}
+        return out
 
     def training_config(self) -> dict:
         """Everything that changes what a cell computes: not the claims, names or factors,
@@ -200,22 +193,10 @@ class ExperimentConfig:
         _at_least("reduce_lr_patience", self.reduce_lr_patience, 1)
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise ConfigError(f"learning_rate={self.learning_rate}: expected a number > 0")
-        if not 0 < self.claimed_significance < 1:
-            raise ConfigError(f"claimed_significance={self.claimed_significance}: expected a "
-                              "level 0 < p < 1 (e.g. 0.01)")
-        for cell, drop in self.claimed_drops.items():
-            if not (isinstance(drop, (tuple, list)) and len(drop) == 2
-                    and all(isinstance(v, (int, float)) for v in drop) and drop[0] <= drop[1]):
-                raise ConfigError(f"claimed_drops[{cell!r}]={drop!r}: expected (low, high) "
-                                  "accuracy points below the proposed model, low <= high")
-        _one_of("claimed_better_classes", self.claimed_better_classes, CLASS_NAMES)
-        for key in ("claimed_drops", "claimed_more_robust_than", "claimed_better_classes"):
-            if getattr(self, key) and not self.proposed_model:
-                raise ConfigError(f"{key}: a claim about the proposed model: expected "
-                                  "proposed_model to be set")
-        if self.claimed_more_robust_than and not self.noise_eval:
-            raise ConfigError("claimed_more_robust_than: robustness is measured at the noise "
-                              "levels of noise_eval: expected noise_eval to be set")
+        try:
+            validate_claims(self.claims)  # their cells: load_config
+        except ClaimError as e:
+            raise ConfigError(str(e)) from None
         if not 0 < self.reduce_lr_factor < 1:
             raise ConfigError(f"reduce_lr_factor={self.reduce_lr_factor}: expected 0 < f < 1")
         if not 0 <= self.min_lr < self.learning_rate:
@@ -280,12 +261,14 @@ def _default(f: dataclasses.Field):
 
 
 # Keys of the config that do not change what a cell computes.
-NOT_TRAINING = ("name", "paper", "formats", "models", "seeds", "variants", "claimed_metrics",
-                "claimed_auc", "claimed_class_weights", "proposed_model", "claimed_significance",
-                "claimed_drops", "claimed_more_robust_than", "claimed_better_classes",
-                "claimed_notes",
-                "claimed_above", "claimed_recall_extremes", "literature", "literature_band",
-                "search_space")
+NOT_TRAINING = ("name", "paper", "formats", "models", "seeds", "variants", "claims",
+                "claimed_class_weights", "proposed_model", "claimed_notes", "literature",
+                "literature_band", "search_space")
+# Claim keys of configs before the claims ledger (2026-12-07): read from an older
+# experiment.json or config.json, and dropped (the claims now live in `claims`).
+LEGACY_CLAIM_KEYS = ("claimed_metrics", "claimed_auc", "claimed_significance", "claimed_drops",
+                     "claimed_more_robust_than", "claimed_better_classes", "claimed_above",
+                     "claimed_recall_extremes")
 VARIANT_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
@@ -386,6 +369,10 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
     cfg = namespace.get("CONFIG")
     if not isinstance(cfg, ExperimentConfig):
         raise ConfigError(f"{path}: defines no CONFIG = ExperimentConfig(...)")
+    try:  # the cells a claim names: those of the config as written (before `models=`...)
+        validate_claims(cfg.claims, cfg.cell_names())
+    except ClaimError as e:
+        raise ConfigError(f"{path}: {e}") from None
     return apply_overrides(cfg, overrides or []).validate()
 
 
@@ -395,9 +382,9 @@ def config_from_json(d: dict) -> ExperimentConfig:
     d["preprocess"] = PreprocessConfig(**d.get("preprocess", {}))
     d["noise_eval"] = tuple(d.get("noise_eval", ()))
     d["variants"] = {k: tuple(v) for k, v in d.get("variants", {}).items()}
-    d["claimed_drops"] = {k: tuple(v) for k, v in d.get("claimed_drops", {}).items()}
-    for k in ("claimed_more_robust_than", "claimed_better_classes"):
-        d[k] = tuple(d.get(k, ()))
+    for k in LEGACY_CLAIM_KEYS:
+        d.pop(k, None)
+    d["claims"] = claims_from_json(d.get("claims", ()))
     for k in ("formats", "models", "seeds"):
         d[k] = tuple(d[k])
     return ExperimentConfig(**d)

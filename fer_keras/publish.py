@@ -16,6 +16,7 @@ import numpy as np
 
 from .cellfiles import INFERENCE_FILE, MODEL_FILE
 from .errors import FerKerasError
+from .ledger import values_of
 from .models.inference import CONTRACT, inference_model, model_file
 from .provenance import atomic_path, sha256_file, write_json
 from .reports.cards import card
@@ -46,7 +47,7 @@ def measured(chosen, runs: list, experiment: dict) -> dict:
             "test_accuracy_mean": round(accuracy["mean"], 2),
             "test_accuracy_sd": None if accuracy["std"] is None else round(accuracy["std"], 2),
             "seeds": [r.seed for r in runs], "test_images": chosen.manifest["split"]["test"],
-            "claimed_accuracy": claim_of(experiment.get("claimed_metrics", {}), chosen)
+            "claimed_accuracy": claim_of(values_of(experiment), chosen)
             .get("accuracy"),
             "data": f"{'SYNTHETIC sample' if d.get('synthetic') else 'FER-2013'} "
                     f"({d['format']} format)"}

@@ -327,7 +327,7 @@ def aggregate(out: Path, cfg: ExperimentConfig) -> Path:
     names from `cfg`, its factors, training config(s) and data from the cells themselves;
     the plan as recorded, with every finished cell in it."""
     out = Path(out)
-    rows, described = [], []
+    rows = []
     for folder in finished_cells(out):
         config = json.loads((folder / CONFIG_FILE).read_text())
         m = json.loads((folder / METRICS_FILE).read_text())
@@ -337,11 +337,24 @@ def aggregate(out: Path, cfg: ExperimentConfig) -> Path:
                      "variant": cell.get("variant", ""), "seed": cell["seed"],
                      "n_test": m["n"], **{k: m[k] for k in RESULT_METRICS},
                      "epochs": man["epochs"], "best_epoch": man["best_epoch"]})
-        described.append((config, man))
     path = write_csv(out / RESULTS_FILE, rows, RESULT_COLUMNS)
+    redescribe(out, cfg)
+    return path
+
+
+def redescribe(out: Path, cfg: ExperimentConfig) -> Path:
+    """Rewrite `<out>/experiment.json` from `cfg` (names, claims, notes) and the finished cells
+    on disk, training nothing: what `fer-keras describe` does after a config's claims were
+    corrected (the report reads the claims from the run folder alone)."""
+    out = Path(out)
+    described = [(json.loads((f / CONFIG_FILE).read_text()),
+                  json.loads((f / MANIFEST_FILE).read_text())) for f in finished_cells(out)]
+    if not described:
+        raise RunConflictError(f"{out}: no finished cells to describe; expected "
+                               "<format>-<model>/seed-<n>/done.json below it")
     write_json(out / EXPERIMENT_FILE,
                describe(cfg, described, _read_json(out / EXPERIMENT_FILE)))
-    return path
+    return out / EXPERIMENT_FILE
 
 
 def _ordered(values, preferred) -> list:

@@ -49,6 +49,7 @@ from .cellfiles import HISTORY_FILE, MANIFEST_FILE, METRICS_FILE, seed_folder
 from .config import ExperimentConfig
 from .data.synthetic import is_synthetic
 from .errors import FerKerasError
+from .ledger import claimed_values
 from .provenance import now, write_csv, write_json
 from .reports.reachability import printed_protocol
 from .runfolder import read_history
@@ -206,7 +207,7 @@ def run_study(cfg: ExperimentConfig, opts: StudyOptions) -> Path:
         "experiment": cfg.name, "paper": cfg.paper, "format": opts.format, "seed": opts.seed,
         "trials": opts.trials, "pruner": opts.pruner, "models": list(models),
         "formats": list(cfg.formats), "seeds": list(cfg.seeds),
-        "search_space": cfg.search_space, "claimed_metrics": cfg.claimed_metrics,
+        "search_space": cfg.search_space, "claimed_metrics": claimed_values(cfg.claims),
         "objective": "validation accuracy of the checkpoint the config's rule scores",
         "synthetic": is_synthetic(opts.data),
         "reference": str(opts.reference) if opts.reference else None,
@@ -233,7 +234,7 @@ def triage(cfg: ExperimentConfig, opts: StudyOptions) -> tuple[list[dict], str |
     paper's stated settings; (rows, None), or ([], why they cannot be used: then every model
     is searched). Usable only when trained on exactly the data this study trains on."""
     where = f"--reference {opts.reference}"
-    rows = printed_protocol(cfg.claimed_metrics, opts.reference)
+    rows = printed_protocol(claimed_values(cfg.claims), opts.reference)
     if not rows:
         return [], f"{where}: no finished run of a claimed cell; every model is searched"
     damaged = next((r["damaged"] for r in rows if r["damaged"]), None)

@@ -7,6 +7,7 @@ MMPretrain's per-model metafiles. Read from run folders only.
 from __future__ import annotations
 
 from ..config import flatten
+from ..ledger import values_of
 from .claims import claim_of, mean_std, training_of
 from .rundata import SeedRun
 
@@ -44,7 +45,7 @@ def card(cell: str, runs: list[SeedRun], experiment: dict, published: SeedRun | 
     protocol = flatten(training_of(first))
     metrics = {k: mean_std([r.metrics[k] * 100 for r in runs])
                for k in ("accuracy", "precision_macro", "recall_macro", "f1_macro")}
-    claim = claim_of(experiment.get("claimed_metrics", {}), first)
+    claim = claim_of(values_of(experiment), first)
     d = first.manifest["data"]
     lines = [
         f"# Model card: {cell}",

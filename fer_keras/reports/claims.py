@@ -1,6 +1,7 @@
-"""Claims against measurements, for any paper: the protocol each cell ran with, the ranking
-claimed vs measured, the paper's proposed model against every other one, class weights,
-per-class recall, what each variant changes, and one headline with a verdict.
+"""Claims against measurements, for any paper: the claims ledger (every claim of the paper's
+config judged two-sided, one rule per kind: docs/claims.md), the headline with its verdict,
+the protocol each cell ran with, the ranking claimed vs measured, the paper's proposed model
+against every other one, class weights, per-class recall and what each variant changes.
 
 Reads run folders only (through SeedRun); knows no paper.
 """
@@ -12,11 +13,12 @@ from collections import Counter
 
 import numpy as np
 
+from .. import ledger
 from ..config import NOT_TRAINING, flatten
 from ..labels import CLASS_NAMES
+from . import stats
 from .damaged import DAMAGED_DATA
 from .rundata import SeedRun, cells_of, main_runs
-from .stats import accuracy_above, mcnemar_test
 
 
 def mean_std(values: list[float]) -> dict:
@@ -69,25 +71,6 @@ def protocol(runs: list[SeedRun]) -> dict:
             "mixed": any(differences.values())}
 
 
-def consistency(claimed: dict) -> list[dict]:
-    """Claimed macro metrics that cannot hold together. Each class's F1 is the harmonic mean
-    of its precision and recall, at most their arithmetic mean, so macro F1 <= (macro
-    precision + macro recall) / 2 for any predictions. One row per claimed cell giving all
-    three."""
-    rows: dict[tuple, dict] = {}  # one row per set of numbers, naming every cell claiming it
-    for cell, c in claimed.items():
-        if all(k in c for k in ("precision_macro", "recall_macro", "f1_macro")):
-            key = (c["precision_macro"], c["recall_macro"], c["f1_macro"])
-            if key in rows:
-                rows[key]["cells"].append(cell)
-                continue
-            bound = (c["precision_macro"] + c["recall_macro"]) / 2
-            rows[key] = {"cell": cell, "cells": [cell], "precision": c["precision_macro"],
-                         "recall": c["recall_macro"], "f1": c["f1_macro"], "bound": bound,
-                         "possible": c["f1_macro"] <= bound + 0.05}  # printed to 0.1
-    return list(rows.values())
-
-
 def preprocessing(runs: list[SeedRun]) -> list[dict]:
     """What the preprocessing stage did, per cell (its manifests; the same data set and
     settings give the same numbers for every seed)."""
@@ -134,44 +117,6 @@ def noise_gain(found: dict | None) -> dict | None:
             "data": found["data"], "seed": found["seed"],
             "fingerprint": (fingerprint or "")[:12],
             "damaged": DAMAGED_DATA.get(fingerprint)}
-
-
-def proposed_pairs(runs: list[SeedRun], proposed: str) -> list[tuple[SeedRun, SeedRun]]:
-    """Every run but the proposed model's main ones, each with the proposed model's main run
-    of its format and seed (the same split): what a claim about the proposed model compares."""
-    mine = {(r.format, r.seed): r for r in runs if r.arm == proposed}
-    return [(r, mine[(r.format, r.seed)]) for r in runs
-            if r.arm != proposed and (r.format, r.seed) in mine]
-
-
-def more_robust(runs: list[SeedRun], claimed: list[str] | tuple, proposed: str) -> list[dict]:
-    """The claim that the proposed model loses less accuracy to added noise than each of the
-    `claimed` cells: per noise level above 0, the points each side loses from its own clean
-    accuracy, seed by seed against the proposed model's cell of the same format and seed;
-    `margin` is the other's loss minus the proposed model's (> 0: the claim holds there)."""
-    def lost(run: SeedRun) -> dict[float, float]:
-        acc = {float(lv["sigma"]): lv["accuracy"] * 100
-               for lv in (run.robustness or {}).get("levels", [])}
-        return {s: acc[0.0] - a for s, a in acc.items() if s > 0} if 0.0 in acc else {}
-
-    rows = []
-    for cell in claimed:
-        reference = f"{cell.split('/')[0]}/{proposed}"
-        pairs = [(lost(base), lost(r), r.seed) for r, base in proposed_pairs(runs, proposed)
-                 if r.cell == cell]
-        pairs = [(mine, other, seed) for mine, other, seed in pairs if mine and other]
-        if not pairs:
-            continue
-        levels = sorted(set.intersection(*(set(m) & set(o) for m, o, _ in pairs)))
-        per_level = {s: {"proposed": mean_std([m[s] for m, _, _ in pairs]),
-                         "other": mean_std([o[s] for _, o, _ in pairs]),
-                         "margin": mean_std([o[s] - m[s] for m, o, _ in pairs])}
-                     for s in levels}
-        rows.append({"cell": cell, "reference": reference, "seeds": [s for *_, s in pairs],
-                     "levels": per_level,
-                     "holds": [s for s in levels if per_level[s]["margin"]["mean"] > 0],
-                     "fails": [s for s in levels if per_level[s]["margin"]["mean"] <= 0]})
-    return rows
 
 
 # ------------------------------------------------------------------------------ ranking
@@ -234,75 +179,7 @@ def proposed_against_others(mcnemar: list[dict], proposed: str,
     return list(out.values())
 
 
-def drops(runs: list[SeedRun], mcnemar: list[dict], claimed: dict, proposed: str,
-          alpha: float = 0.05) -> list[dict]:
-    """Each cell the paper says scores low..high points below the proposed model (an
-    ablation, a baseline), against the proposed model's main cell of its format, seed by seed
-    on the same test images: the drop in points (mean +/- std over the paired seeds),
-    McNemar's p per seed and a verdict on the mean: "as claimed" (within the range), "within
-    noise" (the range within two standard deviations of it), else "no drop" (<= 0),
-    "smaller than claimed" or "larger than claimed"."""
-    rows = []
-    for cell, (low, high) in claimed.items():
-        reference = f"{cell.split('/')[0]}/{proposed}"
-        pairs = [(r, base) for r, base in proposed_pairs(runs, proposed) if r.cell == cell]
-        tests = [next((t for t in mcnemar if t["seed"] == r.seed and t["format"] == r.format
-                       and {t["a"], t["b"]} == {r.arm, base.arm}), None) for r, base in pairs]
-        pairs = [pair for pair, t in zip(pairs, tests) if t is not None]  # same test images
-        tests = [t for t in tests if t is not None]
-        if not pairs:
-            continue
-        drop = mean_std([(base.metrics["accuracy"] - r.metrics["accuracy"]) * 100
-                         for r, base in pairs])
-        # rounded: accuracies are ratios of counts, so a drop of exactly 4 points may come out
-        # as 3.9999999999
-        m, spread = round(drop["mean"], 9), 2 * (drop["std"] or 0.0)
-        verdict = ("as claimed" if low <= m <= high
-                   else "within noise" if (low - m if m < low else m - high) <= spread
-                   else "no drop" if m <= 0
-                   else "smaller than claimed" if m < low else "larger than claimed")
-        rows.append({"cell": cell, "reference": reference, "claimed": [low, high],
-                     "seeds": [r.seed for r, _ in pairs], "drop": drop,
-                     "p": [t["p"] for t in tests], "alpha": alpha,
-                     "significant": sum(t["p"] < alpha for t, (r, base) in zip(tests, pairs)
-                                        if base.metrics["accuracy"] > r.metrics["accuracy"]),
-                     "verdict": verdict})
-    return rows
-
-
 # ------------------------------------------------------------------------------ classes
-
-
-def better_classes(runs: list[SeedRun], classes: list[str] | tuple, proposed: str,
-                   alpha: float = 0.05) -> list[dict]:
-    """The claim that the proposed model recognises `classes` better than the other models:
-    per class and other arm (not a variant of the proposed model), the recall of each on that
-    class's test images (%, mean +/- std over seeds), McNemar's test on those images per seed,
-    and in how many seeds the proposed model's recall is higher, and significantly so."""
-    rows: dict[tuple, dict] = {}
-    for r, base in proposed_pairs(runs, proposed):
-        if r.arm.split("+")[0] == proposed or not np.array_equal(r.indices, base.indices):
-            continue  # a variant of the proposed model; or not the same test images
-        for name in classes:
-            k = CLASS_NAMES.index(name)
-            on = base.y == k
-            right_mine, right_other = base.probs.argmax(1)[on] == k, r.probs.argmax(1)[on] == k
-            t = mcnemar_test(right_mine, right_other)
-            row = rows.setdefault((name, r.cell), {
-                "class": name, "other": r.cell, "reference": base.cell, "seeds": [],
-                "recall_proposed": [], "recall_other": [], "p": [], "higher": 0,
-                "significant": 0, "alpha": alpha})
-            row["seeds"].append(r.seed)
-            row["recall_proposed"].append(right_mine.mean() * 100)
-            row["recall_other"].append(right_other.mean() * 100)
-            row["p"].append(t["p"])
-            higher = right_mine.mean() > right_other.mean()
-            row["higher"] += int(higher)
-            row["significant"] += int(higher and t["p"] < alpha)
-    for row in rows.values():
-        for k in ("recall_proposed", "recall_other"):
-            row[k] = mean_std(row[k])
-    return list(rows.values())
 
 
 def class_weights_used(runs: list[SeedRun], claimed: dict) -> list[dict]:
@@ -381,40 +258,6 @@ def dead_layers(run: SeedRun, share: float = 0.5) -> list[dict]:
             if row["units"] and row["dead"] >= share * row["units"]]
 
 
-def recall_extremes(runs: list[SeedRun], claim: dict) -> list[dict]:
-    """Per main cell: are the classes the paper says are recognised best (worst) the ones with
-    the highest (lowest) measured recall, mean over seeds?"""
-    if not claim:
-        return []
-    high, low = tuple(claim.get("highest", ())), tuple(claim.get("lowest", ()))
-    rows = []
-    for cell, cruns in cells_of(main_runs(runs)).items():
-        recall = {name: float(np.mean([r.metrics["per_class"][name]["recall"] for r in cruns]))
-                  * 100 for name in CLASS_NAMES}
-        order = sorted(recall, key=lambda n: -recall[n])
-        top, bottom = order[:len(high)], order[len(order) - len(low):]
-        rows.append({"cell": cell, "seeds": len(cruns), "recall": recall, "top": top,
-                     "bottom": bottom, "claimed_highest": list(high), "claimed_lowest": list(low),
-                     "highest_holds": set(top) == set(high),
-                     "lowest_holds": set(bottom) == set(low)})
-    return rows
-
-
-def above(runs: list[SeedRun], claimed: dict) -> list[dict]:
-    """Per main cell with a claimed floor: the exact one-sided binomial test per seed, and
-    whether every seed is significantly above the floor (p < 0.05)."""
-    rows = []
-    for cell, cruns in cells_of(main_runs(runs)).items():
-        floor = claimed.get(cell)
-        if floor is None:
-            continue
-        tests = [accuracy_above(r, floor) for r in cruns]
-        rows.append({"cell": cell, "floor": floor, "tests": tests,
-                     "holds": all(t["p"] < 0.05 for t in tests),
-                     "mean": mean_std([t["accuracy"] for t in tests])})
-    return rows
-
-
 def literature(runs: list[SeedRun], quoted: dict) -> list[dict]:
     """The paper's quoted results and the measured main cells, highest accuracy first."""
     rows = [{"label": k, "accuracy": float(v), "std": None, "ours": False}
@@ -489,87 +332,437 @@ def variant_effects(runs: list[SeedRun]) -> list[dict]:
     return list(out.values())
 
 
-# ------------------------------------------------------------------------------ headline
 
 
-def checks(proposed: str, proposed_vs: list[dict], floors: list[dict],
-           extremes: list[dict], drops_: list[dict] = (),
-           robust: list[dict] = (), classes: list[dict] = ()) -> list[str]:
-    """The report's claim checks as one sentence each, for the scoreboard: the proposed model
-    against every other one (McNemar), claimed drops below it (ablations), classes it is
-    claimed to recognise better, robustness to noise claimed against other cells, claimed
-    accuracy floors (binomial), and which classes are recognised best and worst (those of the
-    proposed model when it ran)."""
-    out = []
-    for row in proposed_vs:
-        if row["other"].split("+")[0] == proposed:
-            continue  # a variant of the proposed model: the report's Variants section
-        n = len(row["seeds"])
-        out.append(f"{proposed} more often right than {row['other']}: significant in "
-                   f"{row['proposed_better']} of {n} seed(s), the other way in "
-                   f"{row['other_better']} (McNemar, p < {row['alpha']:g})")
-    for row in drops_:
-        d = row["drop"]
-        sd = f" ± {d['std']:.2f}" if d["std"] is not None else ""
-        out.append(f"{row['cell']} {row['claimed'][0]:g}-{row['claimed'][1]:g} points below "
-                   f"{row['reference']}: {row['verdict']} ({d['mean']:.2f}{sd} points over "
-                   f"{len(row['seeds'])} seed(s); McNemar p < {row['alpha']:g} in "
-                   f"{row['significant']} of {len(row['seeds'])})")
-    for row in classes:
-        n = len(row["seeds"])
-        out.append(f"{row['reference']} recognises {row['class']} better than {row['other']}: "
-                   f"higher recall in {row['higher']} of {n} seed(s), significantly (McNemar "
-                   f"on the {row['class']} test images, p < {row['alpha']:g}) in "
-                   f"{row['significant']} ({row['recall_proposed']['mean']:.1f} vs "
-                   f"{row['recall_other']['mean']:.1f} %)")
-    def sigmas(levels):
-        return ", ".join(f"{s:g}" for s in levels)
+# ------------------------------------------------------------------------- the claims ledger
+# One two-sided rule per kind of claim (fer_keras.ledger; docs/claims.md states the rules).
 
-    for row in robust:
-        lost = "; ".join(f"σ {s:g}: {v['proposed']['mean']:.2f} vs {v['other']['mean']:.2f}"
-                         for s, v in row["levels"].items())
-        if not row["fails"]:
-            where = "holds at every noise level"
-        elif not row["holds"]:
-            where = "does not hold at any noise level"
+Z95 = 1.959963984540054  # the normal quantile of a two-sided 95 % interval
+# What each verdict counts as: a claim of the paper reproduced here, or not (None: the
+# claim concerns the paper's own numbers, or is not judged).
+REPRODUCED = {"agrees": True, "holds": True, "below": False, "above": False,
+              "not significant": False, "reversed": False, "does not hold": False,
+              "consistent": None, "inconsistent": None, "not judged": None}
+METRIC_NAMES = {"accuracy": "accuracy", "precision_macro": "macro precision",
+                "recall_macro": "macro recall", "f1_macro": "macro F1"}
+
+
+def metric_name(metric: str) -> str:
+    if metric.startswith(ledger.AUC_PREFIX):
+        return f"ROC-AUC of {metric[len(ledger.AUC_PREFIX):]}"
+    if metric.startswith(ledger.RECALL_PREFIX):
+        return f"recall of {metric[len(ledger.RECALL_PREFIX):]}"
+    return METRIC_NAMES[metric]
+
+
+def value_interval(runs: list[SeedRun], metric: str) -> dict:
+    """A cell's metric over its seeds (mean +/- sd) and the 95 % interval in which one run of
+    the method (one seed, one test set of this size) falls: mean +/- 1.96 x sqrt(sd over
+    seeds^2 + the mean over seeds of the test-set sampling variance), the latter from a
+    bootstrap of each run's test images (AUC: Hanley & McNeil's standard error). Percent, or
+    0-1 for an AUC."""
+    auc = metric.startswith(ledger.AUC_PREFIX)
+    values, sampling = [], []
+    for r in runs:
+        if auc:
+            name = metric[len(ledger.AUC_PREFIX):]
+            v = r.metrics["roc_auc"][name]
+            positives = int(np.sum(r.y == CLASS_NAMES.index(name)))
+            values.append(v)
+            sampling.append(stats.auc_sd(v, positives, r.y.size - positives))
         else:
-            where = f"does not hold (holds at σ {sigmas(row['holds'])}, not at σ " \
-                    f"{sigmas(row['fails'])})"
-        out.append(f"{row['reference']} loses less accuracy to added noise than {row['cell']}: "
-                   f"{where} (points lost, mean over {len(row['seeds'])} seed(s): {lost})")
-    for row in floors:
-        significant = sum(t["p"] < 0.05 for t in row["tests"])
-        out.append(f"{row['cell']} above {row['floor']:g} %: "
-                   f"{'holds' if row['holds'] else 'does not hold'} "
-                   f"({row['mean']['mean']:.2f} % mean; one-sided binomial p < 0.05 in "
-                   f"{significant} of {len(row['tests'])} seed(s))")
-    mine = [r for r in extremes if r["cell"].split("/")[-1] == proposed] or extremes
-    for row in mine:
-        for side, claimed, measured in (("highest", "claimed_highest", "top"),
-                                        ("lowest", "claimed_lowest", "bottom")):
-            if row[claimed]:
-                out.append(f"{row['cell']}: {' and '.join(row[claimed])} {side} recall: "
-                           f"{'holds' if row[f'{side}_holds'] else 'does not hold'} "
-                           f"(measured: {', '.join(row[measured])})")
+            values.append(r.metrics[metric] * 100)
+            sampling.append(stats.bootstrap_sd(r.y, r.probs.argmax(1), metric,
+                                               len(CLASS_NAMES)))
+    m = mean_std(values)
+    sd = float(np.sqrt((m["std"] or 0.0) ** 2 + np.mean(np.square(sampling))))
+    return {**m, "sampling_sd": float(np.sqrt(np.mean(np.square(sampling)))), "sd": sd,
+            "low": m["mean"] - Z95 * sd, "high": m["mean"] + Z95 * sd,
+            "seeds": [r.seed for r in runs]}
+
+
+def _right(run: SeedRun, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Which test images the run gets right, on the images a metric counts (all of them for
+    accuracy, one class's for its recall), and the mask of those images."""
+    pred = run.probs.argmax(1)
+    if metric.startswith(ledger.RECALL_PREFIX):
+        k = CLASS_NAMES.index(metric[len(ledger.RECALL_PREFIX):])
+        mask = run.y == k
+        return pred[mask] == k, mask
+    return pred == run.y, np.ones(run.y.size, bool)
+
+
+def compare(better: list[SeedRun], worse: list[SeedRun], metric: str, alpha: float) -> dict:
+    """One cell against another seed by seed: the difference in points, McNemar's test where
+    both were scored on the same test images (else a two-proportion z-test), and the mean
+    difference with its 95 % interval (seed spread and each seed's test sampling)."""
+    mine = {r.seed: r for r in worse}
+    pairs = [(a, mine[a.seed]) for a in better if a.seed in mine]
+    rows = []
+    for a, b in pairs:
+        ra, ma = _right(a, metric)
+        rb, mb = _right(b, metric)
+        paired = np.array_equal(a.indices, b.indices)
+        diff = (ra.mean() - rb.mean()) * 100
+        if paired:
+            t = stats.mcnemar_test(ra, rb)
+            n = ra.size
+            var = (t["only_a"] + t["only_b"] - (t["only_a"] - t["only_b"]) ** 2 / n) / n ** 2
+        else:
+            t = stats.unpaired_test(ra, rb)
+            var = ra.mean() * (1 - ra.mean()) / ra.size + rb.mean() * (1 - rb.mean()) / rb.size
+        rows.append({"seed": a.seed, "diff": float(diff), "p": t["p"], "test": t["test"],
+                     "paired": paired, "var": float(var) * 100 ** 2,
+                     "significant": t["p"] < alpha})
+    if not rows:
+        return {"seeds": [], "rows": []}
+    d = mean_std([r["diff"] for r in rows])
+    sd = float(np.sqrt((d["std"] or 0.0) ** 2 + np.mean([r["var"] for r in rows])))
+    k = sum(r["significant"] and r["diff"] > 0 for r in rows)
+    against = sum(r["significant"] and r["diff"] < 0 for r in rows)
+    n = len(rows)
+    if d["mean"] > 0 and against == 0 and 2 * k >= n:
+        verdict = "holds"
+    elif d["mean"] < 0 and k == 0 and 2 * against >= n:
+        verdict = "reversed"
+    else:
+        verdict = "not significant"
+    return {"seeds": [r["seed"] for r in rows], "rows": rows, "diff": d,
+            "low": d["mean"] - Z95 * sd, "high": d["mean"] + Z95 * sd, "significant": k,
+            "against": against, "verdict": verdict, "alpha": alpha}
+
+
+def _size_verdict(low: float, high: float, size: tuple) -> str:
+    """Where a claimed size (low..high points) stands against a measured interval."""
+    if high < size[0]:
+        return "smaller"
+    if low > size[1]:
+        return "larger"
+    return "agrees"
+
+
+def _pm(m: dict, d: int = 2) -> str:
+    return f"{m['mean']:.{d}f}" + ("" if m.get("std") is None else f" ± {m['std']:.{d}f}")
+
+
+def _judge_value(c, cells, _):
+    runs = cells.get(c.cell)
+    if not runs:
+        return None
+    iv = value_interval(runs, c.metric)
+    d = 4 if c.metric.startswith(ledger.AUC_PREFIX) else 2
+    verdict = ("agrees" if iv["low"] <= c.value <= iv["high"]
+               else "below" if iv["high"] < c.value else "above")
+    text = {"agrees": "agrees", "below": "measured below the claim",
+            "above": "measured above the claim"}[verdict]
+    measured = (f"{_pm(iv, d)} over {iv['n']} seed(s); 95 % interval "
+                f"{iv['low']:.{d}f} to {iv['high']:.{d}f}")
+    return {"verdict": verdict, "verdict_text": text, "measured": measured,
+            "gap": iv["mean"] - c.value, "mean": iv["mean"], "std": iv["std"],
+            "low": iv["low"], "high": iv["high"], "seeds_run": iv["seeds"]}
+
+
+def _order_text(cmp: dict) -> str:
+    n = len(cmp["rows"])
+    tests = sorted({r["test"] for r in cmp["rows"]})
+    return (f"difference {_pm(cmp['diff'])} points over {n} seed(s) (95 % interval "
+            f"{cmp['low']:.2f} to {cmp['high']:.2f}); significant (p < {cmp['alpha']:g}, "
+            f"{' / '.join(tests)}) in {cmp['significant']} of {n} seed(s)"
+            + (f", the other way in {cmp['against']}" if cmp["against"] else ""))
+
+
+def _verdict_text(cmp: dict) -> str:
+    n = len(cmp["rows"])
+    return {"holds": f"holds ({cmp['significant']} of {n} seeds significant)",
+            "reversed": f"reversed ({cmp['against']} of {n} seeds significant the other way)",
+            "not significant": f"not significant ({cmp['significant']} of {n} seeds"
+                               + (f"; {cmp['against']} the other way" if cmp["against"]
+                                  else "") + ")"}[cmp["verdict"]]
+
+
+def _judge_order(c, cells, _):
+    better, worse = cells.get(c.better), cells.get(c.worse)
+    if not better or not worse:
+        return None
+    cmp = compare(better, worse, c.metric, c.alpha)
+    if not cmp["rows"]:
+        return None
+    out = {"verdict": cmp["verdict"], "verdict_text": _verdict_text(cmp),
+           "measured": _order_text(cmp), "compare": cmp}
+    if c.size:
+        size = _size_verdict(cmp["low"], cmp["high"], c.size)
+        out["size"] = size
+        out["verdict_text"] += f"; size {c.size[0]:g}-{c.size[1]:g} points: " + (
+            "agrees" if size == "agrees" else f"measured {size}")
+        if out["verdict"] == "holds" and size != "agrees":
+            out["verdict"] = "does not hold"
     return out
 
 
-def headline(table1: list[dict], runs: list[SeedRun], proposed: str) -> dict | None:
-    """The claim a reader looks for first: the proposed model's accuracy when the paper names
-    one, else its best claimed cell; with a verdict. "reached": measured mean at or above the
-    claim; "within noise": the claim is within two standard deviations over seeds above the
-    mean; otherwise "not reached"."""
-    main_cells = {r.cell: r for r in main_runs(runs)}
-    candidates = [t for t in table1 if t["cell"] in main_cells
-                  and t["metrics"]["accuracy"]["paper"] is not None]
-    if not candidates:
+def _judge_best(c, cells, _):
+    if not cells.get(c.cell):
         return None
-    chosen = next((t for t in candidates if main_cells[t["cell"]].model == proposed), None) \
-        or max(candidates, key=lambda t: t["metrics"]["accuracy"]["paper"])
-    a = chosen["metrics"]["accuracy"]
-    gap = a["mean"] - a["paper"]
-    spread = 2 * (a["std"] or 0.0)
-    verdict = ("reached" if gap >= 0 else "within noise" if -gap <= spread
-               else f"not reached ({gap:+.1f} points)")
-    return {"cell": chosen["cell"], "claimed": a["paper"], "measured": a["mean"],
-            "std": a["std"], "seeds": list(chosen["seeds"]), "gap": gap, "verdict": verdict}
+    each = [(other, compare(cells[c.cell], cells[other], "accuracy", c.alpha))
+            for other in c.among if cells.get(other)]
+    each = [(o, cmp) for o, cmp in each if cmp["rows"]]
+    if not each:
+        return None
+    verdicts = [cmp["verdict"] for _, cmp in each]
+    verdict = ("holds" if all(v == "holds" for v in verdicts)
+               else "reversed" if "reversed" in verdicts else "not significant")
+    held = verdicts.count("holds")
+    beaten = [o for o, cmp in each if cmp["verdict"] == "reversed"]
+    text = {"holds": f"holds (beats all {len(each)})",
+            "reversed": f"reversed ({', '.join(beaten)} significantly better)",
+            "not significant": f"not significant (significantly better than {held} of "
+                               f"{len(each)})"}[verdict]
+    measured = "; ".join(f"vs {o}: {cmp['diff']['mean']:+.2f} points, {_verdict_text(cmp)}"
+                         for o, cmp in each)
+    return {"verdict": verdict, "verdict_text": text, "measured": measured,
+            "against": [{"other": o, "verdict": cmp["verdict"], "diff": cmp["diff"]}
+                        for o, cmp in each]}
+
+
+ANOVA_ROWS = {"format": "format", "model": "architecture",
+              ledger.INTERACTION: "format x architecture"}
+
+
+def _judge_effect(c, cells, context):
+    if c.within:
+        high, low = cells.get(f"{c.high}/{c.within}"), cells.get(f"{c.low}/{c.within}")
+        if not high or not low:
+            return None
+        w = stats.welch([r.metrics["accuracy"] * 100 for r in high],
+                        [r.metrics["accuracy"] * 100 for r in low])
+        if w["p"] is None:
+            return {"verdict": "not judged", "verdict_text": "not judged (a test needs two "
+                    "seeds on each side)", "measured": f"difference {w['diff']:+.2f} points"}
+        p, diff, low_ci, high_ci = w["p"], w["diff"], w["low"], w["high"]
+        how = f"Welch's t-test over seeds, {len(high)} and {len(low)} runs"
+    else:
+        anova = context.get("anova") or {}
+        if not anova.get("ok"):
+            return {"verdict": "not judged", "verdict_text": "not judged (" + anova.get(
+                "reason", "no factorial analysis") + ")", "measured": "–"}
+        row = next(r for r in anova["rows"] if r["effect"] == ANOVA_ROWS[c.factor])
+        p = row["p"]
+        how = f"two-way ANOVA, {anova['n']} runs"
+        diff = low_ci = high_ci = None
+        if c.high:
+            key = "format" if c.factor == "format" else "model"
+            main = [r for r in context["main"]]
+            a = [r.metrics["accuracy"] * 100 for r in main if getattr(r, key) == c.high]
+            b = [r.metrics["accuracy"] * 100 for r in main if getattr(r, key) == c.low]
+            w = stats.welch(a, b)
+            diff, low_ci, high_ci = w["diff"], w["low"], w["high"]
+    significant = p < c.alpha
+    if not significant:
+        verdict = "not significant"
+    elif diff is not None and diff < 0:
+        verdict = "reversed"
+    else:
+        verdict = "holds"
+    measured = f"p = {p:.3g} ({how})"
+    if diff is not None:
+        measured += (f"; {c.high} minus {c.low}: {diff:+.2f} points"
+                     + (f" (95 % interval {low_ci:.2f} to {high_ci:.2f})"
+                        if low_ci is not None else ""))
+    text = {"holds": f"holds (p = {p:.3g})", "reversed": f"reversed (p = {p:.3g})",
+            "not significant": f"not significant (p = {p:.3g})"}[verdict]
+    out = {"verdict": verdict, "verdict_text": text, "measured": measured, "p": p,
+           "diff": diff}
+    if c.size is not None and diff is not None and low_ci is not None:
+        size = _size_verdict(low_ci, high_ci, (c.size, c.size))
+        out["size"] = size
+        out["verdict_text"] += f"; size {c.size:+g} points: " + (
+            "agrees" if size == "agrees" else f"measured {size}")
+        if verdict == "holds" and size != "agrees":
+            out["verdict"] = "does not hold"
+    return out
+
+
+def _per_seed(runs: list[SeedRun], holds) -> tuple[int, int, list[dict]]:
+    rows = [{"seed": r.seed, **holds(r)} for r in runs]
+    return sum(r["holds"] for r in rows), len(rows), rows
+
+
+def _seed_verdict(k: int, n: int) -> dict:
+    return {"verdict": "holds" if k == n else "does not hold",
+            "verdict_text": f"holds in {k} of {n} seed(s)"}
+
+
+def _judge_extremes(c, cells, _):
+    runs = cells.get(c.cell)
+    if not runs:
+        return None
+
+    def holds(r):
+        recall = {n: r.metrics["per_class"][n]["recall"] for n in CLASS_NAMES}
+        order = sorted(recall, key=lambda n: -recall[n])
+        top, bottom = order[:len(c.highest)], order[len(order) - len(c.lowest):]
+        ok = (not c.highest or set(top) == set(c.highest)) and \
+            (not c.lowest or set(bottom) == set(c.lowest))
+        return {"holds": ok, "top": top, "bottom": bottom}
+
+    k, n, rows = _per_seed(runs, holds)
+    measured = "; ".join(f"seed {r['seed']}: " + ", ".join(
+        ([f"highest {' and '.join(r['top'])}"] if c.highest else [])
+        + ([f"lowest {' and '.join(r['bottom'])}"] if c.lowest else [])) for r in rows)
+    return {**_seed_verdict(k, n), "measured": measured, "seeds": rows}
+
+
+def _judge_bound(c, cells, _):
+    runs = cells.get(c.cell)
+    if not runs:
+        return None
+
+    def holds(r):
+        t = stats.accuracy_above(r, c.above)
+        return {"holds": t["p"] < c.alpha, "accuracy": t["accuracy"], "p": t["p"]}
+
+    k, n, rows = _per_seed(runs, holds)
+    m = mean_std([r["accuracy"] for r in rows])
+    measured = (f"{_pm(m)} %; one-sided exact binomial test, p per seed: "
+                + ", ".join(f"{r['p']:.3g}" for r in rows))
+    return {**_seed_verdict(k, n), "measured": measured, "seeds": rows}
+
+
+def _judge_consistent(c, _, context):
+    values = context["values"].get(c.cell, {})
+    if not all(k in values for k in ("precision_macro", "recall_macro", "f1_macro")):
+        return None
+    p, r, f = values["precision_macro"], values["recall_macro"], values["f1_macro"]
+    bound = (p + r) / 2
+    ok = f <= bound + 0.05  # printed to 0.1
+    return {"verdict": "consistent" if ok else "inconsistent",
+            "verdict_text": ("can hold together" if ok else
+                             f"cannot all be true: macro F1 {f:g} > (P + R) / 2 = {bound:.2f}"),
+            "measured": f"bound on macro F1: ({p:g} + {r:g}) / 2 = {bound:.2f}"}
+
+
+def _judge_robust(c, cells, _):
+    mine, other = cells.get(c.cell), cells.get(c.than)
+    if not mine or not other:
+        return None
+
+    def lost(run: SeedRun) -> dict[float, float]:
+        acc = {float(lv["sigma"]): lv["accuracy"] * 100
+               for lv in (run.robustness or {}).get("levels", [])}
+        return {s: acc[0.0] - a for s, a in acc.items() if s > 0} if 0.0 in acc else {}
+
+    theirs = {r.seed: lost(r) for r in other}
+    rows = []
+    for r in mine:
+        a, b = lost(r), theirs.get(r.seed, {})
+        levels = sorted(set(a) & set(b))
+        if levels:
+            margins = {s: b[s] - a[s] for s in levels}
+            rows.append({"seed": r.seed, "holds": all(m > 0 for m in margins.values()),
+                         "margins": margins})
+    if not rows:
+        return None
+    k, n = sum(r["holds"] for r in rows), len(rows)
+    levels = sorted(rows[0]["margins"])
+    measured = "points lost by the other minus by this cell, mean over seeds: " + ", ".join(
+        f"σ {s:g}: {np.mean([r['margins'][s] for r in rows]):+.2f}" for s in levels)
+    return {**_seed_verdict(k, n), "measured": measured, "seeds": rows}
+
+
+JUDGES = {"value": _judge_value, "order": _judge_order, "best": _judge_best,
+          "effect": _judge_effect, "extremes": _judge_extremes, "bound": _judge_bound,
+          "consistent": _judge_consistent, "robust": _judge_robust}
+
+
+def claim_text(c) -> str:
+    """What the claim says, in one line of our words (the quote is the paper's)."""
+    if c.kind == "value":
+        v = f"{c.value:g}" + ("" if c.metric.startswith(ledger.AUC_PREFIX) else " %")
+        return f"{c.cell}: {metric_name(c.metric)} {v}"
+    if c.kind == "order":
+        size = f" by {c.size[0]:g}-{c.size[1]:g} points" if c.size else ""
+        return (f"{c.better} beats {c.worse}{size} on {metric_name(c.metric)}"
+                + (f" (p < {c.alpha:g})" if c.alpha != 0.05 else ""))
+    if c.kind == "best":
+        return f"{c.cell} beats every one of {', '.join(c.among)}"
+    if c.kind == "effect":
+        if c.factor == ledger.INTERACTION:
+            return "the format x architecture interaction is significant"
+        what = {"format": "data format", "model": "architecture"}[c.factor]
+        where = f" within {c.within}" if c.within else ""
+        sign = f": {c.high} above {c.low}" if c.high else ""
+        size = f" by {c.size:g} points" if c.size is not None else ""
+        return f"the {what} effect{where} is significant{sign}{size}"
+    if c.kind == "extremes":
+        parts = ([f"highest recall {' and '.join(c.highest)}"] if c.highest else []) + \
+            ([f"lowest {' and '.join(c.lowest)}"] if c.lowest else [])
+        return f"{c.cell}: {'; '.join(parts)}"
+    if c.kind == "bound":
+        return f"{c.cell}: accuracy above {c.above:g} %"
+    if c.kind == "consistent":
+        return f"{c.cell}: the claimed macro precision, recall and F1 can hold together"
+    if c.kind == "robust":
+        return f"{c.cell} loses less accuracy to added noise than {c.than}"
+    raise ValueError(c.kind)
+
+
+def judge(c, cells: dict[str, list[SeedRun]], context: dict) -> dict:
+    """One claim's row of the ledger: what it says, where, what we measured and the verdict;
+    its other readings beside it."""
+    row = {"kind": c.kind, "quote": c.quote, "where": c.where, "central": c.central,
+           "claim": claim_text(c), "scope": c.scope, "readings": []}
+    found = None if c.scope else JUDGES[c.kind](c, cells, context)
+    if found is None:
+        found = {"verdict": "not judged",
+                 "verdict_text": f"not judged: {c.scope}" if c.scope
+                 else "not judged: no finished run of its cells", "measured": "–"}
+    row.update(found)
+    row["reproduced"] = REPRODUCED[row["verdict"]]
+    for label in c.readings:
+        sub = None if c.scope else JUDGES[c.kind](c.reading(label), cells, context)
+        if sub is not None:
+            row["readings"].append({"label": label, "claim": claim_text(c.reading(label)),
+                                    "verdict": sub["verdict"],
+                                    "verdict_text": sub["verdict_text"],
+                                    "measured": sub["measured"]})
+    return row
+
+
+def ledger_rows(claims: list, runs: list[SeedRun], anova: dict | None) -> list[dict]:
+    """Every claim of the paper judged from the runs, central findings first (each group in
+    the paper's order). Rows carry plain numbers and sentences only (summary.json)."""
+    claims = ledger.from_json(claims) if claims and isinstance(claims[0], dict) else claims
+    context = {"anova": anova, "main": main_runs(runs), "values": ledger.claimed_values(claims)}
+    cells = cells_of(runs)
+    rows = [judge(c, cells, context) for c in claims]
+    for r in rows:  # what the interval holds is in the row's text; keep the JSON small
+        for key in ("interval", "compare", "against", "seeds"):
+            r.pop(key, None)
+    return [r for r in rows if r["central"]] + [r for r in rows if not r["central"]]
+
+
+def tally(rows: list[dict]) -> dict:
+    """Claims by verdict, and the central findings reproduced: {"verdicts": {verdict: n},
+    "central": {"judged": n, "reproduced": k}}."""
+    verdicts = Counter(r["verdict"] for r in rows)
+    central = [r for r in rows if r["central"] and r["reproduced"] is not None]
+    return {"verdicts": dict(sorted(verdicts.items())), "claims": len(rows),
+            "central": {"judged": len(central),
+                        "reproduced": sum(bool(r["reproduced"]) for r in central)}}
+
+
+def headline(rows: list[dict], claims: list, proposed: str) -> dict | None:
+    """The number a reader looks for first: the judged accuracy claim of the proposed model
+    (a central one first), else the highest claimed accuracy; with its two-sided verdict."""
+    claims = ledger.from_json(claims) if claims and isinstance(claims[0], dict) else claims
+    by_claim = {(r["quote"], r["claim"]): r for r in rows}
+    judged = [(c, by_claim[(c.quote, claim_text(c))]) for c in claims
+              if c.kind == "value" and c.metric == "accuracy"
+              and by_claim[(c.quote, claim_text(c))]["verdict"] != "not judged"]
+    if not judged:
+        return None
+    mine = [(c, r) for c, r in judged if c.cell.split("/", 1)[1] == proposed]
+    c, r = sorted(mine, key=lambda cr: not cr[0].central)[0] if mine else \
+        max(judged, key=lambda cr: cr[0].value)
+    return {"cell": c.cell, "claimed": c.value, "measured": r["mean"], "std": r["std"],
+            "seeds": r["seeds_run"], "low": r["low"], "high": r["high"], "gap": r["gap"],
+            "verdict": r["verdict"], "verdict_text": r["verdict_text"], "where": c.where}

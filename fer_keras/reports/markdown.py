@@ -57,35 +57,48 @@ def _pm(mean: float, std: float | None) -> str:
     return f"{mean:.2f}" + ("" if std is None else f" ± {std:.2f}")
 
 
+def central_findings(view: dict) -> str:
+    """The paper's central findings (abstract, conclusion) and what became of each, in one
+    table cell: "k of n reproduced: claim: verdict (other reading: verdict); ..."."""
+    rows = [r for r in view["ledger"] if r["central"] and r["reproduced"] is not None]
+    if not rows:
+        return "–"
+    parts = []
+    for r in rows:
+        other = "".join(f" ({o['label']}: {o['verdict_text']})" for o in r["readings"])
+        parts.append(f"{r['claim']}: {r['verdict_text']}{other}")
+    k = sum(bool(r["reproduced"]) for r in rows)
+    return f"**{k} of {len(rows)} reproduced**: " + "; ".join(parts)
+
+
 def _row(paper: str, view: dict | None) -> str:
     link = f"[{paper}](docs/papers/{paper}.md)"
     if view is None:
-        return f"| {link} | – | not run on the repaired FER-2013 yet | – | – |"
+        return f"| {link} | – | – | not run on the repaired FER-2013 yet | – | – |"
     title = view["experiment"].get("paper", "").split(",")[0]
     h, prov = view["headline"], view["prov"]
-    if h is None:
-        measured = "; ".join(view["checks"][:2]) or "no claimed accuracy"
-        return f"| {link} ({title}) | – | {measured} | – | – |"
-    # the headline cell's own seeds, not the paper's: a cell still training has fewer
-    seeds = ",".join(str(s) for s in h["seeds"])
-    verdict = h["verdict"]
-    if prov["damaged"]:
-        verdict = SUPERSEDED + verdict
-    elif prov["synthetic"]:
-        verdict = f"**synthetic sample, not a result**: {verdict}"
+    lead = (SUPERSEDED if prov["damaged"] else
+            "**synthetic sample, not a result**: " if prov["synthetic"] else "")
     done = view["coverage"]
     if done["cells"]:  # a later run can change the verdict
-        verdict = f"partial ({done['finished']} of {done['runs']} planned runs): {verdict}"
-    return (f"| {link} ({title}) | {h['claimed']:.2f} ({h['cell']}) | "
+        lead = f"partial ({done['finished']} of {done['runs']} planned runs): {lead}"
+    central = lead + central_findings(view)
+    if h is None:
+        return f"| {link} ({title}) | {central} | – | – | – | – |"
+    # the headline cell's own seeds, not the paper's: a cell still training has fewer
+    seeds = ",".join(str(s) for s in h["seeds"])
+    return (f"| {link} ({title}) | {central} | {h['claimed']:.2f} ({h['cell']}) | "
             f"{_pm(h['measured'], h['std'])} ({len(h['seeds'])} seed(s): {seeds}) | "
-            f"{h['gap']:+.2f} | {verdict} |")
+            f"{h['gap']:+.2f} | {lead}{h['verdict_text']} |")
 
 
 def papers_markdown(reports_root: Path, papers: list[str]) -> str:
-    """The README's table: one line per paper, its headline claim, what we measure (mean ± sd
-    over seeds), the gap and the verdict, from reports/<paper>/runs/."""
-    lines = ["| paper | headline claim (accuracy %, cell) | measured (mean ± sd, seeds) | gap "
-             "| verdict |", "|---|---|---|---|---|"]
+    """The README's table: one line per paper, its central findings and how many reproduce,
+    then its headline claim, what we measure (mean ± sd over seeds), the gap and the
+    two-sided verdict, from reports/<paper>/runs/."""
+    lines = ["| paper | central findings (abstract, conclusion) | headline claim (accuracy %, "
+             "cell) | measured (mean ± sd, seeds) | gap | verdict |",
+             "|---|---|---|---|---|---|"]
     for paper in papers:
         runs = Path(reports_root) / paper / "runs"
         lines.append(_row(paper, paper_view(runs) if has_runs(runs) else None))
