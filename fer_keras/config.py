@@ -241,7 +241,11 @@ def identity_json(obj) -> dict:
         value = getattr(obj, f.name)
         if f.metadata.get("omit_at_default") and value == _default(f):
             continue
-        out[f.name] = identity_json(value) if dataclasses.is_dataclass(value) else value
+        if dataclasses.is_dataclass(value):
+            value = identity_json(value)
+        elif isinstance(value, tuple) and any(dataclasses.is_dataclass(v) for v in value):
+            value = [dataclasses.asdict(v) for v in value]  # claims (fer_keras.ledger)
+        out[f.name] = value
     return json.loads(json.dumps(out))
 
 

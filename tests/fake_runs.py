@@ -5,12 +5,22 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_keras import ledger
 from fer_keras.metrics import compute_metrics
 
 CLAIMED = {"csv/ozer_cnn": {"accuracy": 55.0, "precision_macro": 53.0, "recall_macro": 52.0,
                             "f1_macro": 52.5}}
 CLAIMED_AUC = {"csv/ozer_cnn": {"angry": 0.8, "disgust": 0.9, "fear": 0.7, "happy": 0.9,
                                 "sad": 0.8, "surprise": 0.9, "neutral": 0.8}}
+
+
+# The same numbers as claims (fer_keras.ledger), as a config's experiment.json holds them.
+CLAIMS = ledger.to_json(tuple(
+    ledger.Value(cell=cell, metric=metric, value=value, quote=f"{metric} {value}", where="T1")
+    for cell, metrics in CLAIMED.items() for metric, value in metrics.items()) + tuple(
+    ledger.Value(cell=cell, metric=f"roc_auc.{name}", value=value, quote=f"{name} {value}",
+                 where="T2")
+    for cell, aucs in CLAIMED_AUC.items() for name, value in aucs.items()))
 
 
 def fake_probs(rng, y, skill):
@@ -24,7 +34,7 @@ def write_fake_runs(root: Path, seeds=(0, 1), paper="Fake <b>paper</b> & co") ->
     rng = np.random.default_rng(0)
     experiment = {"name": "fake", "paper": paper, "formats": ["directory", "csv"],
                   "models": ["ozer_cnn", "ozer_cnn_lstm"], "seeds": list(seeds),
-                  "claimed_metrics": CLAIMED, "claimed_auc": CLAIMED_AUC, "claimed_notes": "",
+                  "claims": CLAIMS, "claimed_notes": "",
                   "optimizer": "adam", "learning_rate": 0.001, "batch_size": 32,
                   "max_epochs": 50, "early_stopping_patience": 5}
     root.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from fer_keras.config import ConfigError, apply_overrides, config_from_json, load_config
+from fer_keras.ledger import claimed_values
 
 OZER = Path(__file__).parents[1] / "experiments" / "ozer.py"
 
@@ -14,7 +15,7 @@ def test_ozer_config_holds_the_protocol():
     assert cfg.early_stopping_patience == 5 and cfg.reduce_lr_patience == 3
     assert cfg.models == ("ozer_cnn", "ozer_cnn_lstm") and cfg.formats == ("directory", "csv")
     assert not cfg.augment.enabled and not cfg.class_weights
-    assert cfg.claimed_metrics["csv/ozer_cnn_lstm"]["f1_macro"] == 55.995
+    assert claimed_values(cfg.claims)["csv/ozer_cnn_lstm"]["f1_macro"] == 55.995
 
 
 def test_overrides_are_typed():
@@ -33,7 +34,7 @@ def test_overrides_are_typed():
     ("restore_best_weights=maybe", "expected bool"),
     ("augment.spin=1", "unknown config key 'augment.spin'"),
     ("max_epochs", "overrides are written key=value"),
-    ("claimed_metrics=1", "cannot be set from the command line"),
+    ("claimed_notes.x=1", "has no sub-keys"),
 ])
 def test_bad_overrides_are_rejected(override, message):
     with pytest.raises(ConfigError, match=message):
@@ -105,7 +106,6 @@ def test_fields_added_later_are_left_out_of_the_identity_at_their_default():
     ("models=", "models=(empty): expected at least one value"),
     ("seeds=1,1", "seeds=1,1: a value is repeated"),
     ("reduce_lr_factor=1", "reduce_lr_factor=1.0: expected 0 < f < 1"),
-    ("claimed_significance=0", "claimed_significance=0.0: expected a level 0 < p < 1"),
     ("augment.crop=0.9", "augment.crop=0.9: expected 0 <= value <= 0.5"),
 ])
 def test_values_no_run_can_use_are_refused(override, message):
@@ -121,28 +121,3 @@ def test_a_config_file_with_a_wrong_keyword_is_one_error(tmp_path):
         load_config(bad)
 
 
-@pytest.mark.parametrize("drops,proposed,message", [
-    ({"csv/ozer_cnn": (6, 4)}, "ozer_cnn_lstm",
-     "claimed_drops['csv/ozer_cnn']=(6, 4): expected (low, high) accuracy points below the "
-     "proposed model, low <= high"),
-    ({"csv/ozer_cnn": 5}, "ozer_cnn_lstm", "claimed_drops['csv/ozer_cnn']=5: expected (low, high)"),
-    ({"csv/ozer_cnn": (4, 6)}, "", "claimed_drops: a claim about the proposed model: expected "
-     "proposed_model to be set"),
-])
-def test_a_claimed_drop_needs_a_range_and_a_proposed_model(drops, proposed, message):
-    import dataclasses
-
-    cfg = dataclasses.replace(load_config(OZER), claimed_drops=drops, proposed_model=proposed)
-    with pytest.raises(ConfigError, match=re.escape(message)):
-        cfg.validate()
-
-
-def test_a_claimed_better_class_must_be_a_fer2013_class():
-    import dataclasses
-
-    cfg = dataclasses.replace(load_config(OZER), claimed_better_classes=("fear", "anger"),
-                              proposed_model="ozer_cnn")
-    with pytest.raises(ConfigError, match=re.escape(
-            "claimed_better_classes='anger': expected one of angry, disgust, fear, happy, sad, "
-            "surprise, neutral")):
-        cfg.validate()

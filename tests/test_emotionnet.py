@@ -14,8 +14,9 @@ import pytest
 from fer_keras.config import load_config
 from fer_keras.data import load
 from fer_keras.data.weights import oversampled
+from fer_keras.ledger import Order, Robust, claimed_values
 from fer_keras.models import list_models
-from fer_keras.reports.claims import consistency
+from fer_keras.reports.claims import ledger_rows
 
 ROOT = Path(__file__).parents[1]
 EMOTIONNET = ROOT / "experiments" / "emotionnet.py"
@@ -36,24 +37,31 @@ def test_config_holds_the_papers_protocol():
     assert not cfg.oversample and not cfg.class_weights
     assert cfg.models == MODELS and set(MODELS) <= set(list_models())
     assert cfg.proposed_model == "emotionnet_pp" and 0.0 in cfg.noise_eval
-    assert cfg.claimed_significance == 0.01  # "statistically significant (p < 0.01)"
+    orders = {(c.worse, c.metric): c for c in cfg.claims if isinstance(c, Order)}
+    # "McNemar's test confirms that our model's improvements over baselines are statistically
+    # significant (p < 0.01)"
+    assert orders[("csv/emotionnet_cnn_gru", "accuracy")].alpha == 0.01
     # "excluding preprocessing or the LSTM component reduces accuracy by 4-6%"
-    assert cfg.claimed_drops == {"csv/emotionnet_pp+no-preprocessing": (4.0, 6.0),
-                                 "csv/emotionnet_cnn": (4.0, 6.0)}
+    assert orders[("csv/emotionnet_pp+no-preprocessing", "accuracy")].size == (4.0, 6.0)
+    assert [c.size for c in cfg.claims if isinstance(c, Order)
+            and c.worse == "csv/emotionnet_cnn" and c.size] == [(4.0, 6.0)]
     # "remains robust under various noise conditions due to its preprocessing strategy"
-    assert cfg.claimed_more_robust_than == ("csv/emotionnet_pp+no-preprocessing",)
+    assert [(c.cell, c.than) for c in cfg.claims if isinstance(c, Robust)] == [
+        ("csv/emotionnet_pp", "csv/emotionnet_pp+no-preprocessing")]
     # "notable improvements in detecting 'Fear' and 'Disgust'"
-    assert cfg.claimed_better_classes == ("fear", "disgust")
-    # a claim, not a training setting: the committed cells keep their identity
-    assert "claimed_significance" not in cfg.training_config()
+    assert {m for _, m in orders} >= {"recall.fear", "recall.disgust"}
+    # claims, not training settings: the committed cells keep their identity
+    assert "claims" not in cfg.training_config()
     no_prep = cfg.variant("no-preprocessing")
     assert no_prep.models == ("emotionnet_pp",) and not no_prep.preprocess.enabled
     classwise = cfg.variant("classwise-aug")
     assert classwise.oversample and classwise.seeds == (0,)
-    assert cfg.claimed_metrics["csv/emotionnet_pp"] == {
-        "accuracy": 90.5, "precision_macro": 85.3, "recall_macro": 87.8, "f1_macro": 90.0}
-    assert cfg.claimed_metrics["csv/emotionnet_pp+no-preprocessing"] == {}  # claimed in words
-    assert "csv/emotionnet_pp+classwise-aug" not in cfg.claimed_metrics  # the model's claim
+    values = claimed_values(cfg.claims)
+    # the abstract's 92.5 % first, then "FER2013 Results"; CK+ numbers are not judged here
+    assert values["csv/emotionnet_pp"] == {
+        "accuracy": 92.5, "precision_macro": 85.3, "recall_macro": 87.8, "f1_macro": 90.0}
+    assert "csv/emotionnet_pp+no-preprocessing" not in values  # claimed as a drop only
+    assert [c.value for c in cfg.claims if c.scope] == [97.2, 90.2, 92.8]  # CK+
 
 
 def test_every_assumption_is_written_down():
@@ -63,14 +71,15 @@ def test_every_assumption_is_written_down():
 
 
 def test_the_printed_macro_f1_is_impossible_and_ozers_are_not():
-    rows = consistency({"csv/emotionnet_pp": {"precision_macro": 85.3, "recall_macro": 87.8,
-                                              "f1_macro": 90.0},
-                        "csv/ozer_cnn": {"accuracy": 55.001, "precision_macro": 53.031,
-                                         "recall_macro": 52.461, "f1_macro": 52.525},
-                        "csv/ashok_cnn": {"accuracy": 56.0}})
-    assert [(r["cell"], r["possible"]) for r in rows] == [("csv/emotionnet_pp", False),
-                                                           ("csv/ozer_cnn", True)]
-    assert rows[0]["bound"] == pytest.approx(86.55)
+    cfg = load_config(EMOTIONNET)
+    consistent = [c for c in cfg.claims if c.kind == "consistent"]
+    rows = ledger_rows(consistent + [c for c in cfg.claims if c.kind == "value"], [], None)
+    found = {r["claim"]: r for r in rows if r["kind"] == "consistent"}
+    row = found["csv/emotionnet_pp: the claimed macro precision, recall and F1 can hold together"]
+    assert row["verdict"] == "inconsistent" and "(P + R) / 2 = 86.55" in row["verdict_text"]
+    ozer = load_config(ROOT / "experiments" / "ozer.py").claims
+    assert {r["verdict"] for r in ledger_rows(ozer, [], None)
+            if r["kind"] == "consistent"} == {"consistent"}
 
 
 def test_oversampling_levels_the_classes_and_keeps_every_image():

@@ -164,18 +164,6 @@ def test_results_come_before_the_protocol_and_read_in_percent(report):
     assert 'class="note">(' not in html  # counts inside cells are no warning boxes
 
 
-def test_numbers_that_cannot_hold_are_said_once_for_every_cell_printing_them():
-    from fer_keras.reports.claims import consistency
-
-    claimed = {c: {"accuracy": 90.5, "precision_macro": 85.3, "recall_macro": 87.8,
-                   "f1_macro": 90.0} for c in ("csv/a", "csv/b")}
-    claimed["csv/c"] = {"precision_macro": 50.0, "recall_macro": 40.0, "f1_macro": 44.0}
-    rows = consistency(claimed)
-    assert [r["cells"] for r in rows] == [["csv/a", "csv/b"], ["csv/c"]]
-    assert [r["possible"] for r in rows] == [False, True]
-    assert rows[0]["bound"] == pytest.approx(86.55)
-
-
 def test_report_writes_nothing_outside_its_out_folder(tmp_path):
     runs = write_fake_runs(tmp_path / "runs" / "x")
     (tmp_path / "D").mkdir()
@@ -414,40 +402,52 @@ def test_a_run_no_better_than_the_largest_class_is_named(tmp_path):
     assert "did no better than always answering" not in clean
 
 
-def test_the_scoreboard_states_each_claim_check_in_one_sentence(tmp_path):
+def test_the_ledger_leads_the_report_and_the_scoreboard_with_the_central_findings(tmp_path):
+    from fer_keras.ledger import Bound, Order, Robust, to_json
     from fer_keras.reports import build_index
 
     runs = write_fake_runs(tmp_path / "runs" / "k")
     experiment = json.loads((runs / "experiment.json").read_text())
-    experiment.update(claimed_metrics={}, proposed_model="ozer_cnn_lstm",
-                      claimed_above={"csv/ozer_cnn_lstm": 99.0, "csv/ozer_cnn": 1.0})
+    experiment["proposed_model"] = "ozer_cnn_lstm"
+    experiment["claims"] += to_json((
+        Bound(cell="csv/ozer_cnn", above=1.0, quote="above one", where="§2"),
+        Bound(cell="csv/ozer_cnn_lstm", above=99.0, central=True, quote="above 99",
+              where="Abstract"),
+        Order(better="csv/ozer_cnn_lstm", worse="csv/ozer_cnn", size=(4.0, 6.0), quote="drop",
+              where="§3"),
+        Robust(cell="csv/ozer_cnn_lstm", than="csv/ozer_cnn", quote="robust", where="§3")))
     (runs / "experiment.json").write_text(json.dumps(experiment))
-    # a variant of the proposed model is no "other model": no check sentence of its own
-    variant = runs / "csv-ozer_cnn_lstm+wide" / "seed-0"
-    shutil.copytree(runs / "csv-ozer_cnn_lstm" / "seed-0", variant)
-    config = json.loads((variant / "config.json").read_text())
-    config["cell"]["variant"] = "wide"
-    (variant / "config.json").write_text(json.dumps(config))
+    for model, at_20 in (("ozer_cnn_lstm", 0.2), ("ozer_cnn", 0.1)):
+        for seed in (0, 1):
+            folder = runs / f"csv-{model}" / f"seed-{seed}"
+            clean = _sk(folder)["accuracy"] / 100
+            (folder / "robustness.json").write_text(json.dumps({"levels": [
+                {"sigma": 0.0, "accuracy": clean}, {"sigma": 20.0, "accuracy": at_20}]}))
     root = tmp_path / "reports"
-    build_report(runs, root / "k")
-    def mean_acc(model):
-        return np.mean([_sk(runs / f"csv-{model}" / f"seed-{s}")["accuracy"] for s in (0, 1)])
-
-    checks = json.loads((root / "k" / "summary.json").read_text())["checks"]
-    assert checks[1:] == [  # cells in the report's order
-        f"csv/ozer_cnn above 1 %: holds ({mean_acc('ozer_cnn'):.2f} % mean; one-sided "
-        "binomial p < 0.05 in 2 of 2 seed(s))",
-        f"csv/ozer_cnn_lstm above 99 %: does not hold ({mean_acc('ozer_cnn_lstm'):.2f} % mean; "
-        "one-sided binomial p < 0.05 in 0 of 2 seed(s))"]
-    # both formats' seeds are paired within their format: 4 McNemar tests against ozer_cnn
-    assert checks[0].startswith("ozer_cnn_lstm more often right than ozer_cnn: significant in ")
-    assert " of 4 seed(s), the other way in " in checks[0]
+    html = build_report(runs, root / "k").read_text()
+    summary = json.loads((root / "k" / "summary.json").read_text())
+    ledger = summary["ledger"]
+    assert ledger[0]["quote"] == "above 99" and ledger[0]["central"]  # central first
+    assert ledger[0]["verdict_text"] == "holds in 0 of 2 seed(s)"
+    one = next(r for r in ledger if r["quote"] == "above one")
+    assert one["verdict_text"] == "holds in 2 of 2 seed(s)"
+    lost = {m: [_sk(runs / f"csv-{m}" / f"seed-{s}")["accuracy"] - 100 * at_20 for s in (0, 1)]
+            for m, at_20 in (("ozer_cnn_lstm", 0.2), ("ozer_cnn", 0.1))}
+    robust = next(r for r in ledger if r["quote"] == "robust")
+    held = sum(a < b for a, b in zip(lost["ozer_cnn_lstm"], lost["ozer_cnn"]))
+    assert robust["verdict_text"] == f"holds in {held} of 2 seed(s)"
+    assert summary["tally"]["central"] == {"judged": 1, "reproduced": 0}
+    assert summary["tally"]["claims"] == len(ledger) == 11 + 4  # fake Table 1 and 2, and 4
+    assert html.index('id="ledger"') < html.index('id="table1"')
+    assert "Central findings: 0 of 1 reproduced" in html
+    assert "&ldquo;above 99&rdquo;" in html
     top = build_index(root).read_text()
-    assert "no claimed accuracy to compare; claims checked: ozer_cnn_lstm more often" in top
+    assert "<strong>0 of 1</strong>: csv/ozer_cnn_lstm: accuracy above 99 %: holds in 0 of 2 " \
+        "seed(s)" in top
 
 
-def test_the_proposed_model_is_significantly_better_only_at_the_papers_level():
-    from fer_keras.reports.claims import checks, proposed_against_others
+def test_the_proposed_model_against_every_other_one_counts_significant_seeds():
+    from fer_keras.reports.claims import proposed_against_others
 
     def test(seed, p, acc_a=0.60):
         return {"seed": seed, "a": "mine", "b": "base", "acc_a": acc_a, "acc_b": 0.58, "p": p}
@@ -457,146 +457,6 @@ def test_the_proposed_model_is_significantly_better_only_at_the_papers_level():
     assert (usual["proposed_better"], usual["other_better"]) == (2, 1)
     strict, = proposed_against_others(pairs, "mine", alpha=0.01)
     assert (strict["proposed_better"], strict["other_better"]) == (1, 1)  # p = 0.03 no longer
-    assert checks("mine", [strict], [], []) == [
-        "mine more often right than base: significant in 1 of 3 seed(s), the other way in 1 "
-        "(McNemar, p < 0.01)"]
-
-
-def test_a_claimed_drop_below_the_proposed_model_gets_a_verdict_seed_by_seed():
-    from types import SimpleNamespace
-
-    from fer_keras.reports.claims import drops
-
-    def run(arm, seed, acc, fmt="csv"):
-        return SimpleNamespace(cell=f"{fmt}/{arm}", arm=arm, format=fmt, seed=seed,
-                               metrics={"accuracy": acc})
-
-    def test(arm, seed, p, fmt="csv"):
-        return {"format": fmt, "seed": seed, "a": "mine", "b": arm, "p": p}
-
-    runs = [run("mine", 0, 0.60), run("mine", 1, 0.62), run("mine", 2, 0.61),
-            run("ok", 0, 0.55), run("ok", 1, 0.59),  # drops 5 and 3: mean 4
-            run("small", 0, 0.59), run("small", 1, 0.61),  # 1 and 1
-            run("noisy", 0, 0.59), run("noisy", 1, 0.57),  # 1 and 5: 3 ± 2.83
-            run("better", 0, 0.62), run("large", 0, 0.50),
-            run("other", 2, 0.50)]  # seed 2 scored on other images: no test, not paired
-    mcnemar = [test("ok", 0, 0.001), test("ok", 1, 0.02), test("small", 0, 0.3),
-               test("small", 1, 0.4), test("noisy", 0, 0.5), test("noisy", 1, 0.001),
-               test("better", 0, 0.001), test("large", 0, 1e-9)]
-    claimed = {f"csv/{arm}": (4.0, 6.0)
-               for arm in ("ok", "small", "noisy", "better", "large", "other", "absent")}
-    rows = {r["cell"]: r for r in drops(runs, mcnemar, claimed, "mine", alpha=0.01)}
-    assert {c: r["verdict"] for c, r in rows.items()} == {
-        "csv/ok": "as claimed", "csv/small": "smaller than claimed",
-        "csv/noisy": "within noise", "csv/better": "no drop", "csv/large": "larger than claimed"}
-    ok = rows["csv/ok"]
-    assert ok["reference"] == "csv/mine" and ok["seeds"] == [0, 1]
-    assert ok["drop"]["mean"] == pytest.approx(4.0) and ok["p"] == [0.001, 0.02]
-    assert ok["significant"] == 1  # p = 0.02 is not below the paper's 0.01
-    assert rows["csv/better"]["significant"] == 0  # significant, but the other way
-    assert rows["csv/noisy"]["drop"]["std"] == pytest.approx(2 * 2 ** 0.5)
-
-
-def test_more_robust_compares_the_points_each_side_loses_to_noise_seed_by_seed():
-    from types import SimpleNamespace
-
-    from fer_keras.reports.claims import checks, more_robust
-
-    def run(arm, seed, accs):
-        levels = [{"sigma": s, "accuracy": a} for s, a in zip((0.0, 10.0, 20.0), accs)]
-        return SimpleNamespace(cell=f"csv/{arm}", arm=arm, format="csv", seed=seed,
-                               robustness={"levels": levels})
-
-    runs = [run("mine", 0, (0.60, 0.50, 0.30)), run("mine", 1, (0.62, 0.50, 0.34)),
-            run("raw", 0, (0.58, 0.52, 0.40)), run("raw", 1, (0.60, 0.48, 0.30)),
-            run("raw", 2, (0.60, 0.48, 0.30))]  # no twin with seed 2: not paired
-    row, = more_robust(runs, ["csv/raw", "csv/absent"], "mine")
-    assert row["seeds"] == [0, 1] and row["reference"] == "csv/mine"
-    # sigma 10: mine loses 10 and 12, raw 6 and 12; sigma 20: mine 30 and 28, raw 18 and 30
-    assert row["levels"][10.0]["proposed"]["mean"] == pytest.approx(11.0)
-    assert row["levels"][10.0]["margin"]["mean"] == pytest.approx(-2.0)
-    assert row["levels"][20.0]["margin"]["mean"] == pytest.approx(-5.0)
-    assert (row["holds"], row["fails"]) == ([], [10.0, 20.0])
-    assert checks("mine", [], [], [], robust=[row]) == [
-        "csv/mine loses less accuracy to added noise than csv/raw: does not hold at any noise "
-        "level (points lost, mean over 2 seed(s): σ 10: 11.00 vs 9.00; σ 20: 29.00 vs 24.00)"]
-    better = [run("mine", 0, (0.60, 0.59, 0.50)), run("raw", 0, (0.60, 0.50, 0.55))]
-    row, = more_robust(better, ["csv/raw"], "mine")
-    assert (row["holds"], row["fails"]) == ([10.0], [20.0])
-    assert checks("mine", [], [], [], robust=[row]) == [
-        "csv/mine loses less accuracy to added noise than csv/raw: does not hold (holds at "
-        "σ 10, not at σ 20) (points lost, mean over 1 seed(s): σ 10: 1.00 vs 10.00; "
-        "σ 20: 10.00 vs 5.00)"]
-
-
-def test_a_better_recognised_class_is_checked_on_that_class_images_only():
-    from types import SimpleNamespace
-
-    from fer_keras.reports.claims import better_classes, checks
-
-    y = np.array([2] * 40 + [3] * 10)  # 40 fear, 10 happy images
-
-    def run(arm, seed, fear_right, happy_right=10, indices=None):
-        pred = np.array([2] * fear_right + [0] * (40 - fear_right)
-                        + [3] * happy_right + [0] * (10 - happy_right))
-        return SimpleNamespace(cell=f"csv/{arm}", arm=arm, format="csv", seed=seed, y=y,
-                               probs=np.eye(7)[pred], indices=np.arange(50) if indices is None
-                               else indices)
-
-    runs = [run("mine", 0, 30), run("mine", 1, 20),
-            run("base", 0, 10, happy_right=0), run("base", 1, 22),
-            run("mine+variant", 0, 0),  # a variant of the proposed model: not an "other"
-            run("elsewhere", 0, 0, indices=np.arange(50) + 1)]  # other test images
-    row, = better_classes(runs, ["fear"], "mine", alpha=0.01)
-    assert (row["class"], row["other"], row["reference"], row["seeds"]) == (
-        "fear", "csv/base", "csv/mine", [0, 1])
-    assert row["recall_proposed"]["mean"] == pytest.approx(62.5)  # (75 + 50) / 2
-    assert row["recall_other"]["mean"] == pytest.approx(40.0)  # (25 + 55) / 2
-    # seed 0: 20 fear images right only by mine, none only by base (exact p ~ 2e-6);
-    # seed 1: base is higher; happy images never enter the test
-    assert row["p"][0] == pytest.approx(2 * 0.5 ** 20) and (row["higher"], row["significant"]) \
-        == (1, 1)
-    assert checks("mine", [], [], [], classes=[row]) == [
-        "csv/mine recognises fear better than csv/base: higher recall in 1 of 2 seed(s), "
-        "significantly (McNemar on the fear test images, p < 0.01) in 1 (62.5 vs 40.0 %)"]
-
-
-def test_claimed_drops_stand_in_the_report_and_the_scoreboard(tmp_path):
-    runs = write_fake_runs(tmp_path / "runs" / "d")
-    experiment = json.loads((runs / "experiment.json").read_text())
-    experiment.update(proposed_model="ozer_cnn_lstm", claimed_drops={"csv/ozer_cnn": [4, 6]},
-                      claimed_more_robust_than=["csv/ozer_cnn"], claimed_better_classes=["fear"])
-    (runs / "experiment.json").write_text(json.dumps(experiment))
-    for model, at_20 in (("ozer_cnn_lstm", 0.2), ("ozer_cnn", 0.1)):
-        for seed in (0, 1):
-            folder = runs / f"csv-{model}" / f"seed-{seed}"
-            clean = _sk(folder)["accuracy"] / 100
-            (folder / "robustness.json").write_text(json.dumps({"levels": [
-                {"sigma": 0.0, "accuracy": clean}, {"sigma": 20.0, "accuracy": at_20}]}))
-    html = build_report(runs, tmp_path / "d").read_text()
-    assert "The paper says ozer_cnn_lstm loses less accuracy to noise than " \
-        "<strong>csv/ozer_cnn</strong>" in html
-    drop = [(_sk(runs / "csv-ozer_cnn_lstm" / f"seed-{s}")["accuracy"]
-             - _sk(runs / "csv-ozer_cnn" / f"seed-{s}")["accuracy"]) for s in (0, 1)]
-    checks = json.loads((tmp_path / "d" / "summary.json").read_text())["checks"]
-    sentence = next(c for c in checks if c.startswith("csv/ozer_cnn 4-6 points below "
-                                                      "csv/ozer_cnn_lstm: "))
-    assert f"({np.mean(drop):.2f} ± {np.std(drop, ddof=1):.2f} points over 2 seed(s); " \
-        "McNemar p < 0.05 in " in sentence
-    assert "The paper says these cells score some points below the proposed model" in html
-    assert "The paper says ozer_cnn_lstm recognises fear better than the other models." in html
-    # paired within each format: csv and directory cells of ozer_cnn, seeds 0 and 1 each
-    assert sorted(c.split(":")[0] for c in checks if " recognises fear " in c) == [
-        "csv/ozer_cnn_lstm recognises fear better than csv/ozer_cnn",
-        "directory/ozer_cnn_lstm recognises fear better than directory/ozer_cnn"]
-    lost = {m: np.mean([_sk(runs / f"csv-{m}" / f"seed-{s}")["accuracy"] - 100 * at_20
-                        for s in (0, 1)]) for m, at_20 in (("ozer_cnn_lstm", 0.2),
-                                                          ("ozer_cnn", 0.1))}
-    holds = lost["ozer_cnn"] > lost["ozer_cnn_lstm"]
-    assert (f"csv/ozer_cnn_lstm loses less accuracy to added noise than csv/ozer_cnn: "
-            f"{'holds at every' if holds else 'does not hold at any'} noise level (points "
-            f"lost, mean over 2 seed(s): σ 20: "
-            f"{lost['ozer_cnn_lstm']:.2f} vs {lost['ozer_cnn']:.2f})") in checks
 
 
 def test_a_variant_stands_beside_its_models_claim_unless_it_has_its_own_entry():
@@ -690,7 +550,9 @@ def test_the_report_ranks_over_the_shared_seeds_when_cells_ran_different_ones(tm
     says so and ranks over seed 0 (its summary.json too)."""
     runs = write_fake_runs(tmp_path / "runs", seeds=(0, 1))
     experiment = json.loads((runs / "experiment.json").read_text())
-    experiment["claimed_metrics"]["csv/ozer_cnn_lstm"] = {"accuracy": 60.0}
+    experiment["claims"].append({"kind": "value", "cell": "csv/ozer_cnn_lstm",
+                                 "metric": "accuracy", "value": 60.0, "quote": "q",
+                                 "where": "T"})
     (runs / "experiment.json").write_text(json.dumps(experiment))
     shutil.rmtree(runs / "csv-ozer_cnn_lstm" / "seed-1")
     index = build_report(runs, tmp_path / "report")

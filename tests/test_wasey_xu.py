@@ -15,8 +15,9 @@ import pytest
 from fer_keras.config import load_config
 from fer_keras.data import load_directory
 from fer_keras.data.splits import keras_validation, split_indices, with_validation
+from fer_keras.ledger import Bound, Extremes, Order
 from fer_keras.models import list_models
-from fer_keras.reports.claims import above, recall_extremes
+from fer_keras.reports.claims import ledger_rows
 from fer_keras.reports.rundata import read_runs
 
 from .fake_runs import write_fake_runs
@@ -40,15 +41,23 @@ def test_wasey_config_is_the_notebooks_protocol():
     assert (a.rotation_deg, a.shift, a.zoom, a.horizontal_flip, a.shear) == (10, .1, .1, True, 0)
     assert set(cfg.models) == {"wasey_cnn_lstm", "wasey_cnn_lstm_paper", "wasey_cnn"}
     assert set(cfg.models) <= set(list_models()) and cfg.proposed_model == "wasey_cnn_lstm"
-    assert cfg.claimed_recall_extremes == {"highest": ("happy", "surprise"),
-                                           "lowest": ("fear", "disgust")}
+    extremes = [c for c in cfg.claims if isinstance(c, Extremes)]
+    assert [(c.highest, c.lowest) for c in extremes] == [(("happy", "surprise"), ()),
+                                                         ((), ("fear", "disgust"))]
+    # each judged on the notebook's model and, beside it, on §7's architecture
+    assert all(list(c.readings.values()) == [{"directory/wasey_cnn_lstm":
+                                               "directory/wasey_cnn_lstm_paper"}]
+               for c in cfg.claims)
 
 
 def test_xu_config_places_the_cnn_beside_table_1():
     cfg = load_config(XU)
     assert cfg.split == "official" and cfg.formats == ("csv",)
     assert cfg.models == ("xu_cnn", "xu_rnn_lstm") and cfg.proposed_model == "xu_cnn"
-    assert cfg.claimed_above == {"csv/xu_cnn": 65.0}
+    assert [(c.cell, c.above) for c in cfg.claims if isinstance(c, Bound)] == [("csv/xu_cnn",
+                                                                                65.0)]
+    assert [(c.better, c.worse) for c in cfg.claims if isinstance(c, Order)] == [
+        ("csv/xu_cnn", "csv/xu_rnn_lstm")]
     assert cfg.literature == TABLE_1
     assert (cfg.literature_band["low"], cfg.literature_band["high"]) == (60.0, 70.0)
     assert XU.read_text().count("ASSUMPTION") >= 3
@@ -92,19 +101,22 @@ def _binomial_sf(k, n, p):  # P(X >= k), by hand
 
 def test_claims_above_a_floor_and_recall_extremes(tmp_path):
     _, runs = read_runs(write_fake_runs(tmp_path / "runs"))
-    rows = above(runs, {"csv/ozer_cnn_lstm": 65.0, "csv/absent": 50.0})
-    assert [r["cell"] for r in rows] == ["csv/ozer_cnn_lstm"]
-    for t, run in zip(rows[0]["tests"], [r for r in runs if r.cell == "csv/ozer_cnn_lstm"]):
-        k = int((run.probs.argmax(1) == run.y).sum())
-        assert (t["correct"], t["n"]) == (k, 150)
-        assert t["p"] == pytest.approx(_binomial_sf(k, 150, 0.65), rel=1e-9)
-    assert rows[0]["holds"] == all(t["p"] < 0.05 for t in rows[0]["tests"])
-    ext = recall_extremes(runs, {"highest": ("happy", "surprise"), "lowest": ("fear",)})
-    assert len(ext) == 4 and all(len(e["top"]) == 2 and len(e["bottom"]) == 1 for e in ext)
-    e = ext[0]
-    ranked = sorted(e["recall"], key=lambda n: -e["recall"][n])
-    assert e["top"] == ranked[:2] and e["bottom"] == ranked[-1:]
-    assert e["highest_holds"] == (set(ranked[:2]) == {"happy", "surprise"})
+    bound = Bound(cell="csv/ozer_cnn_lstm", above=65.0, quote="q", where="§")
+    row = ledger_rows((bound,), runs, None)[0]
+    mine = [r for r in runs if r.cell == "csv/ozer_cnn_lstm"]
+    ks = [int((r.probs.argmax(1) == r.y).sum()) for r in mine]
+    ps = [_binomial_sf(k, 150, 0.65) for k in ks]  # the exact one-sided test, by hand
+    assert row["measured"].endswith(", ".join(f"{p:.3g}" for p in ps))
+    held = sum(p < 0.05 for p in ps)
+    assert row["verdict_text"] == f"holds in {held} of {len(ps)} seed(s)"
+    extremes = Extremes(cell="csv/ozer_cnn", highest=("happy", "surprise"), lowest=("fear",),
+                        quote="q", where="§")
+    row = ledger_rows((extremes,), runs, None)[0]
+    for r in (r for r in runs if r.cell == "csv/ozer_cnn"):
+        recall = {n: v["recall"] for n, v in r.metrics["per_class"].items()}
+        ranked = sorted(recall, key=lambda n: -recall[n])
+        assert f"seed {r.seed}: highest {' and '.join(ranked[:2])}, lowest {ranked[-1]}" in \
+            row["measured"]
 
 
 def _quick(target, sample, tmp_path):

@@ -367,6 +367,8 @@ def value_interval(runs: list[SeedRun], metric: str) -> dict:
         if auc:
             name = metric[len(ledger.AUC_PREFIX):]
             v = r.metrics["roc_auc"][name]
+            if v is None:  # no test image of the class (or only those): no AUC
+                continue
             positives = int(np.sum(r.y == CLASS_NAMES.index(name)))
             values.append(v)
             sampling.append(stats.auc_sd(v, positives, r.y.size - positives))
@@ -374,11 +376,14 @@ def value_interval(runs: list[SeedRun], metric: str) -> dict:
             values.append(r.metrics[metric] * 100)
             sampling.append(stats.bootstrap_sd(r.y, r.probs.argmax(1), metric,
                                                len(CLASS_NAMES)))
+    if not values:
+        return None
     m = mean_std(values)
     sd = float(np.sqrt((m["std"] or 0.0) ** 2 + np.mean(np.square(sampling))))
     return {**m, "sampling_sd": float(np.sqrt(np.mean(np.square(sampling)))), "sd": sd,
             "low": m["mean"] - Z95 * sd, "high": m["mean"] + Z95 * sd,
-            "seeds": [r.seed for r in runs]}
+            "seeds": [r.seed for r in runs if not auc or r.metrics["roc_auc"][
+                metric[len(ledger.AUC_PREFIX):]] is not None]}
 
 
 def _right(run: SeedRun, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -450,6 +455,8 @@ def _judge_value(c, cells, _):
     if not runs:
         return None
     iv = value_interval(runs, c.metric)
+    if iv is None:
+        return None
     d = 4 if c.metric.startswith(ledger.AUC_PREFIX) else 2
     verdict = ("agrees" if iv["low"] <= c.value <= iv["high"]
                else "below" if iv["high"] < c.value else "above")
