@@ -27,6 +27,9 @@ PP = f"csv/{PROPOSED}"
 BASELINES = ("csv/emotionnet_cnn", "csv/emotionnet_cnn_gru")  # "CNN-only, CNN-GRU" on FER-2013
 # The same claims stand beside the other reading of the architecture's pooling.
 SEQ4 = {"'same' pooling, 4 LSTM steps (emotionnet_pp_seq4)": {PP: "csv/emotionnet_pp_seq4"}}
+# A number stands beside the reading of the training with class-wise augmentation too.
+READINGS = {**SEQ4, "class-wise augmentation (variant classwise-aug)": {
+    PP: f"{PP}+classwise-aug"}}
 # "FER2013 Results", as printed (percent).
 FER2013_RESULTS = {"accuracy": ("Accuracy", 90.5), "recall_macro": ("Recall (macro avg)", 87.8),
                    "f1_macro": ("F1-score (macro avg)", 90.0),
@@ -34,9 +37,17 @@ FER2013_RESULTS = {"accuracy": ("Accuracy", 90.5), "recall_macro": ("Recall (mac
 CK = "CK+ is video sequences; this suite has FER-2013 only"
 
 CLAIMS = (
+    # "FER2013 Results", every number, and whether they can hold together (first: the
+    # number a table prints beside the measured one is the results section's, not the
+    # abstract's).
+    *(Value(cell=PP, metric=metric, value=value, where="FER2013 Results", readings=READINGS,
+            quote=f"{name}: {value}%") for metric, (name, value) in FER2013_RESULTS.items()),
+    Consistent(cell=PP, where="FER2013 Results",
+               quote="Recall (macro avg): 87.8%, F1-score (macro avg): 90.0%, Precision "
+                     "(macro avg): 85.3%"),
     # The central findings: the abstract's and the conclusion's.
     Value(cell=PP, metric="accuracy", value=92.5, central=True, where="Abstract",
-          readings=SEQ4, quote="Experiments conducted on FER2013 and CK+ datasets demonstrate "
+          readings=READINGS, quote="Experiments conducted on FER2013 and CK+ datasets demonstrate "
                                "superior accuracy (92.5% and 97.2% respectively)"),
     # ASSUMPTIONS (fixed before any result): "improvements over baselines" read as accuracy
     # on the same test images, McNemar per seed at the claimed p < 0.01; FER-2013 (no data set
@@ -74,12 +85,6 @@ CLAIMS = (
            where="Results and Evaluation",
            quote="EmotionNet++ remains robust under various noise conditions due to its "
                  "preprocessing strategy"),
-    # "FER2013 Results", every number, and whether they can hold together.
-    *(Value(cell=PP, metric=metric, value=value, where="FER2013 Results", readings=SEQ4,
-            quote=f"{name}: {value}%") for metric, (name, value) in FER2013_RESULTS.items()),
-    Consistent(cell=PP, where="FER2013 Results",
-               quote="Recall (macro avg): 87.8%, F1-score (macro avg): 90.0%, Precision "
-                     "(macro avg): 85.3%"),
     # CK+ numbers: listed, not judged (no CK+ here).
     Value(cell=PP, metric="accuracy", value=97.2, where="Abstract", scope=CK,
           quote="superior accuracy (92.5% and 97.2% respectively)"),

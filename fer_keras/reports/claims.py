@@ -28,12 +28,11 @@ def mean_std(values: list[float]) -> dict:
 
 
 def claim_of(claimed: dict, run: SeedRun) -> dict:
-    """The paper's numbers for a cell. A variant cell stands beside its model's claim (another
-    reading of the same method) unless the config gives the variant cell an entry of its own;
-    an empty entry claims no number (an ablation the paper only describes in words)."""
-    if run.cell in claimed:
-        return claimed[run.cell]
-    return claimed.get(f"{run.format}/{run.model}", {})
+    """The paper's numbers for a cell ({metric: value}, ledger.values_of): its own claims,
+    those of a claim's other reading naming it (e.g. a model's no-dropout reading beside the
+    model's number); none for any other cell (an ablation the paper only describes in words
+    claims no number)."""
+    return claimed.get(run.cell, {})
 
 
 # ----------------------------------------------------------------------------- protocol
@@ -712,11 +711,31 @@ def claim_text(c) -> str:
     raise ValueError(c.kind)
 
 
+def short_text(c) -> str:
+    """The claim in a few words, for one line of the README and the scoreboard."""
+    if c.kind == "value":
+        v = f"{c.value:g}" + ("" if c.metric.startswith(ledger.AUC_PREFIX) else " %")
+        return f"{metric_name(c.metric)} {v} ({c.cell})"
+    if c.kind == "order":
+        size = f" by {c.size[0]:g}-{c.size[1]:g} points" if c.size else ""
+        on = "" if c.metric == "accuracy" else f" on {metric_name(c.metric)}"
+        return f"{c.better} > {c.worse}{size}{on}"
+    if c.kind == "best":
+        return f"{c.cell} best of {len(c.among) + 1}"
+    if c.kind == "effect":
+        if c.factor == ledger.INTERACTION:
+            return "format x architecture interaction"
+        what = {"format": "format", "model": "architecture"}[c.factor]
+        size = f", {c.size:+g} points" if c.size is not None else ""
+        return f"{what} effect" + (f" within {c.within}" if c.within else "") + size
+    return claim_text(c)
+
+
 def judge(c, cells: dict[str, list[SeedRun]], context: dict) -> dict:
     """One claim's row of the ledger: what it says, where, what we measured and the verdict;
     its other readings beside it."""
     row = {"kind": c.kind, "quote": c.quote, "where": c.where, "central": c.central,
-           "claim": claim_text(c), "scope": c.scope, "readings": []}
+           "claim": claim_text(c), "short": short_text(c), "scope": c.scope, "readings": []}
     found = None if c.scope else JUDGES[c.kind](c, cells, context)
     if found is None:
         found = {"verdict": "not judged",

@@ -59,14 +59,16 @@ def _pm(mean: float, std: float | None) -> str:
 
 def central_findings(view: dict) -> str:
     """The paper's central findings (abstract, conclusion) and what became of each, in one
-    table cell: "k of n reproduced: claim: verdict (other reading: verdict); ..."."""
+    table cell: "k of n reproduced: claim: verdict (another reading: its verdict, where it
+    differs); ...". Every claim with its numbers: the paper's page."""
     rows = [r for r in view["ledger"] if r["central"] and r["reproduced"] is not None]
     if not rows:
         return "–"
     parts = []
     for r in rows:
-        other = "".join(f" ({o['label']}: {o['verdict_text']})" for o in r["readings"])
-        parts.append(f"{r['claim']}: {r['verdict_text']}{other}")
+        other = "".join(f" ({o['label']}: {o['verdict']})" for o in r["readings"]
+                        if o["verdict"] != r["verdict"])
+        parts.append(f"{r['short']}: {r['verdict']}{other}")
     k = sum(bool(r["reproduced"]) for r in rows)
     return f"**{k} of {len(rows)} reproduced**: " + "; ".join(parts)
 
@@ -89,7 +91,7 @@ def _row(paper: str, view: dict | None) -> str:
     seeds = ",".join(str(s) for s in h["seeds"])
     return (f"| {link} ({title}) | {central} | {h['claimed']:.2f} ({h['cell']}) | "
             f"{_pm(h['measured'], h['std'])} ({len(h['seeds'])} seed(s): {seeds}) | "
-            f"{h['gap']:+.2f} | {lead}{h['verdict_text']} |")
+            f"{h['gap']:+.2f} | {lead}{h['verdict_text']} ({h['where']}) |")
 
 
 def papers_markdown(reports_root: Path, papers: list[str]) -> str:
