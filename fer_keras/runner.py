@@ -74,7 +74,7 @@ from .cellfiles import (
 )
 from .config import ExperimentConfig
 from .data import FerData, sources
-from .data.audit import data_shift
+from .data.audit import data_shift, source_shifts
 from .data.errors import DataError
 from .data.pipeline import EpochClock, InputSpec, make_dataset
 from .data.preprocess import LandmarkEyes, Preprocessed, preprocess, with_noise
@@ -640,6 +640,12 @@ def plan(cfg: ExperimentConfig, opts: RunOptions) -> Plan:
     planned = [plan_cell(cfg, c, data[c], opts, sigs[c.model],
                          f"[cell {i}/{len(todo)} {c.name} seed {c.seed}]")
                for i, c in enumerate(todo, 1)]
+    # the data source itself too, whatever a protocol draws its parts from: a blurred train/
+    # beside a sharp test/ is found even where the cells never load test/
+    if any(cp.shifts is not None for cp in planned):
+        found = tuple(source_shifts(Path(opts.data)))
+        planned = [dataclasses.replace(cp, shifts=tuple(dict.fromkeys((*cp.shifts, *found))))
+                   if found and cp.shifts is not None else cp for cp in planned]
     if not opts.allow_data_shift:
         check_data_shift(planned, Path(opts.data))
     return Plan(planned)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fer_keras.data import load
-from fer_keras.data.audit import data_shift
+from fer_keras.data.audit import data_shift, source_shifts
 from fer_keras.data.splits import split_indices
 
 ROOT = Path(__file__).parents[1]
@@ -50,6 +50,25 @@ def test_a_blurred_training_part_is_refused_in_one_line(blurred, tmp_path):
     assert "the Training images are much blurrier" in lines[0]
     assert "median Laplacian variance" in lines[0] and "--allow-data-shift" in lines[0]
     assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize("protocol", [
+    ["formats=directory", "directory_subset=train"],  # Özer's: train/ alone, split 80/10/10
+    ["formats=csv", "csv_subset=Training"],  # one Usage part of the CSV built from the root
+])
+def test_a_protocol_that_never_loads_test_is_refused_all_the_same(blurred, tmp_path, protocol):
+    """Its training, validation and test parts all come from the blurred train/, so they
+    agree; the data root's train/ and test/ folders do not (issue #61)."""
+    res = subprocess.run([sys.executable, "-m", "fer_keras.cli", "run", str(OZER), "--data",
+                          str(blurred), "--out", str(tmp_path / "run"), "models=ozer_cnn",
+                          "seeds=0", *protocol, "--dry-run"], cwd=ROOT, capture_output=True,
+                         text=True)
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {blurred}: ")
+    assert "train/ folder and test/ folder differ in sharpness" in lines[0]
+    assert "the train/ folder images are much blurrier" in lines[0]
+    assert "--allow-data-shift" in lines[0]
 
 
 def test_clean_data_passes_the_guard(sample, tmp_path):
@@ -89,3 +108,4 @@ def test_the_repaired_fer2013_passes_the_guard(fer2013_dir):
     assert len(data) == 35_887 and set(np.unique(data.usage)) == {
         "Training", "PublicTest", "PrivateTest"}
     assert data_shift(data, split_indices(data.labels, "80/10/10", 0)) == []
+    assert source_shifts(fer2013_dir) == []  # its train/ and test/ folders agree

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -92,6 +93,47 @@ def data_shift(data: FerData, split: Split) -> list[str]:
     if len(parts) > 1:
         shifts += quality_shifts({u: measured(i) for u, i in parts.items()})
     return shifts
+
+
+def source_shifts(path: Path) -> list[str]:
+    """The guard at the data source itself, whatever a protocol draws its parts from: a root
+    with both `train/` and `test/` folders has a fixed sample of each folder's images compared
+    (a protocol that splits `train/` alone would otherwise train on a blurred `train/` and
+    never look at `test/`); a CSV has its Usage parts compared (a protocol reading one part).
+    One sentence per pair that differs (quality_shifts); [] for anything else."""
+    path = Path(path)
+    rng = np.random.default_rng(0)
+    if path.is_dir():
+        folders = [f for f in ("train", "test") if (path / f).is_dir()]
+        if len(folders) < 2:
+            return []
+        parts = {}
+        for f in folders:
+            files = sorted(p for p in (path / f).glob("*/*") if p.is_file())
+            if len(files) > SHIFT_SAMPLE:
+                files = [files[i] for i in np.sort(rng.choice(len(files), SHIFT_SAMPLE,
+                                                              replace=False))]
+            images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in files]
+            images = [im for im in images if im is not None and im.shape == (48, 48)]
+            if images:
+                parts[f"{f}/ folder"] = quality(np.stack(images)[..., None])
+        return quality_shifts(parts)
+    if path.is_file() and path.suffix.lower() == ".csv":
+        from .csv import load_csv  # the loader's cache: read once
+
+        data = load_csv(path)
+        found = {u: np.flatnonzero(data.usage == u) for u in sorted(set(data.usage.tolist()))
+                 if u}
+        if len(found) < 2:
+            return []
+        return quality_shifts({u: quality(data.images[_sample(i, rng)])
+                               for u, i in found.items()})
+    return []
+
+
+def _sample(index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return np.sort(rng.choice(index, SHIFT_SAMPLE, replace=False)) \
+        if len(index) > SHIFT_SAMPLE else index
 
 
 def audit(data: FerData) -> dict:
