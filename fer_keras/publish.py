@@ -16,6 +16,7 @@ import numpy as np
 
 from .cellfiles import INFERENCE_FILE, MODEL_FILE
 from .errors import FerKerasError
+from .labels import CLASS_NAMES
 from .ledger import values_of
 from .models.inference import CONTRACT, inference_model, model_file
 from .provenance import atomic_path, sha256_file, write_json
@@ -58,6 +59,8 @@ def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = (),
     """Publish each cell's chosen seed; with `models`, only those models' cells of the main
     factorial (no variant), e.g. a paper's own models without its ImageNet backbones.
 
+    A cell whose chosen seed is no better than always answering its test set's largest class
+    is never published (a line in `skipped` says so): such a model has learned nothing usable.
     A cell none of whose seeds has a model file (a report's runs/ copy) is passed over quietly.
     One whose chosen seed lacks its model while another seed has one (the chosen seed's model
     was lost, e.g. trained on a machine since replaced) is not published either, since
@@ -77,6 +80,14 @@ def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = (),
     written = []
     for cell, cruns in cells.items():
         chosen = min(cruns, key=lambda r: float(r.history["val_loss"].min()))
+        largest, share = chosen.largest_class
+        if chosen.metrics["accuracy"] <= share:  # it has learned nothing usable: never offered
+            if skipped is not None:
+                skipped.append(f"{cell}: not published: seed {chosen.seed} (the lowest "
+                               f"validation loss) scores {chosen.metrics['accuracy'] * 100:.2f} "
+                               f"%, no better than always answering {CLASS_NAMES[largest]} "
+                               f"({share * 100:.2f} % of its test images)")
+            continue
         source = model_file(chosen.folder)
         if source is None:
             others = [r.seed for r in cruns if model_file(r.folder) is not None]

@@ -106,3 +106,22 @@ def test_publishing_the_same_weights_again_keeps_the_model_file(tmp_path):
     model.layers[0].kernel.assign(model.layers[0].kernel + 1e-3)
     assert not same_model(tmp_path / "model.keras", model)
     assert not same_model(tmp_path / "missing.keras", model)
+
+
+def test_a_model_no_better_than_the_largest_class_is_never_published(tmp_path):
+    """Ashok's CNN (first reading) scores 24.91 % with its chosen seed, below the 25.05 % of
+    always answering happy: publish refuses it in one line, and it is listed nowhere."""
+    from fer_keras.publish import publish
+
+    skipped: list[str] = []
+    assert publish(ROOT / "reports" / "ashok" / "runs", tmp_path, ("ashok_cnn",), skipped) == []
+    assert skipped == ["csv/ashok_cnn: not published: seed 1 (the lowest validation loss) "
+                       "scores 24.91 %, no better than always answering happy (25.05 % of "
+                       "its test images)"]
+    assert "ashok/csv-ashok_cnn" not in {m.name for m in available()}
+    for m in available():  # every published model beats its own test set's largest class
+        paper, cell = m.name.split("/")
+        z = np.load(ROOT / "reports" / paper / "runs" / cell / f"seed-{m.seed}" /
+                    "predictions.npz")
+        assert (z["probs"].argmax(1) == z["labels"]).mean() > \
+            np.bincount(z["labels"]).max() / z["labels"].size, m.name
