@@ -123,6 +123,9 @@ def provenance(runs: list[SeedRun]) -> dict:
         "python": mans[0]["python"],
         "platform": mans[0]["platform"],
         "git_commits": sorted({m["git_commit"] for m in mans}),
+        # short forms keep the "-dirty" mark (a run started with uncommitted changes)
+        "code_versions": sorted({c[:12] + ("-dirty" if c.endswith("-dirty") else "")
+                                 for c in (m["git_commit"] for m in mans)}),
         # files with uncommitted changes when a "-dirty" run started (recorded since 2026-11-24)
         "git_dirty_files": sorted({f for m in mans for f in m.get("git_dirty_files", [])}),
         "started": min(m["started"] for m in mans),
