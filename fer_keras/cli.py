@@ -378,6 +378,10 @@ def cmd_models(args) -> int:
         print(f"{m.name:<36} {m.seed:>4} {acc:>10} {spread:>14} "
               f"{'-' if claim is None else claim:>9}  {d.get('data', '?')}, "
               f"{d.get('test_images', '?')} test images per seed")
+        if d.get("no_better_than_majority"):
+            u = d["no_better_than_majority"]
+            print(f"  warning: {m.name} is no better than always answering {u['class']} "
+                  f"({u['share']:.2f} % of its test images): it has learned nothing usable")
     print("use: fer-keras predict NAME photo.jpg; Predictor.from_pretrained(NAME); each model's "
           "card.md is in its folder (--json gives the folders)")
     return 0

@@ -141,7 +141,8 @@ def test_make_reproduce_wasey_quick_mode_on_the_sample(sample, tmp_path):
         manifest = json.loads((folder / "manifest.json").read_text())
         assert manifest["epochs"] == 2 and manifest["scored_epoch"] == 2  # the last epoch
         assert manifest["split"]["validation"] == "keras"
-    for section in ("Claims without a number per cell", "recognised best",
+    for section in ('id="ledger"', "directory/wasey_cnn_lstm: lowest fear and disgust",
+                    "other reading: §7&#39;s architecture (wasey_cnn_lstm_paper)",
                     "The proposed model (wasey_cnn_lstm) against every other one"):
         assert section in html, section
 
@@ -151,6 +152,7 @@ def test_make_reproduce_xu_quick_mode_on_the_sample(sample, tmp_path):
     runs, html = _quick("reproduce-xu", sample, tmp_path)
     rows = list(csv.DictReader(open(runs / "results.csv")))
     assert sorted(r["model"] for r in rows) == ["xu_cnn", "xu_rnn_lstm"]
-    for section in ("the paper says accuracy above 65.0 %", "exact one-sided binomial test",
-                    "literature.png", "The proposed model (xu_cnn) against every other one"):
+    for section in ("csv/xu_cnn: accuracy above 65 %", "one-sided exact binomial test",
+                    "Central findings: ", "literature.png",
+                    "The proposed model (xu_cnn) against every other one"):
         assert section in html, section
