@@ -679,14 +679,20 @@ JUDGES = {"value": _judge_value, "order": _judge_order, "best": _judge_best,
           "consistent": _judge_consistent, "robust": _judge_robust}
 
 
+def _value(c) -> str:
+    return f"{c.value:g}" + ("" if c.metric.startswith(ledger.AUC_PREFIX) else " %")
+
+
+def _by(c) -> str:
+    return f" by {c.size[0]:g}-{c.size[1]:g} points" if c.size else ""
+
+
 def claim_text(c) -> str:
     """What the claim says, in one line of our words (the quote is the paper's)."""
     if c.kind == "value":
-        v = f"{c.value:g}" + ("" if c.metric.startswith(ledger.AUC_PREFIX) else " %")
-        return f"{c.cell}: {metric_name(c.metric)} {v}"
+        return f"{c.cell}: {metric_name(c.metric)} {_value(c)}"
     if c.kind == "order":
-        size = f" by {c.size[0]:g}-{c.size[1]:g} points" if c.size else ""
-        return (f"{c.better} beats {c.worse}{size} on {metric_name(c.metric)}"
+        return (f"{c.better} beats {c.worse}{_by(c)} on {metric_name(c.metric)}"
                 + (f" (p < {c.alpha:g})" if c.alpha != 0.05 else ""))
     if c.kind == "best":
         return f"{c.cell} beats every one of {', '.join(c.among)}"
@@ -714,12 +720,10 @@ def claim_text(c) -> str:
 def short_text(c) -> str:
     """The claim in a few words, for one line of the README and the scoreboard."""
     if c.kind == "value":
-        v = f"{c.value:g}" + ("" if c.metric.startswith(ledger.AUC_PREFIX) else " %")
-        return f"{metric_name(c.metric)} {v} ({c.cell})"
+        return f"{metric_name(c.metric)} {_value(c)} ({c.cell})"
     if c.kind == "order":
-        size = f" by {c.size[0]:g}-{c.size[1]:g} points" if c.size else ""
         on = "" if c.metric == "accuracy" else f" on {metric_name(c.metric)}"
-        return f"{c.better} > {c.worse}{size}{on}"
+        return f"{c.better} > {c.worse}{_by(c)}{on}"
     if c.kind == "best":
         return f"{c.cell} best of {len(c.among) + 1}"
     if c.kind == "effect":
