@@ -111,6 +111,23 @@ def cmd_data(args) -> int:
             cv2.imwrite(str(args.examples), example_strip(data))
             print(f"examples (first images of each split, one row per split) written to "
                   f"{args.examples}")
+    elif args.data_cmd == "near-copies":
+        from .data.near import near_copies
+
+        if Path(args.json).exists():  # never replaced: a list of record
+            raise UsageError(f"{args.json}: already exists; expected a new file (move the old "
+                             "one aside)")
+        output_file(args.json, "the near-copies JSON")
+        if args.threshold <= 0:
+            raise UsageError(f"--threshold {args.threshold}: expected grey levels > 0")
+        data = load(args.path)
+        try:
+            found = near_copies(data, args.part, args.of, args.threshold)
+        except ValueError as e:
+            raise UsageError(f"{args.path}: {e}") from None
+        Path(args.json).write_text(json.dumps(found, indent=2) + "\n")
+        print(f"{found['near']} of {found['images']} {args.part} images have a {args.of} image "
+              f"within {args.threshold:g} grey levels RMS; the list: {args.json}")
     elif args.data_cmd == "sample":
         if args.n < 70:
             raise UsageError(f"--n {args.n}: expected at least 70 images (10 per class)")
@@ -456,6 +473,7 @@ EXAMPLES = {
     "to-dir": "fer-keras data to-dir fer2013.csv images/",
     "audit": "fer-keras data audit /path/to/fer2013 --json audit.json",
     "sample": "fer-keras data sample runs/_sample",
+    "near-copies": "fer-keras data near-copies /path/to/fer2013 --json near-copies.json",
     "run": "fer-keras run experiments/ozer.py --data /path/to/fer2013 seeds=0,1,2 --jobs 2",
     "blur-check": "fer-keras blur-check experiments/ozer.py --data /path/to/fer2013 --out "
                   "runs/ozer --sigmas 0,1,2",
@@ -553,6 +571,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("path", help="FER-2013 as an image export or a CSV")
     c.add_argument("--json", help="also write the findings as JSON here")
     c.add_argument("--examples", help="also write a PNG of each split's first images here")
+    c = action("near-copies", help="the test images with a near-copy among the training "
+               "images (RMS pixel distance), as a JSON list")
+    c.add_argument("path", help="FER-2013 as an image export or a CSV (with its parts)")
+    c.add_argument("--json", required=True, help="the list to write (a new file)")
+    c.add_argument("--part", default="PrivateTest", choices=("PrivateTest", "PublicTest"),
+                   help="the part whose images are looked up")
+    c.add_argument("--of", default="Training", help="the part searched for near-copies")
+    c.add_argument("--threshold", type=float, default=2.0,
+                   help="grey levels RMS at or below which an image is a near-copy")
     c = action("sample", help="write the embedded synthetic sample in both formats")
     c.add_argument("out", help="the folder to write the sample in")
     c.add_argument("--n", type=int, default=1400, help="images (at least 70: 10 per class)")
