@@ -65,3 +65,28 @@ def test_the_command_writes_a_new_list_and_never_replaces_one(sample, tmp_path):
     again = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert again.returncode == 2 and again.stderr.count("\n") == 1
     assert again.stderr.startswith(f"error: {out}: already exists")
+
+
+def test_the_report_scores_each_cell_with_and_without_the_near_copies(tmp_path):
+    """Hand-made runs: the listed test images come out of the second figure, by hand."""
+    from fer_keras.reports import build_report
+
+    from .fake_runs import write_fake_runs
+
+    runs = write_fake_runs(tmp_path / "runs", seeds=(0,))
+    folder = runs / "csv-ozer_cnn" / "seed-0"
+    z = np.load(folder / "predictions.npz")
+    listed = z["indices"][:10]  # ten of its test images have a near-copy
+    (runs / "near-copies.json").write_text(json.dumps({
+        "data_fingerprint": "f" * 64, "threshold": 2.0, "part": "PrivateTest",
+        "of": "Training", "images": 150, "near": 10,
+        "copies": [{"index": int(i), "rms": 1.0} for i in listed]}))
+    index = build_report(runs, tmp_path / "report")
+    rows = {r["cell"]: r for r in json.loads(
+        (index.parent / "summary.json").read_text())["without_near_copies"]["rows"]}
+    right = z["probs"].argmax(1) == z["labels"]
+    assert rows["csv/ozer_cnn"]["all"]["mean"] == pytest.approx(right.mean() * 100)
+    assert rows["csv/ozer_cnn"]["clean"]["mean"] == pytest.approx(right[10:].mean() * 100)
+    assert rows["csv/ozer_cnn"]["images"] == [[140, 150]]
+    assert 'id="near-copies"' in index.read_text()
+    assert (index.parent / "runs" / "near-copies.json").exists()  # kept with the runs

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from statistics import median
 
-from ..cellfiles import EXPERIMENT_FILE, NOISE_GAIN_FILE, RESULTS_FILE
+from ..cellfiles import EXPERIMENT_FILE, NEAR_COPIES_FILE, NOISE_GAIN_FILE, RESULTS_FILE
 from ..labels import CLASS_NAMES
 from ..ledger import AUC_PREFIX, values_of
 from ..metrics import RESULT_COLUMNS, RESULT_METRICS
@@ -23,6 +23,7 @@ from .rundata import (
     cells_of,
     main_runs,
     not_finished,
+    read_near_copies,
     read_noise_gain,
     read_runs,
 )
@@ -172,7 +173,7 @@ def _copy_runs(runs: list[SeedRun], runs_dir: Path, dest: Path) -> None:
     shutil.rmtree(dest, ignore_errors=True)
     for r in runs:
         copy_files(r.folder, dest / r.folder.relative_to(runs_dir), KEPT_FILES)
-    for name in (EXPERIMENT_FILE, NOISE_GAIN_FILE):
+    for name in (EXPERIMENT_FILE, NOISE_GAIN_FILE, NEAR_COPIES_FILE):
         if (runs_dir / name).exists():
             shutil.copyfile(runs_dir / name, dest / name)
 
@@ -185,7 +186,8 @@ def _write_results(runs: list[SeedRun], path: Path) -> None:
                      for r in runs], RESULT_COLUMNS)
 
 
-def report_view(experiment: dict, runs: list[SeedRun], noise_gain: dict | None = None) -> dict:
+def report_view(experiment: dict, runs: list[SeedRun], noise_gain: dict | None = None,
+                near: dict | None = None) -> dict:
     """Everything a report says, as plain data (numbers and sentences) computed from the run
     folder alone (its runs, and its noise-gain.json where `fer-keras noise-gain` wrote one), no
     file written: what the HTML page (build_report), the Markdown results of the docs
@@ -242,6 +244,7 @@ def report_view(experiment: dict, runs: list[SeedRun], noise_gain: dict | None =
         "not_learned": claims.no_better_than_majority(runs),
         "preprocessing": claims.preprocessing(runs), "robustness": claims.robustness(runs),
         "noise_gain": claims.noise_gain(noise_gain),
+        "near_copies": claims.without_near_copies(runs, near),
         "literature": (claims.literature(runs, experiment.get("literature", {}))
                        if experiment.get("literature") else []),
     }
@@ -267,7 +270,7 @@ def build_run_report(runs_dir: Path, out: Path) -> Path:
     experiment, runs = read_runs(runs_dir)
     out.mkdir(parents=True, exist_ok=True)
     _clear_figures(out)
-    v = report_view(experiment, runs, read_noise_gain(runs_dir))
+    v = report_view(experiment, runs, read_noise_gain(runs_dir), read_near_copies(runs_dir))
     cells = cells_of(runs)
     for view in v["cells"]:  # the figures of each cell
         cell, slug, cruns = view["cell"], view["slug"], cells[view["cell"]]
@@ -323,7 +326,8 @@ def build_run_report(runs_dir: Path, out: Path) -> Path:
                                            for r in v["not_learned"]],
                "quality_shifts": [w["sentence"] for w in prov["quality_shifts"]],
                "damaged": prov["damaged"], "allowed_shifts": prov["allowed_shifts"],
-               "accuracy_by_usage": v["by_usage"], "ranking": v["ranking"]}
+               "accuracy_by_usage": v["by_usage"], "ranking": v["ranking"],
+               "without_near_copies": v["near_copies"]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return out / "index.html"  # writes only inside `out`; the suite's index: build_index
 

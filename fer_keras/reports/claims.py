@@ -230,6 +230,35 @@ def accuracy_by_usage(runs: list[SeedRun]) -> dict:
         for cell, c in per_cell.items()]}
 
 
+def without_near_copies(runs: list[SeedRun], near: dict | None) -> dict | None:
+    """Per cell, test accuracy (%) on all its test images and on those without a near-copy
+    among the training images (near-copies.json, `fer-keras data near-copies`), for runs
+    trained on the data the list was computed from (the same fingerprint); None without a
+    list or such runs."""
+    if not near:
+        return None
+    copies = np.array(sorted(c["index"] for c in near["copies"]), dtype=np.int64)
+    rows = []
+    for cell, cruns in cells_of(runs).items():
+        mine = [r for r in cruns if r.manifest.get("data", {}).get("fingerprint")
+                == near["data_fingerprint"]]
+        if not mine:
+            continue
+        full, clean, kept = [], [], set()
+        for r in mine:
+            right = r.probs.argmax(1) == r.y
+            keep = ~np.isin(r.indices, copies)
+            full.append(right.mean() * 100)
+            clean.append(right[keep].mean() * 100)
+            kept.add((int(keep.sum()), int(keep.size)))
+        rows.append({"cell": cell, "seeds": [r.seed for r in mine], "all": mean_std(full),
+                     "clean": mean_std(clean), "images": sorted(kept)})
+    if not rows:
+        return None
+    return {"threshold": near["threshold"], "part": near["part"], "of": near["of"],
+            "near": len(copies), "rows": rows}
+
+
 def no_better_than_majority(runs: list[SeedRun]) -> list[dict]:
     """Seeds whose test accuracy is no better than always answering the test set's largest
     class: the model has not learned (a run stuck on its initial plateau), or what it learned

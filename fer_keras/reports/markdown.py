@@ -17,7 +17,7 @@ from ..errors import FerKerasError
 from ..pretrained import published_in
 from .build import report_view, result_summaries
 from .render import markdown_env
-from .rundata import read_noise_gain, read_runs
+from .rundata import read_near_copies, read_noise_gain, read_runs
 
 README_BLOCK = "papers"  # the README's table of papers
 MODELS_BLOCK = "models"  # the published models, by name (README and docs/predict.md)
@@ -41,7 +41,7 @@ def has_runs(runs_dir: Path) -> bool:
 
 def paper_view(runs_dir: Path) -> dict:
     experiment, runs = read_runs(runs_dir)
-    return report_view(experiment, runs, read_noise_gain(runs_dir))
+    return report_view(experiment, runs, read_noise_gain(runs_dir), read_near_copies(runs_dir))
 
 
 def results_markdown(view: dict) -> str:

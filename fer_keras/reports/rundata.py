@@ -27,6 +27,7 @@ from ..cellfiles import (
     HISTORY_FILE,
     MANIFEST_FILE,
     METRICS_FILE,
+    NEAR_COPIES_FILE,
     NOISE_GAIN_FILE,
     PLAN_KEY,
     PREDICTIONS_FILE,
@@ -167,6 +168,23 @@ def cells_of(runs: list[SeedRun]) -> dict[str, list[SeedRun]]:
 
 NOISE_GAIN_KEYS = ("data", "images", "seed", "rows")
 NOISE_GAIN_ROW_KEYS = ("stage", "sigma", "rms_added", "gain")
+
+
+def read_near_copies(runs_dir: Path) -> dict | None:
+    """The run folder's near-copies.json (`fer-keras data near-copies --json`: the test
+    images with a near-copy among the training images), or None where it has none."""
+    path = Path(runs_dir) / NEAR_COPIES_FILE
+    if not path.exists():
+        return None
+    try:
+        found = json.loads(path.read_text())
+        keys = {"data_fingerprint", "threshold", "part", "of", "copies"}
+        if not keys <= set(found) or not all("index" in c for c in found["copies"]):
+            raise ValueError(f"expected the keys {', '.join(sorted(keys))}")
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise RunFolderError(f"{path}: unreadable ({e}); expected the JSON that `fer-keras "
+                             "data near-copies --json` writes") from None
+    return found
 
 
 def read_noise_gain(runs_dir: Path) -> dict | None:
