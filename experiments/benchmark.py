@@ -17,6 +17,10 @@ second reading of the EmotionNet++ layer list whose claims are the same as `emot
 `ozer_cnn_grey` is §2.3(a)'s prose reading of the Pure CNN, a 1-channel input layer only.
 """
 
+import dataclasses
+import runpy
+from pathlib import Path
+
 from fer_keras.config import ExperimentConfig
 from fer_keras.data.augment import AugmentConfig
 from fer_keras.reproduce import Report, Run
@@ -44,6 +48,43 @@ LONGEST_FIRST = (
     "emotionnet_pp", "ashok_cnn_bilstm", "ashok_cnn_lstm", "ozer_cnn_lstm", "xu_rnn_lstm",
     "ozer_cnn",
 )
+
+PAPERS = {"ozer": "Özer & Subaşı", "ashok": "Ashok", "emotionnet": "Bhardwaj & Singh",
+          "wasey": "Wasey", "xu": "Xu"}
+
+
+def architectural_claims(paper: str) -> tuple:
+    """A paper's architectural claims (its orders and bests between models, experiments/
+    <paper>.py), set on this protocol's cells: the second verdict, beside the one under the
+    paper's own protocol. Left out: claims about a variant (a preprocessing or training
+    protocol, not an architecture), about a model not run here (the ImageNet backbones), and
+    effects of the data format (one format here); other readings are kept where their models
+    run here."""
+    claims = runpy.run_path(str(Path(__file__).with_name(f"{paper}.py")))["CONFIG"].claims
+    here = {f"csv/{m}" for m in MODELS}
+
+    def moved(cell: str) -> str:
+        return f"csv/{cell.split('/', 1)[1]}"
+
+    out = []
+    for c in claims:
+        if c.kind not in ("order", "best") or c.scope or any("+" in x for x in c.cells()):
+            continue
+        if c.kind == "best":
+            among = tuple(dict.fromkeys(moved(x) for x in c.among
+                                        if moved(x) in here and moved(x) != moved(c.cell)))
+            c = dataclasses.replace(c, cell=moved(c.cell), among=among)
+        else:
+            c = dataclasses.replace(c, better=moved(c.better), worse=moved(c.worse))
+        readings = {label: {moved(a): moved(b) for a, b in cells.items()}
+                    for label, cells in c.readings.items()}
+        readings = {label: cells for label, cells in readings.items()
+                    if all(v in here for v in cells.values())}
+        c = dataclasses.replace(c, readings=readings, where=f"{PAPERS[paper]}, {c.where}")
+        if set(c.cells()) <= here and (c.kind != "best" or c.among):
+            out.append(c)
+    return tuple(out)
+
 
 CONFIG = ExperimentConfig(
     name="benchmark",
@@ -90,9 +131,12 @@ CONFIG = ExperimentConfig(
     # No class weights: the official split's class balance as it is, for every model.
     class_weights=False,
     deterministic=True,
-    claimed_notes="No claims of its own: the common protocol trains every architecture the "
-    "same way; the papers' architectural claims are judged on these cells beside their own "
-    "protocols' verdicts.",
+    # No claims of its own: the papers' architectural claims, judged again on these cells.
+    claims=tuple(c for paper in PAPERS for c in architectural_claims(paper)),
+    claimed_notes="The common protocol makes no claim: every architecture trained the same "
+    "way. Its ledger holds each paper's architectural claims (orders and bests between "
+    "models), judged a second time on these cells, beside the verdicts under the paper's own "
+    "protocol (each paper's report).",
 )
 
 
