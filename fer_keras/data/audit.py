@@ -83,9 +83,7 @@ def data_shift(data: FerData, split: Split) -> list[str]:
     rng = np.random.default_rng(0)
 
     def measured(index: np.ndarray) -> dict:
-        if len(index) > SHIFT_SAMPLE:
-            index = np.sort(rng.choice(index, SHIFT_SAMPLE, replace=False))
-        return quality(data.images[index])
+        return quality(data.images[_sample(index, rng)])
 
     shifts = quality_shifts({"training part": measured(split.training_part),
                              "test part": measured(split.test)})
@@ -110,9 +108,7 @@ def source_shifts(path: Path) -> list[str]:
         parts = {}
         for f in folders:
             files = sorted(p for p in (path / f).glob("*/*") if p.is_file())
-            if len(files) > SHIFT_SAMPLE:
-                files = [files[i] for i in np.sort(rng.choice(len(files), SHIFT_SAMPLE,
-                                                              replace=False))]
+            files = [files[i] for i in _sample(np.arange(len(files)), rng)]
             images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in files]
             images = [im for im in images if im is not None and im.shape == (48, 48)]
             if images:
@@ -132,6 +128,7 @@ def source_shifts(path: Path) -> list[str]:
 
 
 def _sample(index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A fixed-seed sample of SHIFT_SAMPLE of `index` (sorted), or all of it."""
     return np.sort(rng.choice(index, SHIFT_SAMPLE, replace=False)) \
         if len(index) > SHIFT_SAMPLE else index
 

@@ -414,6 +414,14 @@ def value_interval(runs: list[SeedRun], metric: str) -> dict:
                 metric[len(ledger.AUC_PREFIX):]] is not None]}
 
 
+def value_side(iv: dict, claim: float) -> str:
+    """The rule for a claimed number: "agrees" inside the interval (value_interval), else the
+    measurement is "below" or "above" the claim."""
+    if iv["low"] <= claim <= iv["high"]:
+        return "agrees"
+    return "below" if iv["high"] < claim else "above"
+
+
 def _right(run: SeedRun, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Which test images the run gets right, on the images a metric counts (all of them for
     accuracy, one class's for its recall), and the mask of those images."""
@@ -486,8 +494,7 @@ def _judge_value(c, cells, _):
     if iv is None:
         return None
     d = 4 if c.metric.startswith(ledger.AUC_PREFIX) else 2
-    verdict = ("agrees" if iv["low"] <= c.value <= iv["high"]
-               else "below" if iv["high"] < c.value else "above")
+    verdict = value_side(iv, c.value)
     text = {"agrees": "agrees", "below": "measured below the claim",
             "above": "measured above the claim"}[verdict]
     measured = (f"{_pm(iv, d)} over {iv['n']} seed(s); 95 % interval "

@@ -35,7 +35,7 @@ from ..cellfiles import (
 )
 from ..ledger import values_of
 from . import figures
-from .claims import mean_std, value_interval
+from .claims import mean_std, value_interval, value_side
 from .damaged import damage_of
 from .render import copy_files, html_env
 from .rundata import KEPT_FILES, RunFolderError, cells_of, read_runs
@@ -52,9 +52,7 @@ def verdict(runs: list, claim: float) -> tuple[str, float]:
     """The claims ledger's two-sided verdict on a claimed accuracy ("agrees", "below",
     "above"), and the gap in points (measured mean minus claim)."""
     iv = value_interval(runs, "accuracy")
-    side = ("agrees" if iv["low"] <= claim <= iv["high"]
-            else "below" if iv["high"] < claim else "above")
-    return side, iv["mean"] - claim
+    return value_side(iv, claim), iv["mean"] - claim
 
 
 def verdict_text(side: str, gap: float, how: str) -> str:
