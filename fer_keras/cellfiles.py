@@ -17,10 +17,11 @@ Light on purpose (no TensorFlow): reports, the runner's planning and `predict` u
 from __future__ import annotations
 
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
-from .provenance import is_temporary, sha256_file
+from .provenance import is_temporary, sha256_file, write_json
 
 # ---------------------------------------------------------------- the run folder's files
 EXPERIMENT_FILE = "experiment.json"  # the resolved config and the cells on disk
@@ -41,6 +42,7 @@ HISTORY_FILE = "history.csv"  # per-epoch training log
 CHECKPOINT_FILE = "best.keras"  # the scored checkpoint (optimizer state included)
 MODEL_FILE = "model.keras"  # the scored model behind the one input contract
 INFERENCE_FILE = "inference.json"  # what predict and export read beside model.keras
+CARD_FILE = "card.md"  # a published model's card, beside its model.keras (publish)
 PREDICTIONS_FILE = "predictions.npz"  # the test split, scored once
 EXAMPLES_FILE = "examples.npz"  # the first test images with their predictions
 METRICS_FILE = "metrics.json"  # scikit-learn metrics on the test split
@@ -57,6 +59,13 @@ TENSORBOARD_DIR = "tensorboard"
 
 FINISHED_GLOB = f"*/{SEED_GLOB}/{DONE_FILE}"  # the finished cells of a run folder
 PUBLISHED_GLOB = f"*/models/*/{INFERENCE_FILE}"  # published models under reports/ (publish)
+
+# the small files a copy of a finished cell keeps (a report's runs/, the committed runs): its
+# results, no model files
+KEPT_FILES = (CONFIG_FILE, MANIFEST_FILE, HISTORY_FILE, PREDICTIONS_FILE, EXAMPLES_FILE,
+              METRICS_FILE, ROBUSTNESS_FILE, GRADCAM_FILE, TEST_CURVE_FILE, QUALITY_FILE,
+              ACTIVITY_FILE, DONE_FILE)
+NOT_COPIED_KEY = "not_copied"  # in a copy's done.json: the recorded files the copy left out
 
 NOT_HASHED = {DONE_FILE}
 NOT_CELL_FILES = {BACKUP_DIR, TENSORBOARD_DIR}  # working folders, not results
@@ -96,21 +105,56 @@ def _form(path: Path) -> str | None:
     return None
 
 
+# every finished cell holds these, whatever else it recorded (the cells finished before
+# done.json listed its files, 2026-11-30, are checked against this list)
+REQUIRED_FILES = (CONFIG_FILE, MANIFEST_FILE, HISTORY_FILE, PREDICTIONS_FILE, METRICS_FILE)
+
+
 def verify(folder: Path) -> list[str]:
-    """Why a finished cell cannot be trusted (empty: it verifies). A recorded file that is
-    absent is not a fault here (a report's copy keeps no model files); one that is present
-    must have the recorded SHA-256, and every file must be well formed."""
+    """Why a finished cell cannot be trusted (empty: it verifies), as a whole: its done.json
+    records an identity and the files it finished with; each of them must be present (but
+    those a copy left out, NOT_COPIED_KEY: copy_cell), with the recorded SHA-256, and well
+    formed; a file it does not list is damage too. A cell finished before done.json listed
+    its files must hold REQUIRED_FILES."""
     folder = Path(folder)
     try:
         done = json.loads((folder / DONE_FILE).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, UnicodeDecodeError):
         return [f"{DONE_FILE}: it cannot be read"]
+    if not isinstance(done, dict) or not done.get("identity") or not done.get("finished"):
+        return [f"{DONE_FILE}: it records no identity or finishing time"]
     recorded = done.get("files") or {}
-    problems = []
+    left_out = set(done.get(NOT_COPIED_KEY) or ())  # a copy without its model files
+    expected = [n for n in recorded if n not in left_out] or list(REQUIRED_FILES)
+    problems = [f"{name}: missing ({DONE_FILE} lists it)" if recorded else f"{name}: missing"
+                for name in expected if not (folder / name).is_file()]
     for path in cell_files(folder):
         name = path.relative_to(folder).as_posix()
-        if name in recorded and sha256_file(path) != recorded[name]:
+        if recorded and name not in recorded:
+            problems.append(f"{name}: not a file of the finished cell ({DONE_FILE} does not "
+                            "list it)")
+        elif name in recorded and sha256_file(path) != recorded[name]:
             problems.append(f"{name}: its SHA-256 differs from the one {DONE_FILE} recorded")
         elif (why := _form(path)) is not None:
             problems.append(f"{name}: {why}")
     return problems
+
+
+def copy_cell(folder: Path, target: Path, names: tuple[str, ...] = KEPT_FILES) -> None:
+    """A finished cell's files of these names (those it has) into a new folder `target`; its
+    done.json, copied too, then names the recorded files the copy left out (NOT_COPIED_KEY),
+    so the copy verifies as a whole (nothing else missing, nothing added) and a cell that lost
+    a file does not."""
+    folder, target = Path(folder), Path(target)
+    target.mkdir(parents=True)
+    for name in names:
+        if (folder / name).exists() and name != DONE_FILE:
+            shutil.copyfile(folder / name, target / name)
+    try:
+        done = json.loads((folder / DONE_FILE).read_text())
+    except (OSError, ValueError):
+        return  # an unfinished cell's copy: nothing to note
+    kept = {p.name for p in target.iterdir()}
+    left = sorted({*(done.get(NOT_COPIED_KEY) or ()),
+                   *(n for n in done.get("files") or {} if n not in kept)})
+    write_json(target / DONE_FILE, {**done, NOT_COPIED_KEY: left} if left else done)

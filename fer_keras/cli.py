@@ -83,14 +83,14 @@ def cmd_params(args) -> int:
 
 
 def cmd_data(args) -> int:
-    import cv2
-
     from .data import convert, load
     from .data.audit import audit, example_strip, render
+    from .data.directory import imwrite
     from .data.synthetic import write_sample
+    from .provenance import atomic_path
 
     if args.data_cmd == "to-csv":
-        output_file(args.out, "the CSV")
+        output_file(args.out, "the CSV", args.overwrite)
         n = convert.dir_to_csv(args.src, args.out)
         print(f"wrote {n} rows to {args.out}")
     elif args.data_cmd == "to-dir":
@@ -100,15 +100,16 @@ def cmd_data(args) -> int:
     elif args.data_cmd == "audit":
         for path, what in ((args.json, "the audit's JSON"), (args.examples, "the example PNG")):
             if path:
-                output_file(path, what)
+                output_file(path, what, args.overwrite)
         data = load(args.path)
         report = audit(data)
         print(render(report))
         if args.json:
-            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+            with atomic_path(Path(args.json)) as tmp:
+                tmp.write_text(json.dumps(report, indent=2) + "\n")
             print(f"JSON written to {args.json}")
         if args.examples:
-            cv2.imwrite(str(args.examples), example_strip(data))
+            imwrite(args.examples, example_strip(data))
             print(f"examples (first images of each split, one row per split) written to "
                   f"{args.examples}")
     elif args.data_cmd == "near-copies":
@@ -217,7 +218,7 @@ def cmd_noise_gain(args) -> int:
     if args.n < 1:
         raise UsageError(f"--n {args.n}: expected an integer >= 1")
     if args.json:
-        output_file(args.json, "the JSON")
+        output_file(args.json, "the JSON", args.overwrite)
     import numpy as np
 
     from .data import load
@@ -275,7 +276,8 @@ def cmd_report(args) -> int:
     reference = Path(args.reference) if args.reference else None
     if reference is not None and not reference.is_dir():
         raise UsageError(f"{reference}: no such run folder (given as --reference)")
-    index = build_report(Path(args.runs), output_folder(args.out, "the report"), reference)
+    index = build_report(Path(args.runs), output_folder(args.out, "the report"), reference,
+                         args.overwrite)
     print(f"report: {index}")
     return 0
 
@@ -457,7 +459,7 @@ def cmd_publish(args) -> int:
     models = tuple(m for m in (args.models or "").split(",") if m)
     skipped: list[str] = []
     for folder in publish(Path(args.runs), output_folder(args.out, "the published models"),
-                          models, skipped):
+                          models, skipped, args.overwrite):
         print(f"published: {folder}")
     for line in skipped:
         print(f"note: {line}", file=sys.stderr)
@@ -563,6 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = action("to-csv", help="image-folder export -> challenge CSV")
     c.add_argument("src", help="the image-folder export (root with train/ and test/)")
     c.add_argument("out", help="the CSV to write")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing file there")
     c = action("to-dir", help="CSV -> image folders (lossless PNG)")
     c.add_argument("src", help="the challenge CSV (emotion,pixels,Usage)")
     c.add_argument("out", help="the folder to write train/ and test/ class folders in")
@@ -571,6 +574,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("path", help="FER-2013 as an image export or a CSV")
     c.add_argument("--json", help="also write the findings as JSON here")
     c.add_argument("--examples", help="also write a PNG of each split's first images here")
+    c.add_argument("--overwrite", action="store_true",
+                   help="replace existing files at --json and --examples")
     c = action("near-copies", help="the test images with a near-copy among the training "
                "images (RMS pixel distance), as a JSON list")
     c.add_argument("path", help="FER-2013 as an image export or a CSV (with its parts)")
@@ -633,6 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
     ng.add_argument("--sigmas", help="noise levels, grey levels (default: the config's "
                     "noise_eval, else 5,10,20,40)")
     ng.add_argument("--json", help="also write the table as JSON here")
+    ng.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
 
     st = command("study", help="claim reachability: an Optuna search over the config's "
                         "search_space, then the best setting with every seed (resumable)")
@@ -682,6 +688,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", required=True, help="reports/<experiment>")
     rep.add_argument("--reference", help="for a study: the run folder of the paper's printed "
                      "protocol, shown beside the best setting (e.g. reports/ozer/runs)")
+    rep.add_argument("--overwrite", action="store_true", help="replace files in --out that "
+                     "no report wrote (never through a link, never a folder)")
 
     ex = command("export", help="SavedModel, ONNX or LiteRT, with a parity check")
     ex.add_argument("model", help="a published model's name (fer-keras models lists them), a "
@@ -702,6 +710,8 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--out", required=True, help="e.g. reports/ozer/models")
     pb.add_argument("--models", help="comma-separated models whose cells (no variant) are "
                     "published (default: every cell)")
+    pb.add_argument("--overwrite", action="store_true", help="replace files in --out that "
+                    "publish did not write (never through a link)")
 
     rp = command("reproduce", help="a paper's whole reproduction as its config declares it "
                  "(REPRODUCE): passes of run, study, report, publish, extra steps; resumes "
@@ -740,14 +750,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# the commands that train: a failure keeps what finished, and the same command resumes
+TRAINING_COMMANDS = ("run", "study", "reproduce", "blur-check")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # key=value overrides may stand before or after the options of `run`
     args, extra = parser.parse_known_args(argv)
     if extra:
-        if args.cmd not in ("run", "study", "noise-gain") or any(x.startswith("-") or "=" not in x
-                                                    for x in extra):
+        if args.cmd not in ("run", "study", "noise-gain") or any(x.startswith("-")
+                                                                 for x in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        bare = next((x for x in extra if "=" not in x), None)
+        if bare is not None:  # what the config layer says of the same mistake before options
+            print(f"error: {bare!r}: overrides are written key=value (e.g. seeds=0,1)",
+                  file=sys.stderr)
+            return 2
         args.overrides = [*args.overrides, *extra]
     handlers = {"params": cmd_params, "data": cmd_data, "run": cmd_run, "report": cmd_report,
                 "index": cmd_index, "describe": cmd_describe, "study": cmd_study,
@@ -764,7 +783,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # a path the system refused (permissions, a full disk, ...)
-        print(f"error: {os_error_line(e)}", file=sys.stderr)
+        output = getattr(args, "out", None) or getattr(args, "reports", None)
+        print(f"error: {os_error_line(e, output, args.cmd in TRAINING_COMMANDS)}",
+              file=sys.stderr)
         if argv is None:  # the command itself, not a caller in Python
             # HDF5 crashes the interpreter's clean-up of a file it could not write (a full
             # disk): end here, after the one line (finished cells and epochs are on disk)

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import re
 import runpy
 import typing
@@ -322,7 +323,7 @@ def apply_overrides(cfg, overrides: list[str], prefix: str = ""):
     nested: dict[str, list[str]] = {}
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"{item!r}: overrides are written key=value")
+            raise ConfigError(f"{item!r}: overrides are written key=value (e.g. seeds=0,1)")
         key, value = item.split("=", 1)
         head, _, rest = key.partition(".")
         if head not in names:
@@ -357,20 +358,44 @@ def _chosen_variants(variants: dict, value: str) -> dict:
     return {n: variants[n] for n in variants if n in names}
 
 
+def _line_in(path: Path, tb) -> int | None:
+    """The last line of `path` a traceback passed through (where the config went wrong)."""
+    line, target = None, os.path.realpath(path)
+    while tb is not None:
+        if os.path.realpath(tb.tb_frame.f_code.co_filename) == target:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def run_config_file(path: str | Path) -> dict:
+    """The names a config file defines, run as Python. Any mistake inside it (not valid
+    Python, a wrong keyword or value, an undefined name, a failed import, any exception) is
+    one ConfigError: `CONFIG:LINE: what went wrong`."""
+    path = Path(path)
+    try:
+        return runpy.run_path(str(path))
+    except SyntaxError as e:
+        raise ConfigError(f"{path}:{e.lineno}: not valid Python ({e.msg}); expected "
+                          "CONFIG = ExperimentConfig(...)") from None
+    except FerKerasError as e:  # e.g. a claim or a stage refused as it was made
+        line = _line_in(path, e.__traceback__)
+        raise ConfigError(f"{path}{f':{line}' if line else ''}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - whatever the file's Python raised, in one line
+        line = _line_in(path, e.__traceback__)
+        what = str(e).splitlines()[0] if str(e) else ""
+        hint = ("; expected CONFIG = ExperimentConfig(...) with the keys of "
+                "fer_keras.config.ExperimentConfig" if isinstance(e, TypeError) else "")
+        raise ConfigError(f"{path}{f':{line}' if line else ''}: {type(e).__name__}"
+                          f"{f': {what}' if what else ''}{hint}") from None
+
+
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such experiment config"
                           + (" (it is a folder)" if path.is_dir() else ""))
-    try:
-        namespace = runpy.run_path(str(path))
-    except SyntaxError as e:
-        raise ConfigError(f"{path}: line {e.lineno}: not valid Python ({e.msg}); expected "
-                          "CONFIG = ExperimentConfig(...)") from None
-    except TypeError as e:  # e.g. ExperimentConfig(epochs=3): an unknown keyword
-        raise ConfigError(f"{path}: {e}; expected CONFIG = ExperimentConfig(...) with the "
-                          "keys of fer_keras.config.ExperimentConfig") from None
-    cfg = namespace.get("CONFIG")
+    cfg = run_config_file(path).get("CONFIG")
     if not isinstance(cfg, ExperimentConfig):
         raise ConfigError(f"{path}: defines no CONFIG = ExperimentConfig(...)")
     try:  # the cells a claim names: those of the config as written (before `models=`...)

@@ -29,10 +29,16 @@ def output_folder(path: str | os.PathLike, what: str = "the output") -> Path:
     return path
 
 
-def output_file(path: str | os.PathLike, what: str = "the output") -> Path:
-    """Check that a file can be written at `path` (its folder is created if needed)."""
+def output_file(path: str | os.PathLike, what: str = "the output",
+                overwrite: bool = False) -> Path:
+    """Check that a file can be written at `path` (its folder is created if needed): a file
+    already there is replaced only with `overwrite` (the command's --overwrite; a link is then
+    replaced itself, never the file it points to)."""
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         raise OutputPathError(f"{path}: is a folder; expected a file path for {what}")
+    if os.path.lexists(path) and not overwrite:
+        raise OutputPathError(f"{path}: already exists; expected a new file for {what}, or "
+                              "--overwrite to replace it (nothing was changed)")
     output_folder(path.parent, what)
     return path

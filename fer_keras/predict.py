@@ -27,6 +27,9 @@ Steps, the same for images, video frames and camera frames:
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,11 +40,12 @@ import keras
 import numpy as np
 
 from .cellfiles import CHECKPOINT_FILE, CONFIG_FILE, DONE_FILE, INFERENCE_FILE, MODEL_FILE, verify
-from .data.directory import IMAGE_EXTENSIONS, imread
+from .data.directory import IMAGE_EXTENSIONS, imread, imwrite
 from .data.preprocess import PreprocessConfig, preprocess
 from .errors import FerKerasError
 from .labels import CLASS_NAMES
 from .models.inference import as_input, inference_model, model_file
+from .outputs import owned, recorded, remember, within
 from .pretrained import folder_of, looks_like_name
 from .provenance import atomic_path, sha256_file
 
@@ -240,6 +244,9 @@ def resolve_model(source: str | Path) -> tuple[Path, dict]:
         return _verified(path, _json(meta) if meta.exists() else {})
     found = model_file(path)
     if found is not None:
+        if (path / CONFIG_FILE).exists() and not (path / DONE_FILE).exists():
+            raise PredictError(f"{path}: an unfinished cell (no {DONE_FILE}); expected a "
+                               "finished one (let its run finish, or run it again)")
         if (path / DONE_FILE).exists() and (problems := verify(path)):
             raise PredictError(f"{path}: damaged cell ({problems[0]}); expected a cell whose "
                                "files verify against its done.json (run it again)")
@@ -421,17 +428,15 @@ def rows_of(source: str, faces: list[Face], frame: int | None = None) -> list[di
              "top": f.top} for i, f in enumerate(faces)]
 
 
-WRITTEN = ".fer-keras-predict.json"  # the files predict wrote into an --out folder
-
-
 def output_paths(items: list[tuple[str, str]], out: Path, overwrite: bool = False
                  ) -> dict[str, Path]:
     """Where each input's annotated copy goes under `out` (.png for images, .mp4 for videos):
     its path as given when that is relative and below the working folder (photos/a/x.jpg ->
     OUT/photos/a/x.png), else its file name; x.jpg and x.png of one folder become x.jpg.png and
     x.png.png. Checked before anything is written: two inputs with one target, a target that is
-    an input, or a file predict did not write (WRITTEN) are refused; one predict wrote before is
-    replaced only with `overwrite`."""
+    an input, a linked folder on the way, or a file predict did not write (outputs.recorded: a
+    link counts as one) are refused; one predict wrote before is replaced only with
+    `overwrite`."""
     files = {item: Path(item).resolve() for _, item in items if not item.startswith("camera:")}
     targets = {}
     for kind, item in items:
@@ -450,30 +455,52 @@ def output_paths(items: list[tuple[str, str]], out: Path, overwrite: bool = Fals
         raise PredictError(f"{same[0]} and {same[1]}: both would be annotated as {clash[0]}; "
                            "expected inputs of different names, or relative paths that tell "
                            "them apart (nothing was written)")
-    written = set(json.loads((out / WRITTEN).read_text())) if (out / WRITTEN).is_file() \
-        else set()
+    record = recorded(out)
     inputs_ = set(files.values())
     for target in targets.values():
+        rel = target.relative_to(out).as_posix()
+        if not os.path.lexists(within(out, rel)):  # a linked folder on the way: refused
+            continue
         if target.resolve() in inputs_:
             raise PredictError(f"{target}: is one of the inputs; expected an --out folder apart "
                                "from the inputs (nothing was written)")
-        if target.exists() and target.relative_to(out).as_posix() not in written:
+        if not owned(out, rel, record):
             raise PredictError(f"{target}: already exists and was not written by fer-keras "
-                               "predict; expected a new or empty --out folder (nothing was "
-                               "written)")
-        if target.exists() and not overwrite:
+                               "predict (or changed since); expected a new or empty --out "
+                               "folder (nothing was written)")
+        if not overwrite:
             raise PredictError(f"{target}: already exists (an earlier fer-keras predict wrote "
                                "it); expected a new --out folder, or --overwrite to replace the "
                                "files predict wrote there (nothing was written)")
     return targets
 
 
-def _wrote(out: Path, target: Path) -> None:
-    path = out / WRITTEN
-    written = set(json.loads(path.read_text())) if path.is_file() else set()
-    written.add(target.relative_to(out).as_posix())
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(sorted(written), indent=1) + "\n")
+def _write_video(target: Path, frames_: Iterator[np.ndarray], fps: float) -> None:
+    """The annotated frames as an MP4 at `target`: made under a plain temporary name (OpenCV
+    is never handed a name it cannot encode) and moved into place (a link at `target` is
+    replaced itself, never followed)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        made = Path(tmp) / "video.mp4"
+        writer = None
+        for frame in frames_:
+            if writer is None:
+                writer = cv2.VideoWriter(str(made), cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                                         (frame.shape[1], frame.shape[0]))
+            writer.write(frame)
+        if writer is None:
+            return
+        writer.release()
+        with atomic_path(target) as moved:
+            shutil.copyfile(made, moved)
+
+
+def _annotated(predictor: Predictor, capture: cv2.VideoCapture, item: str, max_frames: int,
+               rows: list[dict]) -> Iterator[np.ndarray]:
+    """Each frame of a video annotated with its faces; their rows appended to `rows`."""
+    for i, frame in enumerate(frames(capture, max_frames)):
+        faces = predictor.predict(frame)
+        rows.extend(rows_of(item, faces, frame=i))
+        yield annotate(frame, faces)
 
 
 def predict_paths(predictor: Predictor, paths: list[str], out: Path | None = None,
@@ -492,28 +519,22 @@ def predict_paths(predictor: Predictor, paths: list[str], out: Path | None = Non
                 faceless.append(item)
             if out is not None:
                 targets[item].parent.mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(targets[item]), annotate(image, faces))
-                _wrote(out, targets[item])
+                imwrite(targets[item], annotate(image, faces))
+                remember(out, "predict", [targets[item].relative_to(out).as_posix()])
             continue
         capture = open_video(item)
-        writer = None
-        found = False
-        for i, frame in enumerate(frames(capture, max_frames)):
-            faces = predictor.predict(frame)
-            found |= bool(faces)
-            rows += rows_of(item, faces, frame=i)
-            if out is not None:
-                if writer is None:
-                    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-                    targets[item].parent.mkdir(parents=True, exist_ok=True)
-                    _wrote(out, targets[item])
-                    writer = cv2.VideoWriter(str(targets[item]),
-                                             cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                                             (frame.shape[1], frame.shape[0]))
-                writer.write(annotate(frame, faces))
+        video_rows: list[dict] = []
+        annotated = _annotated(predictor, capture, item, max_frames, video_rows)
+        if out is not None:
+            targets[item].parent.mkdir(parents=True, exist_ok=True)
+            _write_video(targets[item], annotated, capture.get(cv2.CAP_PROP_FPS) or 25.0)
+            if targets[item].exists():
+                remember(out, "predict", [targets[item].relative_to(out).as_posix()])
+        else:
+            for _ in annotated:
+                pass
         capture.release()
-        if writer is not None:
-            writer.release()
-        if not found:
+        rows += video_rows
+        if not video_rows:
             faceless.append(item)
     return rows, faceless

@@ -14,11 +14,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .cellfiles import INFERENCE_FILE, MODEL_FILE
+from .cellfiles import CARD_FILE, INFERENCE_FILE, MODEL_FILE
 from .errors import FerKerasError
 from .labels import CLASS_NAMES
 from .ledger import values_of
 from .models.inference import CONTRACT, inference_model, model_file
+from .outputs import OutputError, in_the_way, recorded, remember
 from .provenance import atomic_path, sha256_file, write_json
 from .reports.cards import card
 from .reports.claims import claim_of, mean_std
@@ -64,7 +65,7 @@ def no_better_than_majority(run) -> dict | None:
 
 
 def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = (),
-            skipped: list[str] | None = None) -> list[Path]:
+            skipped: list[str] | None = None, overwrite: bool = False) -> list[Path]:
     """Publish each cell's chosen seed; with `models`, only those models' cells of the main
     factorial (no variant), e.g. a paper's own models without its ImageNet backbones.
 
@@ -75,7 +76,12 @@ def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = (),
     One whose chosen seed lacks its model while another seed has one (the chosen seed's model
     was lost, e.g. trained on a machine since replaced) is not published either, since
     publishing another seed would break the choice by validation loss; a line saying so is
-    appended to `skipped`."""
+    appended to `skipped`.
+
+    What it writes (`<out>/<cell>/` model.keras, inference.json, card.md) it records
+    (outputs.remember); a file there it did not write is never replaced: the first in the way
+    stops it before anything is written (outputs.in_the_way; `overwrite`: any plain file), a
+    model.keras holding the very same model excepted."""
     experiment, runs = read_runs(runs_dir)
     unknown = sorted(set(models) - {r.model for r in runs})
     if unknown:
@@ -87,7 +93,7 @@ def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = (),
         if models and (r.model not in models or r.variant):
             continue
         cells.setdefault(r.cell, []).append(r)
-    written = []
+    chosen_cells = []
     for cell, cruns in cells.items():
         chosen = min(cruns, key=lambda r: float(r.history["val_loss"].min()))
         unlearned = no_better_than_majority(chosen)
@@ -112,9 +118,19 @@ def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = (),
                                f"{'has' if len(others) == 1 else 'have'} one (train seed "
                                f"{chosen.seed} again to publish this cell)")
             continue  # a copy without model files (e.g. a report's runs/)
+        chosen_cells.append((cell, cruns, chosen, unlearned,
+                             inference_model(keras.models.load_model(source, compile=False))))
+    record = recorded(out)
+    for cell, _, _, _, model in chosen_cells:  # everything in the way, before writing any
+        slug = cell.replace("/", "-")
+        for name in (MODEL_FILE, INFERENCE_FILE, CARD_FILE):
+            why = in_the_way(out, f"{slug}/{name}", record, overwrite)
+            if why and not (name == MODEL_FILE and same_model(out / slug / name, model)):
+                raise OutputError(why)
+    written = []
+    for cell, cruns, chosen, unlearned, model in chosen_cells:
         folder = out / cell.replace("/", "-")
         folder.mkdir(parents=True, exist_ok=True)
-        model = inference_model(keras.models.load_model(source, compile=False))
         if not same_model(folder / MODEL_FILE, model):  # re-publishing changes no file
             with atomic_path(folder / MODEL_FILE) as tmp:
                 model.save(tmp)
@@ -131,8 +147,10 @@ def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = (),
                                                    **measured(chosen, cruns, experiment),
                                                    **({"no_better_than_majority": unlearned}
                                                       if unlearned else {})}})
-        (folder / "card.md").write_text(card(cell, cruns, experiment, published=chosen,
-                                             weights={"file": MODEL_FILE,
-                                                      "sha256": digest}))
+        with atomic_path(folder / CARD_FILE) as tmp:
+            tmp.write_text(card(cell, cruns, experiment, published=chosen,
+                                weights={"file": MODEL_FILE, "sha256": digest}))
+        remember(out, "publish", [f"{folder.name}/{n}"
+                                  for n in (MODEL_FILE, INFERENCE_FILE, CARD_FILE)])
         written.append(folder)
     return written

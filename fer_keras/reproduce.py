@@ -20,7 +20,6 @@ This module needs no TensorFlow: the configs import its stage types.
 from __future__ import annotations
 
 import os
-import runpy
 import shlex
 import shutil
 import subprocess
@@ -29,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cellfiles import DONE_FILE, NOISE_GAIN_FILE, SEED_GLOB, SEED_PREFIX
-from .config import load_config
+from .config import load_config, run_config_file
 from .errors import FerKerasError
 from .paths import output_folder
 from .runfolder import Cell, cells, record_plan, run_lock
@@ -137,7 +136,7 @@ def load_paper(name: str, folder: Path = Path("experiments")) -> Paper:
         known = ", ".join(papers(folder)) or f"none in {folder}/"
         raise ReproduceError(f"{name}: no such paper; expected one of: {known} (or the path of "
                              "a config with REPRODUCE)")
-    namespace = runpy.run_path(str(path))
+    namespace = run_config_file(path)
     stages, cfg = namespace.get("REPRODUCE"), namespace.get("CONFIG")
     if cfg is None:
         raise ReproduceError(f"{path}: defines no CONFIG = ExperimentConfig(...)")

@@ -338,7 +338,11 @@ def aggregate(out: Path, cfg: ExperimentConfig) -> Path:
                      "n_test": m["n"], **{k: m[k] for k in RESULT_METRICS},
                      "epochs": man["epochs"], "best_epoch": man["best_epoch"]})
     path = write_csv(out / RESULTS_FILE, rows, RESULT_COLUMNS)
-    redescribe(out, cfg)
+    if rows:
+        redescribe(out, cfg)
+    else:  # none left (the last was moved aside): the plan alone, as before the first
+        write_json(out / EXPERIMENT_FILE,
+                   {PLAN_KEY: (_read_json(out / EXPERIMENT_FILE) or {}).get(PLAN_KEY, [])})
     return path
 
 

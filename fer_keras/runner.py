@@ -683,6 +683,8 @@ def _run(cfg: ExperimentConfig, opts: RunOptions, p: Plan) -> Path:
     for s in (cp.state for cp in p.cells if cp.state.status == "damaged"):  # never deleted
         print(f"{s.folder}: damaged ({s.differs[0]}): moved aside to "
               f"{move_aside(s, opts.out)}; training it again", flush=True)
+    if any(cp.state.status in ("conflict", "damaged") for cp in p.cells):
+        aggregate(opts.out, cfg)  # results.csv and experiment.json: the cells still here
     planned = [dataclasses.replace(cp, state=dataclasses.replace(cp.state, status="new"))
                if cp.state.status in ("conflict", "damaged") else cp for cp in p.cells]
     for cp in planned:

@@ -126,15 +126,20 @@ def quiet_failed_writes() -> None:
     sys.unraisablehook, sys.excepthook = hook, excepthook
 
 
-def os_error_line(e: OSError) -> str:
+def os_error_line(e: OSError, output: str | os.PathLike | None = None,
+                  resumable: bool = True) -> str:
     """One line for an OSError (HDF5's own messages span several lines and name the file
-    inside the text): the path, what went wrong, what was expected."""
+    inside the text): the path (else the command's `output`, where it was writing), what went
+    wrong, what was expected; for a command that trains (`resumable`), that what finished is
+    kept."""
     text = str(e)
     found = re.search(r"filename = '([^']+)'", text)
-    where = e.filename or (found[1] if found else None) or "?"
+    where = e.filename or (found[1] if found else None) or \
+        (f"writing under {os.fspath(output)}" if output else "a file of this command")
     if e.errno == errno.ENOSPC or any(w in text for w in WRITE_FAILED[1:]):
-        return (f"{where}: no space left on the device; expected free space for the outputs "
-                "(finished cells and epochs are kept: the same command resumes)")
+        return (f"{where}: no space left on the device; expected free space for the outputs"
+                + (" (finished cells and epochs are kept: the same command resumes)"
+                   if resumable else " (nothing was replaced: run it again once there is room)"))
     reason = (e.strerror or text).splitlines()[0].strip()
     return f"{where}: {reason}; expected a readable input or a writable output path"
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_keras import ledger
+from fer_keras.cellfiles import DONE_FILE, file_hashes
 from fer_keras.metrics import compute_metrics
 
 CLAIMED = {"csv/ozer_cnn": {"accuracy": 55.0, "precision_macro": 53.0, "recall_macro": 52.0,
@@ -74,5 +75,20 @@ def write_fake_runs(root: Path, seeds=(0, 1), paper="Fake <b>paper</b> & co") ->
                               "test": n, "file": "split.npz"},
                     "input": {}, "strategy": "default", "replicas": 1,
                     "mixed_precision": False, "model_sha256": "0" * 64}))
-                (folder / "done.json").write_text("{}")
+                seal(folder)
+    return root
+
+
+def seal(folder: Path) -> None:
+    """done.json as runfolder.finish writes it, over the cell's files as they are now (a test
+    that edits a fake cell's file seals it again, as if it had finished so)."""
+    (folder / DONE_FILE).write_text(json.dumps({
+        "identity": {"key": "fake"}, "finished": "2026-01-01T01:00:00+00:00",
+        "files": file_hashes(folder)}))
+
+
+def reseal(root: Path) -> Path:
+    """`seal` every finished cell below `root`."""
+    for done in sorted(Path(root).glob(f"*/seed-*/{DONE_FILE}")):
+        seal(done.parent)
     return root

@@ -82,7 +82,7 @@ CASES = [
     ("augment out of range", ["run", OZER, "--data", "{t}", "augment.zoom=2"], None,
      "augment.zoom=2.0: expected 0 <= value <= 0.99"),
     ("config not Python", ["run", "{setup}", "--data", "{t}"], _not_python,
-     "bad.py: line 1: not valid Python ('(' was never closed)"),
+     "bad.py:1: not valid Python ('(' was never closed)"),
     ("config missing", ["run", "{t}/none.py", "--data", "{t}"], None,
      "none.py: no such experiment config"),
     ("data missing", ["run", OZER, "--data", "{t}/nowhere"], None,

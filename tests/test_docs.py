@@ -18,7 +18,7 @@ from fer_keras.reports.markdown import (
     results_markdown,
     update_docs,
 )
-from tests.fake_runs import write_fake_runs
+from tests.fake_runs import reseal, write_fake_runs
 
 ROOT = Path(__file__).parents[1]
 
@@ -62,7 +62,7 @@ def test_results_markdown_says_what_the_preprocessing_did(tmp_path):
     for path in runs.glob("csv-ozer_cnn/seed-*/manifest.json"):
         manifest = json.loads(path.read_text())
         path.write_text(json.dumps({**manifest, "preprocess": done}))
-    lines = results_markdown(paper_view(runs)).splitlines()
+    lines = results_markdown(paper_view(reseal(runs))).splitlines()
     assert "| csv/ozer_cnn | 35887 | 35887 | 0 (cap 45.0) | 4.5 | 14.61 | 42.55 | yes |" in lines
     assert not any(line.startswith("| csv/ozer_cnn_lstm | 150 |") for line in lines)
 
@@ -76,7 +76,7 @@ def test_the_data_line_names_each_fingerprint_and_what_preprocessing_made_it_fro
         data = {**manifest["data"], "fingerprint": prepared,
                 **({"source_fingerprint": raw} if i else {})}
         path.write_text(json.dumps({**manifest, "data": data}))
-    lines = results_markdown(paper_view(runs)).splitlines()
+    lines = results_markdown(paper_view(reseal(runs))).splitlines()
     assert f"Data: directory 1,000 images (fingerprint `{'f' * 12}`); csv 1,000 images " \
            f"(fingerprint `{'b' * 12}`, made by the preprocessing stage from `{'a' * 12}`: " \
            f"2 run(s); `{'f' * 12}`: 2 run(s))." in lines
@@ -166,7 +166,7 @@ def test_runs_on_the_damaged_copy_are_marked_superseded(tmp_path, key):
         manifest = json.loads(path.read_text())
         manifest["data"][key] = blurred
         path.write_text(json.dumps(manifest))
-    text = results_markdown(paper_view(runs))
+    text = results_markdown(paper_view(reseal(runs)))
     assert text.startswith("**Superseded: trained on a damaged copy of the data.**")
     assert "blurred" in text.splitlines()[0]
 

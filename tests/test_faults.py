@@ -97,55 +97,100 @@ def test_workers_stop_when_their_run_is_killed(sample, tmp_path):
         assert not (out / "csv-ozer_cnn" / f"seed-{seed}" / "done.json").exists()
 
 
-# One damaged file per cell (issue #35, finding 4): what each looked like when found.
+# One damaged file per cell (issue #35, finding 4; issue #62: a missing, an unlisted file and
+# an empty done.json): what each looked like when found.
 DAMAGE = {0: ("config.json", "cut"), 1: ("metrics.json", "cut"), 2: ("manifest.json", "cut"),
-          3: ("predictions.npz", "cut"), 4: ("model.keras", "cut"), 5: ("history.csv", "edit")}
+          3: ("predictions.npz", "cut"), 4: ("model.keras", "cut"), 5: ("history.csv", "edit"),
+          6: ("metrics.json", "delete"), 7: ("predictions.npz", "delete"),
+          8: ("config.json", "delete"), 9: ("history.csv", "delete"),
+          10: ("model.keras", "delete"), 11: ("done.json", "empty"), 12: ("notes.txt", "add")}
+SEEDS = ",".join(map(str, DAMAGE))
 
 
 def _damage(path: Path, how: str) -> None:
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2] if how == "cut" else data.replace(b"1", b"2", 1))
+    if how == "delete":
+        path.unlink()
+    elif how == "empty":
+        path.write_text("{}")
+    elif how == "add":
+        path.write_text("a file the cell never recorded")
+    else:
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2] if how == "cut" else data.replace(b"1", b"2", 1))
 
 
 def test_a_damaged_finished_cell_is_never_reused_nor_reported(sample, tmp_path):
+    """Each cell of the table is found damaged (dry run, run, report, predict), moved aside
+    whole and trained again; results.csv and experiment.json never list a cell moved aside."""
     images, csv_path = sample
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "fer_keras.cli", "run", str(OZER), "--data", str(images),
            "--csv", str(csv_path), "--out", str(out), "formats=csv", "models=ozer_cnn",
-           "seeds=0,1,2,3,4,5", "max_epochs=1", "--jobs", "1"]
+           f"seeds={SEEDS}", "max_epochs=1", "--jobs", "1"]
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
     before = {s: (out / f"csv-ozer_cnn/seed-{s}" / name).read_bytes()
-              for s, (name, _) in DAMAGE.items()}
+              for s, (name, how) in DAMAGE.items() if how != "add"}
     for seed, (name, how) in DAMAGE.items():
         _damage(out / f"csv-ozer_cnn/seed-{seed}" / name, how)
     plan = subprocess.run([*cmd, "--dry-run"], cwd=ROOT, capture_output=True, text=True)
     assert plan.returncode == 0, plan.stderr
     rows = [line for line in plan.stdout.splitlines() if line.startswith("csv-ozer_cnn ")]
-    assert len(rows) == 6 and all(" damaged " in r for r in rows), plan.stdout
+    assert len(rows) == len(DAMAGE) and all(" damaged " in r for r in rows), plan.stdout
     for seed, (name, _) in DAMAGE.items():
         assert f"({name}: " in rows[seed], rows[seed]
     report = subprocess.run([sys.executable, "-m", "fer_keras.cli", "report", str(out),
                              "--out", str(tmp_path / "rep")], cwd=ROOT, capture_output=True,
                             text=True)
     assert report.returncode == 2 and "no finished cells" in report.stderr
-    assert report.stderr.count("left out of the report") == 6 and "Traceback" not in report.stderr
-    pred = subprocess.run([sys.executable, "-m", "fer_keras.cli", "predict",
-                           str(out / "csv-ozer_cnn/seed-4"), str(images / "test")],
-                          cwd=ROOT, capture_output=True, text=True)
-    assert pred.returncode == 2 and pred.stderr.startswith(
-        f"error: {out / 'csv-ozer_cnn/seed-4'}: damaged cell (model.keras: ")
+    assert report.stderr.count("left out of the report") == len(DAMAGE)
+    assert "Traceback" not in report.stderr
+    for seed in (4, 10, 11):  # a cut model, no model, an empty done.json
+        pred = subprocess.run([sys.executable, "-m", "fer_keras.cli", "predict",
+                               str(out / f"csv-ozer_cnn/seed-{seed}"), str(images / "test")],
+                              cwd=ROOT, capture_output=True, text=True)
+        assert pred.returncode == 2 and pred.stderr.startswith(
+            f"error: {out / f'csv-ozer_cnn/seed-{seed}'}: damaged cell ({DAMAGE[seed][0]}: ")
     run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.count("damaged (") == 6 and run.stdout.count("training it again") == 6
+    assert run.stdout.count("damaged (") == len(DAMAGE)
+    assert run.stdout.count("training it again") == len(DAMAGE)
     kept = sorted((out / "_superseded").glob("*/csv-ozer_cnn/seed-*"))
-    assert len(kept) == 6  # moved aside, never deleted
-    for seed, (name, _) in DAMAGE.items():
+    assert len(kept) == len(DAMAGE)  # moved aside, never deleted
+    for seed, (name, how) in DAMAGE.items():
         cell = out / f"csv-ozer_cnn/seed-{seed}"
-        assert (cell / name).read_bytes() != b"" and (cell / "done.json").exists()
-        if name not in ("manifest.json", "model.keras"):  # these hold times and dates
+        assert (cell / "done.json").exists() and not (cell / "notes.txt").exists()
+        if how != "add" and name not in ("manifest.json", "model.keras", "done.json"):
             assert (cell / name).read_bytes() == before[seed], name  # trained again, same
     rows = (out / "results.csv").read_text().splitlines()
-    assert len(rows) == 7
+    assert len(rows) == len(DAMAGE) + 1
+
+
+def test_the_aggregates_drop_a_damaged_cell_as_soon_as_it_is_moved_aside(sample, tmp_path):
+    """results.csv and experiment.json are rebuilt when a damaged cell is moved aside, before
+    it trains again: a retraining that is stopped leaves them naming only verified cells
+    (watched while seed 1 trains again)."""
+    import json
+
+    images, csv_path = sample
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "fer_keras.cli", "run", str(OZER), "--data", str(images),
+           "--csv", str(csv_path), "--out", str(out), "formats=csv", "models=ozer_cnn",
+           "seeds=0,1", "max_epochs=1", "--jobs", "1"]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    (out / "csv-ozer_cnn/seed-1/metrics.json").unlink()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    seen = []
+    while proc.poll() is None:  # while seed 1 trains again: the aggregates without it
+        rows = (out / "results.csv").read_text().splitlines()
+        cells = json.loads((out / "experiment.json").read_text()).get("cells", [])
+        if len(rows) == 2 and [c["seed"] for c in cells] == [0]:
+            seen = rows
+            break
+        time.sleep(0.05)
+    proc.communicate(timeout=300)
+    assert proc.returncode == 0
+    assert seen and seen[1].startswith("csv,ozer_cnn,,0,"), "never rebuilt without seed 1"
 
 
 def test_a_published_model_that_does_not_match_its_sha256_is_refused(tmp_path):
@@ -186,6 +231,31 @@ def test_a_full_disk_ends_in_one_line(sample, tmp_path, size):
     err = [line for line in res.stderr.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith("error: ") and "no space left on the device" \
         in err[0], res.stderr[-2000:]
+
+
+def test_a_report_on_a_full_disk_ends_in_one_line_and_leaves_nothing_half_written(tmp_path):
+    """A report that runs out of room: one line naming where it was writing (no "?"), no
+    line about resuming cells, and no 0-byte figure or other partial file left behind."""
+    from tests.fake_runs import write_fake_runs
+
+    runs = write_fake_runs(tmp_path / "runs", seeds=(0,))
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        res = subprocess.run([sys.executable, "-m", "fer_keras.cli", "report", str(runs),
+                              "--out", str(disk / "rep")], cwd=ROOT, capture_output=True,
+                             text=True)
+        left = sorted(p.relative_to(disk).as_posix() for p in disk.rglob("*"))
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+    assert res.returncode == 2, res.stderr[-2000:]
+    err = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(err) == 1 and "no space left on the device" in err[0], res.stderr[-2000:]
+    assert not err[0].startswith("error: ?") and "resumes" not in err[0]
+    assert left == ["rep"]  # the staging folder went with everything in it
 
 
 def test_an_output_path_that_cannot_be_written_is_refused_before_the_data_loads(tmp_path):

@@ -203,7 +203,7 @@ def test_quick_reproduction_on_the_sample(paper, extra, sample, tmp_path):
     assert (ROOT / "reports" / "index.html").read_bytes() == tracked  # quick: not touched
     assert (report / "index.html").is_file()
     if paper == "ozer":
-        published = sorted(p.name for p in (report / "models").iterdir())
+        published = sorted(p.name for p in (report / "models").iterdir() if p.is_dir())
         assert published == ["csv-ozer_cnn", "csv-ozer_cnn_lstm", "directory-ozer_cnn",
                              "directory-ozer_cnn_lstm"]  # 2 models x 2 formats
         card = json.loads((report / "models" / published[0] / "inference.json").read_text())

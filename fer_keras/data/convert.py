@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..labels import CLASS_NAMES, SPLIT_NAMES
+from ..provenance import atomic_path
 from .dataset import FerData
-from .directory import load_directory
+from .directory import imwrite, load_directory
 from .errors import DataError
 
 # The Kaggle image export keeps Training in train/ and both test splits in test/.
@@ -46,7 +46,9 @@ def write_challenge_csv(data: FerData, out: str | os.PathLike) -> int:
     flat = data.images.reshape(len(data), -1)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="\n") as f:
+    # atomically: a killed or failed write leaves no half CSV, and a link at `out` is
+    # replaced itself, never the file it points to
+    with atomic_path(out) as tmp, open(tmp, "w", newline="\n") as f:
         f.write("emotion,pixels,Usage\n" if with_usage else "emotion,pixels\n")
         for i in order:
             pixels = " ".join(map(_PIXEL_TEXT.__getitem__, flat[i].tolist()))
@@ -78,6 +80,5 @@ def write_directory(data: FerData, out: str | os.PathLike) -> int:
         folder = out / SPLIT_FOLDER[usage] if usage else out
         target = folder / CLASS_NAMES[int(data.labels[i])] / png_name(usage, i, len(data))
         target.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(target), data.images[i, :, :, 0]):
-            raise DataError(f"{target}: could not write image")
+        imwrite(target, data.images[i, :, :, 0])
     return len(data)

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from ..labels import CLASS_NAMES, SPLIT_NAMES, class_index
+from ..provenance import atomic_path
 from . import cache
 from .dataset import FerData
 from .errors import DataError, warn
@@ -135,6 +136,22 @@ def imread(path: str | os.PathLike, flags: int) -> np.ndarray | None:
         raw = np.fromfile(os.fsencode(path), np.uint8)
         return cv2.imdecode(raw, flags) if raw.size else None
     return cv2.imread(path, flags)
+
+
+def imwrite(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write `image` in the format its suffix names, safe for any file name (OpenCV is never
+    handed a name it cannot encode: the image is encoded in memory and written by Python),
+    atomically (a link at `path` is replaced itself, never followed). DataError when the
+    image cannot be encoded or written."""
+    path = Path(path)
+    ok, encoded = cv2.imencode(path.suffix or ".png", image)
+    if not ok:
+        raise DataError(f"{path}: could not encode the image as {path.suffix or '.png'}")
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(encoded.tobytes())
+    except OSError as e:
+        raise DataError(f"{path}: could not write the image ({e.strerror})") from None
 
 
 def _decode(path: str) -> tuple[np.ndarray, bool]:

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from ..labels import NUM_CLASSES, SPLIT_NAMES
+from ..outputs import staged
 from .convert import png_name, write_challenge_csv, write_directory
 from .dataset import FerData
 
@@ -97,22 +98,21 @@ def is_synthetic(path: str | os.PathLike) -> bool:
 
 def write_sample(out: str | os.PathLike, n: int = 1400, seed: int = 0) -> tuple[Path, Path]:
     """Write the sample in both formats: `<out>/images/{train,test}/<class>/*.png` and
-    `<out>/fer2013.csv`. Returns (image folder, CSV path); reuses them if already written."""
+    `<out>/fer2013.csv`. Returns (image folder, CSV path); reuses them if already written.
+    Made in a staging folder and placed by outputs.place: it replaces only a sample it wrote
+    there before, never a user's files (one line naming the first in the way)."""
     out = Path(out)
     images_dir, csv_path = out / "images", out / "fer2013.csv"
     stamp = out / f".complete-n{n}-seed{seed}"
-    if stamp.exists():
+    if stamp.exists() and csv_path.is_file() and (images_dir / SYNTHETIC_MARKER).exists():
         return images_dir, csv_path
     data = make_sample(n, seed)
-    if images_dir.exists():
-        import shutil
-
-        shutil.rmtree(images_dir)
-    write_directory(data, images_dir)
-    write_challenge_csv(_with_png_sources(data, images_dir), csv_path)
-    for folder in (out, images_dir):
-        (folder / SYNTHETIC_MARKER).write_text(_MARKER_TEXT)
-    stamp.touch()
+    with staged(out, "sample") as stage:
+        write_directory(data, stage / images_dir.name)
+        write_challenge_csv(_with_png_sources(data, images_dir), stage / csv_path.name)
+        for folder in (stage, stage / images_dir.name):
+            (folder / SYNTHETIC_MARKER).write_text(_MARKER_TEXT)
+        (stage / stamp.name).touch()
     return images_dir, csv_path
 
 

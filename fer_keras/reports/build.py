@@ -8,17 +8,25 @@ from datetime import datetime, timezone
 from pathlib import Path
 from statistics import median
 
-from ..cellfiles import EXPERIMENT_FILE, NEAR_COPIES_FILE, NOISE_GAIN_FILE, RESULTS_FILE
+from ..cellfiles import (
+    CARD_FILE,
+    EXPERIMENT_FILE,
+    KEPT_FILES,
+    NEAR_COPIES_FILE,
+    NOISE_GAIN_FILE,
+    RESULTS_FILE,
+    copy_cell,
+)
 from ..labels import CLASS_NAMES
 from ..ledger import AUC_PREFIX, values_of
 from ..metrics import RESULT_COLUMNS, RESULT_METRICS
+from ..outputs import staged
 from ..provenance import write_csv
 from . import cards, claims, figures, stats
 from .claims import claim_of, mean_std
 from .damaged import damage_of
-from .render import copy_files, html_env
+from .render import html_env
 from .rundata import (
-    KEPT_FILES,
     SeedRun,
     cells_of,
     main_runs,
@@ -168,11 +176,8 @@ def _slug(cell: str) -> str:
 
 
 def _copy_runs(runs: list[SeedRun], runs_dir: Path, dest: Path) -> None:
-    if dest.resolve() == runs_dir.resolve():
-        return  # rebuilding from the report's own copy
-    shutil.rmtree(dest, ignore_errors=True)
     for r in runs:
-        copy_files(r.folder, dest / r.folder.relative_to(runs_dir), KEPT_FILES)
+        copy_cell(r.folder, dest / r.folder.relative_to(runs_dir), KEPT_FILES)
     for name in (EXPERIMENT_FILE, NOISE_GAIN_FILE, NEAR_COPIES_FILE):
         if (runs_dir / name).exists():
             shutil.copyfile(runs_dir / name, dest / name)
@@ -250,26 +255,14 @@ def report_view(experiment: dict, runs: list[SeedRun], noise_gain: dict | None =
     }
 
 
-# The figures a report writes at the top of its folder: the per-cell ones by prefix, the rest
-# by name. Only these are removed before a report is written again, so a cell that left the
-# run folder (or an example cell chosen afresh) leaves no stale figure behind, and nothing
-# else in --out (published models, a user's own files) is touched.
-CELL_FIGURES = ("curves-", "confusion-", "roc-", "reliability-", "gradcam-", "examples-")
-REPORT_FIGURES = ("claims.png", "interaction.png", "robustness.png", "literature.png")
-
-
-def _clear_figures(out: Path) -> None:
-    for path in out.glob("*.png"):
-        if path.name in REPORT_FIGURES or path.name.startswith(CELL_FIGURES):
-            path.unlink()
-
-
-def build_run_report(runs_dir: Path, out: Path) -> Path:
-    """The report of a run folder (index.html, figures, results.csv, the runs' small files)."""
+def build_run_report(runs_dir: Path, out: Path, home: Path | None = None) -> Path:
+    """The report of a run folder (index.html, figures, results.csv, the runs' small files),
+    written into `out`: a staging folder (outputs.staged) whose files go to `home`, the
+    report's folder (default: `out` itself), where its published models are found."""
     runs_dir, out = Path(runs_dir), Path(out)
+    home = out if home is None else Path(home)
     experiment, runs = read_runs(runs_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _clear_figures(out)
     v = report_view(experiment, runs, read_noise_gain(runs_dir), read_near_copies(runs_dir))
     cells = cells_of(runs)
     for view in v["cells"]:  # the figures of each cell
@@ -280,8 +273,8 @@ def build_run_report(runs_dir: Path, out: Path) -> Path:
             "roc": figures.roc(cruns, cell, out / f"roc-{slug}.png").name,
             "reliability": figures.reliability(cruns, cell,
                                                out / f"reliability-{slug}.png").name,
-            "published": (f"models/{slug}/card.md"
-                          if (out / "models" / slug / "card.md").exists() else None),
+            "published": (f"models/{slug}/{CARD_FILE}"
+                          if (home / "models" / slug / CARD_FILE).exists() else None),
             "gradcam": next((figures.gradcam_grid(r, cell, out / f"gradcam-{slug}.png").name
                              for r in cruns if r.gradcam is not None
                              and r.examples is not None), None)})
@@ -308,13 +301,12 @@ def build_run_report(runs_dir: Path, out: Path) -> Path:
                         if v["literature"] else None))
     (out / "index.html").write_text(html)
     cards_dir = out / "cards"
-    shutil.rmtree(cards_dir, ignore_errors=True)
-    cards_dir.mkdir()
+    cards_dir.mkdir(exist_ok=True)
     for cell, cruns in cells.items():
         (cards_dir / f"{_slug(cell)}.md").write_text(cards.card(cell, cruns, experiment))
-    (out / "tables.md").unlink(missing_ok=True)  # replaced by docs/papers/<paper>.md
     _write_results(runs, out / RESULTS_FILE)
-    _copy_runs(runs, runs_dir, out / "runs")
+    if (home / "runs").resolve() != runs_dir.resolve():  # not when rebuilding from its copy
+        _copy_runs(runs, runs_dir, out / "runs")
     prov = v["prov"]
     summary = {"name": experiment["name"], "paper": experiment.get("paper", ""),
                "table1": v["table1"], "seeds": prov["seeds"], "finished": prov["finished"],
@@ -329,7 +321,7 @@ def build_run_report(runs_dir: Path, out: Path) -> Path:
                "accuracy_by_usage": v["by_usage"], "ranking": v["ranking"],
                "without_near_copies": v["near_copies"]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    return out / "index.html"  # writes only inside `out`; the suite's index: build_index
+    return home / "index.html"  # writes only inside `out`; the suite's index: build_index
 
 
 SCOREBOARD_COLUMNS = ("report", "paper", "cell", "seeds", *(
@@ -345,11 +337,18 @@ def result_summaries(reports_root: Path, file: str) -> list[tuple[str, dict]]:
     return [(name, s) for name, s in found if not s.get("synthetic")]
 
 
-def build_index(reports_root: Path) -> Path:
+def build_index(reports_root: Path, overwrite: bool = False) -> Path:
     """The suite's scoreboard: reports/index.html, one row per report (paper) with its
     headline claim, our measured value, the gap and a verdict, then every cell; and
-    reports/results.csv, one row per report and cell (mean, std and claim of each metric)."""
+    reports/results.csv, one row per report and cell (mean, std and claim of each metric).
+    Made in a staging folder and placed like a report (outputs.place)."""
     reports_root = Path(reports_root)
+    with staged(reports_root, "index", overwrite) as stage:
+        _write_index(reports_root, stage)
+    return reports_root / "index.html"
+
+
+def _write_index(reports_root: Path, out: Path) -> None:
     entries, rows = [], []
     for name, summary in result_summaries(reports_root, "summary.json"):
         entries.append({"dir": name, **summary})
@@ -372,12 +371,11 @@ def build_index(reports_root: Path) -> Path:
     claimed = [row for e in entries
                for row in figures.claim_rows(e["table1"], f"{e['dir']}: ",
                                              superseded=bool(e.get("damaged")))]
-    chart = (figures.claims_vs_measured(claimed, reports_root / "claims.png",
+    chart = (figures.claims_vs_measured(claimed, out / "claims.png",
                                         "Every claimed accuracy beside what the method gives here")
              .name if claimed else None)
     html = html_env().get_template("index.html.j2").render(entries=entries, metrics=METRICS,
                                                        studies=studies, audits=audits,
                                                        claims_png=chart)
-    (reports_root / "index.html").write_text(html)
-    write_csv(reports_root / RESULTS_FILE, rows, SCOREBOARD_COLUMNS)
-    return reports_root / "index.html"
+    (out / "index.html").write_text(html)
+    write_csv(out / RESULTS_FILE, rows, SCOREBOARD_COLUMNS)

@@ -28,17 +28,19 @@ from ..cellfiles import (
     DONE_FILE,
     EXPERIMENT_FILE,
     HISTORY_FILE,
+    KEPT_FILES,
     MANIFEST_FILE,
     METRICS_FILE,
     SEED_GLOB,
     TEST_CURVE_FILE,
+    copy_cell,
 )
 from ..ledger import values_of
 from . import figures
 from .claims import mean_std, value_interval, value_side
 from .damaged import damage_of
-from .render import copy_files, html_env
-from .rundata import KEPT_FILES, RunFolderError, cells_of, read_runs
+from .render import html_env
+from .rundata import RunFolderError, cells_of, read_runs
 
 AUDIT = "audit_test_accuracy"
 TRIAL_FILES = (CONFIG_FILE, MANIFEST_FILE, HISTORY_FILE, METRICS_FILE, DONE_FILE)
@@ -206,8 +208,12 @@ def damaged_study(root: Path) -> str | None:
     return None
 
 
-def build_reachability(root: Path, out: Path, reference: Path | None = None) -> Path:
+def build_reachability(root: Path, out: Path, reference: Path | None = None,
+                       home: Path | None = None) -> Path:
+    """The study's report, written into `out`: a staging folder whose files go to `home`, the
+    report's folder (default: `out` itself; build_run_report)."""
     root, out = Path(root), Path(out)
+    home = out if home is None else Path(home)
     study = json.loads((root / "study.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
     claimed = study.get("claimed_metrics", {})
@@ -238,7 +244,7 @@ def build_reachability(root: Path, out: Path, reference: Path | None = None) -> 
         reference=str(reference) if reference else None,
         generated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     (out / "index.html").write_text(html)
-    if (out / "runs").resolve() != root.resolve():  # not when rebuilding from its own copy
+    if (home / "runs").resolve() != root.resolve():  # not when rebuilding from its own copy
         copy_study(root, out / "runs")
     summary = {"name": study["experiment"], "paper": study.get("paper", ""), "study": True,
                "synthetic": bool(study.get("synthetic")), "damaged": damaged_study(root),
@@ -246,7 +252,7 @@ def build_reachability(root: Path, out: Path, reference: Path | None = None) -> 
                "control": [{k: c[k] for k in ("cell", "acc", "seeds", "public", "literature",
                                                "gaps", "test_images")} for c in control]}
     (out / "study-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return out / "index.html"
+    return home / "index.html"
 
 
 def public_gaps(mean: float, literature: dict[str, float], public: float | None) -> list[dict]:
@@ -285,8 +291,7 @@ def copy_study(root: Path, dest: Path) -> None:
     """The study's small files, enough to audit it and to resume it elsewhere (`cp -rn` back
     into a run folder): the storage, the exports, each finished trial's record and the best
     settings' and control's cells (no model files)."""
-    shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
+    dest.mkdir(parents=True, exist_ok=True)
     if (root / "study.json").exists():
         shutil.copyfile(root / "study.json", dest / "study.json")
     if (root / "study.db").exists():  # SQLite's online backup: consistent while a worker writes
@@ -299,7 +304,7 @@ def copy_study(root: Path, dest: Path) -> None:
         part = folder.relative_to(root).parts[0]
         if part not in ("trials", "best", "control"):
             continue
-        copy_files(folder, dest / folder.relative_to(root),
+        copy_cell(folder, dest / folder.relative_to(root),
                    TRIAL_FILES if part == "trials" else KEPT_FILES)
     for experiment in [*root.glob(f"best/*/{EXPERIMENT_FILE}"), root / "control" / EXPERIMENT_FILE]:
         if experiment.exists() and (dest / experiment.parent.relative_to(root)).is_dir():

@@ -19,32 +19,25 @@ import pandas as pd
 from ..cellfiles import (
     ACTIVITY_FILE,
     CONFIG_FILE,
-    DONE_FILE,
     EXAMPLES_FILE,
     EXPERIMENT_FILE,
     FINISHED_GLOB,
     GRADCAM_FILE,
     HISTORY_FILE,
     MANIFEST_FILE,
-    METRICS_FILE,
     NEAR_COPIES_FILE,
     NOISE_GAIN_FILE,
     PLAN_KEY,
     PREDICTIONS_FILE,
     QUALITY_FILE,
     ROBUSTNESS_FILE,
-    TEST_CURVE_FILE,
     verify,
 )
 from ..errors import FerKerasError
 from ..metrics import compute_metrics
 
+
 # What a report keeps of each run (no model files, no split indices).
-KEPT_FILES = (CONFIG_FILE, MANIFEST_FILE, HISTORY_FILE, PREDICTIONS_FILE, EXAMPLES_FILE,
-              METRICS_FILE, ROBUSTNESS_FILE, GRADCAM_FILE, TEST_CURVE_FILE, QUALITY_FILE,
-              ACTIVITY_FILE, DONE_FILE)
-
-
 def arm_name(model: str, variant: str) -> str:
     """A model with its variant when it has one: `<model>+<variant>`."""
     return model + (f"+{variant}" if variant else "")
