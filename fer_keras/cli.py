@@ -325,6 +325,9 @@ def cmd_bench(args) -> int:
     return 0
 
 
+TABLE_SUFFIXES = (".csv", ".json")  # predict --out FILE: the table, not annotated copies
+
+
 def cmd_predict(args) -> int:
     import csv
     import json
@@ -339,14 +342,22 @@ def cmd_predict(args) -> int:
         if not item.startswith("camera:") and not Path(item).exists():
             raise UsageError(f"{item}: no such file or folder (an image, a folder of images, "
                              "a video, or camera:N)")
+    # --out table.csv / table.json: the table itself (e.g. a video's emotions frame by
+    # frame), not a folder of annotated copies
+    table = (output_file(args.out, "the table", args.overwrite)
+             if args.out and Path(args.out).suffix.lower() in TABLE_SUFFIXES else None)
     _import_tensorflow_quietly()
-    from .predict import Predictor, predict_paths
+    from .predict import Predictor, predict_paths, write_table
 
     predictor = Predictor(args.model, detector=args.detector, faces=args.faces,
                           min_face=args.min_face)
-    out = output_folder(args.out, "the annotated images") if args.out else None
+    out = output_folder(args.out, "the annotated images") if args.out and table is None \
+        else None
     rows, faceless = predict_paths(predictor, args.inputs, out, max_frames=args.max_frames,
                                    overwrite=args.overwrite)
+    if table is not None:
+        write_table(table, rows, faceless, predictor.path)
+        print(f"table: {table}", file=sys.stderr)
     if args.format == "json":
         print(json.dumps({"model": str(predictor.path), "faces": rows,
                           "no_face": faceless}, indent=2))
@@ -358,13 +369,15 @@ def cmd_predict(args) -> int:
     else:
         from .labels import CLASS_NAMES
 
-        print(f"{'file':<40} {'frame':>5} {'face box (x,y,w,h)':<20} {'top':<9} "
-              + " ".join(f"{c[:7]:>7}" for c in CLASS_NAMES))
+        # the whole path (a long one widens the column), the whole class names
+        width = max([4, *(len(str(r["file"])) for r in rows)])
+        print(f"{'file':<{width}} {'frame':>5} {'face box (x,y,w,h)':<20} {'top':<9} "
+              + " ".join(f"{c:>8}" for c in CLASS_NAMES))
         for r in rows:
             frame = "" if r["frame"] is None else r["frame"]
             box = f"{r['x']},{r['y']},{r['w']},{r['h']}"
-            print(f"{str(r['file'])[-40:]:<40} {frame:>5} {box:<20} {r['top']:<9} "
-                  + " ".join(f"{r[c]:>7.3f}" for c in CLASS_NAMES))
+            print(f"{str(r['file']):<{width}} {frame:>5} {box:<20} {r['top']:<9} "
+                  + " ".join(f"{r[c]:>8.3f}" for c in CLASS_NAMES))
         for f in faceless:
             print(f"{f}: no face found")
     if out is not None:
@@ -539,9 +552,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("model", help="a published model's name (fer-keras models lists them), a "
                     "run's cell folder, a published model folder, or a .keras file")
     pr.add_argument("inputs", nargs="+", help="images, folders of images, videos, camera:N")
-    pr.add_argument("--out", help="write annotated images / videos here, each at its input's "
-                    "path relative to the inputs' common folder; never over an input or a file "
-                    "predict did not write")
+    pr.add_argument("--out", help="a folder: annotated images / videos, each at its input's "
+                    "path relative to the inputs' common folder, never over an input or a file "
+                    "predict did not write; a .csv or .json file: the table of every face (and "
+                    "video frame)")
     pr.add_argument("--overwrite", action="store_true",
                     help="replace annotated files an earlier predict wrote in --out")
     pr.add_argument("--format", default="table", choices=("table", "json", "csv"),
@@ -778,10 +792,15 @@ def main(argv: list[str] | None = None) -> int:
     interrupt_on_sigterm()
     quiet_failed_writes()
     try:
-        return handlers[args.cmd](args)
+        status = handlers[args.cmd](args)
+        sys.stdout.flush()  # a closed pipe is found here, inside the try, not at exit
+        return status
     except FerKerasError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `fer-keras models | head -1`: the reader took what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141  # 128 + SIGPIPE, as a tool the pipe ended would
     except OSError as e:  # a path the system refused (permissions, a full disk, ...)
         output = getattr(args, "out", None) or getattr(args, "reports", None)
         print(f"error: {os_error_line(e, output, args.cmd in TRAINING_COMMANDS)}",

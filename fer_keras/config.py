@@ -311,8 +311,12 @@ def _coerce(key: str, text: str, typ):
     except ValueError:
         pass
     name = getattr(typ, "__name__", str(typ))
-    raise ConfigError(f"{key}={text!r}: expected {name}"
-                      + (" (comma-separated)" if origin is tuple else ""))
+    if origin is tuple:
+        inner = typing.get_args(typ)[0]
+        example = {int: "0,1,2", float: "0.5,1"}.get(inner, "a,b")
+        name = f"comma-separated {getattr(inner, '__name__', str(inner))} values, e.g. " \
+               f"{key}={example}"
+    raise ConfigError(f"{key}={text!r}: expected {name}")
 
 
 def apply_overrides(cfg, overrides: list[str], prefix: str = ""):

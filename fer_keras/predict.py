@@ -26,6 +26,14 @@ Steps, the same for images, video frames and camera frames:
 
 from __future__ import annotations
 
+from .tfprocess import import_tensorflow_quietly
+
+# TensorFlow's start-up notices (oneDNN, a CUDA cuInit error on a machine without a GPU) held
+# back for the Python API as the command line holds them, before Keras is imported below (a
+# user who imported TensorFlow first sees them as TensorFlow printed them)
+import_tensorflow_quietly()
+
+import importlib.util
 import json
 import os
 import shutil
@@ -47,7 +55,7 @@ from .labels import CLASS_NAMES
 from .models.inference import as_input, inference_model, model_file
 from .outputs import owned, recorded, remember, within
 from .pretrained import folder_of, looks_like_name
-from .provenance import atomic_path, sha256_file
+from .provenance import atomic_path, sha256_file, write_csv, write_json
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 WHOLE_IMAGE_MAX = 64  # faces="auto": images up to this size are face crops already
@@ -105,8 +113,9 @@ class FaceDetector:
                 import dlib
             except ImportError:
                 raise PredictError("the dlib face detector is not installed; expected "
-                                   "pip install 'fer-keras[align]' (dlib-bin), or "
-                                   "--detector haar (OpenCV's, always installed)") from None
+                                   "pip install 'fer-keras[align]' (dlib-bin), or OpenCV's, "
+                                   "always installed: --detector haar (Python: "
+                                   "detector=\"haar\")") from None
             self._dlib = dlib.get_frontal_face_detector()
         elif kind == "haar":
             self._haar = cv2.CascadeClassifier(
@@ -118,9 +127,10 @@ class FaceDetector:
             try:
                 from mtcnn import MTCNN
             except ImportError:
+                others = "dlib or haar" if importlib.util.find_spec("dlib") else "haar"
                 raise PredictError("the MTCNN face detector is not installed; expected "
-                                   "pip install 'fer-keras[mtcnn]', or --detector dlib or "
-                                   "haar") from None
+                                   f"pip install 'fer-keras[mtcnn]', or --detector {others} "
+                                   "(Python: detector=...)") from None
             # all three stages: ONet refines the boxes (its landmarks are not used)
             self._mtcnn = MTCNN()
         else:
@@ -197,6 +207,32 @@ def as_array(image) -> np.ndarray:
         array = cv2.convertScaleAbs(array, alpha=255.0 / max(1.0, float(array.max()))) \
             if array.max() > 1 else (array * 255).round().astype(np.uint8)
     return array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array
+
+
+def face_levels(faces) -> np.ndarray:
+    """Face crops as the input contract wants them: grey levels 0-255, uint8, (N, 48, 48, 1).
+    uint8 passes; other integers and floats within 0-255 are rounded; floats all within 0-1
+    (the usual scaled form) are taken as 0-1 and scaled by 255. Anything else is refused in
+    one line, never cast silently (0-1 floats cast to uint8 are 0 and 1: every face alike)."""
+    x = np.asarray(faces)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim == 2:
+        x = x[None]  # one face
+    if x.ndim != 3 or x.shape[1:] != (48, 48):
+        raise PredictError(f"faces of shape {np.shape(faces)}: expected grey crops (N, 48, 48) "
+                           "or (N, 48, 48, 1)")
+    if x.size and x.dtype != np.uint8:
+        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+            raise PredictError(f"faces of type {x.dtype}: expected grey levels as numbers")
+        low, high = float(x.min()), float(x.max())
+        if not (0 <= low and high <= 255):
+            raise PredictError(f"faces with values from {low:g} to {high:g}: expected grey "
+                               "levels 0-255 (or floats 0-1)")
+        if np.issubdtype(x.dtype, np.floating) and high <= 1.0:
+            x = x * 255.0
+        x = np.rint(x).astype(np.uint8)
+    return x.astype(np.uint8)[..., None]
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:
@@ -303,10 +339,8 @@ class Predictor:
         return self._detector
 
     def predict_faces(self, faces: np.ndarray) -> np.ndarray:
-        """(N, 7) probabilities for grey 48x48 face crops, uint8 (N, 48, 48[, 1])."""
-        x = np.asarray(faces, dtype=np.uint8)
-        if x.ndim == 3:
-            x = x[..., None]
+        """(N, 7) probabilities for grey 48x48 face crops (N, 48, 48[, 1]) (face_levels)."""
+        x = face_levels(faces)
         if self.preprocess is not None:
             x = preprocess(x, self.preprocess).images
         if not len(x):
@@ -366,7 +400,12 @@ def read_image(path: Path) -> np.ndarray:
 def open_video(source: str) -> cv2.VideoCapture:
     """A video file, or a camera as `camera:N` (OpenCV's device index): one code path."""
     target = int(source.split(":", 1)[1]) if source.startswith("camera:") else source
-    capture = cv2.VideoCapture(target)
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # its [ WARN ] lines:
+    try:  # the one error line below says it
+        capture = cv2.VideoCapture(target)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
     if not capture.isOpened():
         raise PredictError(f"{source}: cannot be opened as a video")
     return capture
@@ -426,6 +465,20 @@ def rows_of(source: str, faces: list[Face], frame: int | None = None) -> list[di
              "w": f.box[2], "h": f.box[3], **{c: round(float(p), 6) for c, p in
                                               zip(CLASS_NAMES, f.probs)},
              "top": f.top} for i, f in enumerate(faces)]
+
+
+ROW_COLUMNS = ("file", "frame", "face", "x", "y", "w", "h", *CLASS_NAMES, "top")  # rows_of
+
+
+def write_table(path: Path, rows: list[dict], faceless: list[str], model: Path) -> Path:
+    """The rows as a table at `path` (atomically): CSV (one row per face, and per frame of a
+    video; ROW_COLUMNS), or JSON (the model, the faces and the inputs without one) by its
+    suffix."""
+    if Path(path).suffix.lower() == ".json":
+        write_json(path, {"model": str(model), "faces": rows, "no_face": faceless})
+    else:
+        write_csv(path, rows, list(ROW_COLUMNS))
+    return Path(path)
 
 
 def output_paths(items: list[tuple[str, str]], out: Path, overwrite: bool = False

@@ -14,6 +14,7 @@ Light on purpose (no TensorFlow): `fer-keras models` lists them at once.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -79,7 +80,10 @@ def folder_of(name: str) -> Path:
     for p in available():
         if p.name == name:
             return p.folder
-    known = ", ".join(p.name for p in available()) or "none in this installation"
+    names = [p.name for p in available()]
+    close = difflib.get_close_matches(name, names, n=1)
     raise PretrainedError(f"{name}: no published model of that name and no such file or "
-                          f"folder; expected one of: {known} (fer-keras models lists them), "
-                          "or a path to a .keras file or model folder")
+                          "folder" + (f"; did you mean {close[0]}?" if close else "")
+                          + f" Expected one of: {', '.join(names) or 'none in this installation'}"
+                          " (fer-keras models lists them), or a path to a .keras file or model "
+                          "folder")

@@ -30,7 +30,7 @@ def test_overrides_are_typed():
 @pytest.mark.parametrize("override,message", [
     ("epochs=3", "unknown config key 'epochs'"),
     ("max_epochs=three", "max_epochs='three': expected int"),
-    ("seeds=a,b", "expected tuple"),
+    ("seeds=a,b", "expected comma-separated int values, e.g. seeds=0,1,2"),
     ("restore_best_weights=maybe", "expected bool"),
     ("augment.spin=1", "unknown config key 'augment.spin'"),
     ("max_epochs", "overrides are written key=value"),

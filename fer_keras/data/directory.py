@@ -72,7 +72,8 @@ def _scan(folder: Path) -> list[tuple[str, int, int, int]]:
         if label is None:
             raise DataError(
                 f"{d}: unknown class folder {d.name!r}; expected one of "
-                f"{', '.join(CLASS_NAMES)} (any case, common synonyms, or 0-6)"
+                f"{', '.join(CLASS_NAMES)} (any case, common synonyms, or 0-6): a FER-2013 "
+                "image folder holds train/ and test/, each with one folder of faces per emotion"
             )
         if label in seen:  # e.g. happy/ and Happy/: never merged silently
             raise DataError(f"{d}: a second folder for class {CLASS_NAMES[label]!r} (beside "

@@ -9,6 +9,7 @@ summary when it has one, otherwise our own derivation written in the builder's d
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -69,8 +70,11 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
+        close = difflib.get_close_matches(name, list_models(), n=1)
         known = ", ".join(list_models()) or "(none)"
-        raise UnknownModelError(f"unknown model {name!r}; known models: {known}") from None
+        raise UnknownModelError(f"unknown model {name!r}"
+                                + (f" (did you mean {close[0]!r}?)" if close else "")
+                                + f"; known models: {known}") from None
 
 
 def create_model(name: str, **overrides) -> keras.Model:

@@ -1,0 +1,118 @@
+"""A user's first hour (issue #65), the parts mended so far: predict writes a table where a
+table is asked for, a closed pipe is no error, float crops are read as what they are, the
+Python API is quiet, and a near miss is named."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).parents[1]
+CLI = [sys.executable, "-m", "fer_keras.cli"]
+MODEL = ROOT / "reports" / "ozer" / "models" / "csv-ozer_cnn_lstm"
+
+
+def _cli(*args, cwd=ROOT):
+    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("faces")
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        cv2.imwrite(str(folder / f"f{i}.png"), rng.integers(0, 256, (48, 48), dtype=np.uint8))
+    return folder
+
+
+@pytest.mark.parametrize("name", ["table.csv", "table.json"])
+def test_predict_out_a_table_file_writes_the_table_not_a_folder(faces, tmp_path, name):
+    """`--out preds.csv` once made a folder named preds.csv full of annotated images."""
+    table = tmp_path / name
+    res = _cli("predict", MODEL, faces / "f0.png", faces / "f1.png", "--out", table)
+    assert res.returncode == 0, res.stderr
+    assert table.is_file() and res.stderr.strip().endswith(f"table: {table}")
+    if name.endswith(".csv"):
+        lines = table.read_text().splitlines()
+        assert lines[0] == ("file,frame,face,x,y,w,h,angry,disgust,fear,happy,sad,surprise,"
+                            "neutral,top")
+        assert [line.split(",")[0] for line in lines[1:]] == [str(faces / "f0.png"),
+                                                            str(faces / "f1.png")]
+    else:
+        data = json.loads(table.read_text())
+        assert len(data["faces"]) == 2 and data["no_face"] == []
+    again = _cli("predict", MODEL, faces / "f0.png", "--out", table)
+    assert again.returncode == 2 and "--overwrite" in again.stderr  # never replaced silently
+
+
+def test_a_closed_pipe_is_no_error():
+    """`fer-keras models | head -1` printed "error: ?: Broken pipe" and exit 2."""
+    proc = subprocess.Popen([*CLI, "models"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 141 and err == ""
+
+
+def test_float_crops_in_0_1_are_read_as_levels_0_255():
+    """Float crops in 0-1 once all answered "sad" (cast to 0 and 1)."""
+    from fer_keras.predict import PredictError, Predictor, face_levels
+
+    crops = np.random.default_rng(1).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    p = Predictor(MODEL, detector="haar")
+    as_uint8 = p.predict_faces(crops)
+    np.testing.assert_allclose(p.predict_faces(crops / 255.0), as_uint8, atol=1e-6)
+    np.testing.assert_allclose(p.predict_faces(crops.astype(np.float32)), as_uint8, atol=1e-6)
+    np.testing.assert_allclose(p.predict_faces(crops[..., None]), as_uint8, atol=1e-6)
+    assert face_levels(crops[0]).shape == (1, 48, 48, 1)
+    with pytest.raises(PredictError, match="values from -1 to 1: expected grey levels 0-255"):
+        face_levels(crops / 127.5 - 1)
+    with pytest.raises(PredictError, match=r"faces of shape \(3, 64, 64\): expected grey"):
+        face_levels(np.zeros((3, 64, 64), np.uint8))
+
+
+def test_the_python_api_imports_quietly():
+    res = subprocess.run([sys.executable, "-c", "import fer_keras.predict"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+
+
+@pytest.mark.parametrize("args,expected", [
+    (("run", ROOT / "experiments" / "xu.py", "seeds=a", "--dry-run"),
+     "error: seeds='a': expected comma-separated int values, e.g. seeds=0,1,2"),
+    (("predict", "ozer/csv-ozer_cnn_lstn", "x.png"),
+     "error: ozer/csv-ozer_cnn_lstn: no published model of that name and no such file or "
+     "folder; did you mean ozer/csv-ozer_cnn_lstm? Expected one of: "),
+    (("predict", "ozer/csv-ozer_cnn_lstm", "camera:7"), "error: camera:7: cannot be opened "
+                                                          "as a video"),
+])
+def test_small_mistakes_are_one_clear_line(args, expected):
+    res = _cli(*args)
+    assert res.returncode == 2 and res.stderr.startswith(expected), res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1  # no OpenCV [ WARN ] lines before it
+
+
+def test_a_mistyped_model_name_names_the_closest():
+    from fer_keras.errors import UnknownModelError
+    from fer_keras.models import create_model
+
+    with pytest.raises(UnknownModelError, match="unknown model 'xu_cn' \\(did you mean "
+                                                "'xu_cnn'\\?\\); known models: "):
+        create_model("xu_cn")
+
+
+def test_a_folder_that_is_no_fer2013_says_what_one_looks_like(tmp_path):
+    from fer_keras.data import load_directory
+    from fer_keras.data.errors import DataError
+
+    (tmp_path / "train" / "ann_dlib").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "train" / "ann_dlib" / "a.png"), np.zeros((48, 48), np.uint8))
+    with pytest.raises(DataError, match="a FER-2013 image folder holds train/ and test/, each "
+                                        "with one folder of faces per emotion"):
+        load_directory(tmp_path, use_cache=False)
