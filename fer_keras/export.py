@@ -12,6 +12,7 @@ are written beside it (inference.json), as `predict` reads them.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ from .provenance import sha256_file, write_json
 FORMATS = {"saved_model": "tf_saved_model", "onnx": "onnx", "litert": "litert"}
 SUFFIXES = {"saved_model": "", "onnx": ".onnx", "litert": ".tflite"}
 TOLERANCE = 1e-4
+NEEDS = {"onnx": ("tf2onnx", "onnx", "onnxruntime")}  # the [export] extra (pyproject.toml)
 
 
 class ExportError(FerKerasError, ValueError):
@@ -123,6 +125,10 @@ def export(source: str | Path, fmt: str, out: str | Path | None = None,
     is made beside `out` and moved there only once it passed the parity check."""
     if fmt not in FORMATS:
         raise ExportError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    missing = [m for m in NEEDS.get(fmt, ()) if importlib.util.find_spec(m) is None]
+    if missing:  # before any model loads: one line naming the extra
+        raise ExportError(f"--format {fmt}: needs {', '.join(missing)}, not installed; expected "
+                          "pip install 'fer-keras[export]' (Python: the same extra)")
     path, meta = resolve_model(source)
     model = inference_model(keras.models.load_model(path, compile=False))
     # a published model's name: the export lands in the working folder, never in the package

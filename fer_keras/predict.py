@@ -362,9 +362,12 @@ class Predictor:
         return np.stack([crop_face(grey, b, framing) for b in boxes]) if boxes else \
             np.zeros((0, 48, 48), np.uint8)
 
-    def predict(self, image) -> list[Face]:
+    def predict(self, image) -> list[Face] | list[list[Face]]:
         """Every face of an image, largest first: a path, a NumPy array (grey, BGR or BGRA,
-        as OpenCV reads it) or a PIL image."""
+        as OpenCV reads it) or a PIL image; given a list of them, one such list per image."""
+        if isinstance(image, (list, tuple)) and image and all(
+                isinstance(i, (str, Path, np.ndarray)) or hasattr(i, "convert") for i in image):
+            return [self.predict(i) for i in image]
         grey = to_grey(as_array(image))
         boxes = self.boxes(grey)
         return [Face(b, p) for b, p in zip(boxes, self.predict_faces(self.crops(grey, boxes)))]

@@ -116,3 +116,31 @@ def test_a_folder_that_is_no_fer2013_says_what_one_looks_like(tmp_path):
     with pytest.raises(DataError, match="a FER-2013 image folder holds train/ and test/, each "
                                         "with one folder of faces per emotion"):
         load_directory(tmp_path, use_cache=False)
+
+
+def test_a_list_of_images_is_predicted_in_one_call(faces):
+    """`Predictor.predict([...])` failed with "an image of shape (2,)"."""
+    from fer_keras.predict import Predictor
+
+    p = Predictor(MODEL, detector="haar")
+    paths = [faces / "f0.png", str(faces / "f1.png")]
+    each = [p.predict(x) for x in paths]
+    both = p.predict(paths)
+    assert len(both) == 2 and [[f.as_dict() for f in fs] for fs in both] == \
+        [[f.as_dict() for f in fs] for fs in each]
+    assert len(p.predict(cv2.imread(str(faces / "f0.png")))) == 1  # one array: one image
+
+
+def test_an_export_without_its_extra_is_one_line_naming_it(monkeypatch, tmp_path):
+    """`export --format onnx` without onnx ended in a ModuleNotFoundError traceback."""
+    import importlib.util
+
+    from fer_keras.export import ExportError, export
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnx" else real(name, *a))
+    with pytest.raises(ExportError, match=r"^--format onnx: needs onnx, not installed; expected "
+                                          r"pip install 'fer-keras\[export\]'"):
+        export(MODEL, "onnx", tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
