@@ -443,9 +443,13 @@ def cmd_reproduce(args) -> int:
     from .reproduce import Options, load_paper, reproduce
 
     paper = load_paper(args.paper)
-    data = _data_path(args.data)
-    if not data.exists():
-        raise UsageError(f"{data}: no such file or folder (given as --data)")
+    if args.dry_run and not (args.data or os.environ.get("FER2013_DIR")):
+        data = Path("DATA")  # a dry run lists the stages without data: DATA marks --data
+        print("(no --data given: DATA stands for FER-2013's path in the stages below)")
+    else:
+        data = _data_path(args.data)
+        if not data.exists():
+            raise UsageError(f"{data}: no such file or folder (given as --data)")
     for flag in ("jobs", "epochs", "limit", "trials"):
         value = getattr(args, flag)
         if value is not None and value < (0 if flag == "limit" else 1):

@@ -254,6 +254,30 @@ def resume_from_committed(paper: Paper, runs: Path, committed_root: Path = Path(
     return copied, kept
 
 
+def committed_coverage(paper: Paper, runs: Path, todo: list[Command],
+                       committed_root: Path = Path("reports")) -> list[str]:
+    """For a dry run: per run folder, how many of its planned cells the committed runs
+    (reports/<paper>/runs/, copied in first: resume_from_committed) hold finished."""
+    committed = committed_root / paper.key / "runs"
+    lines = []
+    plans: dict[Path, list[Cell]] = {}
+    for folder, planned in filter(None, (c.planned() for c in todo)):
+        plans.setdefault(folder, []).extend(dict.fromkeys(planned))
+    for folder, planned in plans.items():
+        try:
+            mirror = committed / folder.relative_to(runs)
+        except ValueError:
+            mirror = committed
+        done = sum((c.folder(mirror) / DONE_FILE).is_file() for c in dict.fromkeys(planned))
+        total = len(dict.fromkeys(planned))
+        lines.append(f"{folder}: {total} cells planned; {done} finished in the committed runs "
+                     f"({mirror}: copied and reused), {total - done} to train"
+                     if committed.is_dir() else
+                     f"{folder}: {total} cells planned, all to train (no committed runs in "
+                     f"{committed})")
+    return lines
+
+
 def reproduce(paper: Paper, opts: Options, dry_run: bool = False) -> int:
     """Carry out the paper's stages; the first that fails ends it with its exit status."""
     runs, _ = folders(paper, opts)
@@ -261,6 +285,8 @@ def reproduce(paper: Paper, opts: Options, dry_run: bool = False) -> int:
     if dry_run:
         for c in todo:
             print(c)
+        for line in committed_coverage(paper, runs, todo):
+            print(line)
         return 0
     if not opts.quick:
         with run_lock(output_folder(runs, "the runs")):  # not into a folder being trained

@@ -144,3 +144,16 @@ def test_an_export_without_its_extra_is_one_line_naming_it(monkeypatch, tmp_path
                                           r"pip install 'fer-keras\[export\]'"):
         export(MODEL, "onnx", tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_reproduce_dry_run_without_data_lists_the_stages_and_the_committed_cells():
+    """`fer-keras reproduce ozer --dry-run` without data stopped with a 7-line error."""
+    env = {k: v for k, v in os.environ.items() if k != "FER2013_DIR"}
+    res = subprocess.run([*CLI, "reproduce", "ozer", "--dry-run"], cwd=ROOT, text=True,
+                         capture_output=True, env={**env, "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "(no --data given: DATA stands for FER-2013's path in the stages below)"
+    assert lines[1] == "fer-keras run experiments/ozer.py --data DATA --out runs/ozer seeds=0,1,2"
+    assert lines[-1] == ("runs/ozer: 12 cells planned; 12 finished in the committed runs "
+                         "(reports/ozer/runs: copied and reused), 0 to train")
