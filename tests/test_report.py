@@ -259,7 +259,9 @@ def test_synthetic_runs_are_labelled(tmp_path):
         d["data"]["synthetic"] = True
         m.write_text(json.dumps(d))
     reseal(runs)
-    assert "Synthetic data." in build_report(runs, tmp_path / "out").read_text()
+    html = build_report(runs, tmp_path / "out").read_text()
+    assert "Synthetic data." in html and "Headline number" not in html  # no verdict under it
+    assert "<strong>No verdict:</strong> synthetic data." in html
     # the scoreboard lists results only: a sample's report (`make demo`) stays out of it
     from fer_keras.reports import build_index
 
@@ -734,3 +736,17 @@ def test_a_report_of_part_of_its_plan_names_the_runs_not_finished(tmp_path):
     view = paper_view(runs)
     assert view["coverage"]["cells"] == [{"cell": "csv/ozer_cnn", "seeds": [3]}]
     assert view["experiment"]["name"] == "fake"  # the rest from the runs' own config
+
+
+def test_a_quick_check_is_titled_and_marked_as_no_reproduction(tmp_path):
+    """The quick-mode report (reproduce --quick) was titled like a reproduction; its limit was
+    named only in the footer."""
+    runs = write_fake_runs(tmp_path / "runs")
+    for path in runs.glob("*/seed-*/config.json"):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "limit": 300}))
+    html = build_report(reseal(runs), tmp_path / "out").read_text()
+    assert "<h1>Quick check, not a reproduction: " in html
+    assert "<strong>No verdict:</strong> a quick check." in html
+    assert "trained on a subsample (300 images, 6 epoch(s))" in html
+    full = build_report(reseal(write_fake_runs(tmp_path / "full")), tmp_path / "o2").read_text()
+    assert "Quick check" not in full

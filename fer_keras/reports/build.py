@@ -144,6 +144,10 @@ def provenance(runs: list[SeedRun]) -> dict:
         "train_minutes_partial": sum(not whole for _, whole in timed),
         "strategy": sorted({m["strategy"] for m in mans}),
         "synthetic": any(m["data"].get("synthetic") for m in mans),
+        # a quick check (`reproduce --quick`, `limit=`): a subsample of the images, which no
+        # verdict of a reproduction can rest on
+        "quick": sorted({(int(r.config.get("limit") or 0), int(r.manifest["epochs"]))
+                         for r in runs if r.config.get("limit")}),
         "precision": sorted({"mixed float16" if m.get("mixed_precision") else "float32"
                              for m in mans}),
         "quality": quality,
