@@ -96,3 +96,11 @@ def test_an_installed_wheel_predicts_by_name_without_a_checkout(wheel, tmp_path)
     here = Predictor(ROOT / "reports" / "ozer" / "models" / "csv-ozer_cnn_lstm").predict(
         cv2.imread(str(face)))[0]
     np.testing.assert_allclose([row[c] for c in CLASS_NAMES], here.probs, atol=1e-5)
+
+
+def test_building_the_package_warns_of_no_ignored_data_folder(tmp_path):
+    """`make demo` printed six screens of setuptools' "Package would be ignored" (the
+    templates and every published model's folder): the data files are package-data's alone."""
+    res = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path),
+                str(ROOT)])
+    assert "would be ignored" not in res.stdout + res.stderr
