@@ -350,7 +350,7 @@ def cmd_predict(args) -> int:
     from .predict import Predictor, predict_paths, write_table
 
     predictor = Predictor(args.model, detector=args.detector, faces=args.faces,
-                          min_face=args.min_face)
+                          min_face=args.min_face, no_face=args.no_face)
     out = output_folder(args.out, "the annotated images") if args.out and table is None \
         else None
     rows, faceless = predict_paths(predictor, args.inputs, out, max_frames=args.max_frames,
@@ -572,6 +572,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "in pixels of the image (smaller is slower with dlib: it upsamples)")
     pr.add_argument("--faces", default="auto", choices=("auto", "detect", "whole"),
                     help="auto: images up to 64x64 are one face crop, larger ones are searched")
+    pr.add_argument("--no-face", default="skip", choices=("skip", "whole", "error"),
+                    help="an image where no face is found: skip it (named below the table), "
+                    "answer for the whole image, or stop with an error")
     pr.add_argument("--max-frames", type=int, default=0, help="per video; 0 = all")
 
     m = command("models", help="the published models, by name, with their measured accuracy")

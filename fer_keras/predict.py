@@ -80,6 +80,9 @@ class PredictError(FerKerasError, ValueError):
 class Face:
     box: tuple[int, int, int, int]  # x, y, width, height in the image
     probs: np.ndarray  # (7,), classes in fer_keras.labels order
+    # the face detector's own score (FaceDetector.detect); None: no detector ran (the whole
+    # image was the face)
+    detection: float | None = None
 
     @property
     def top(self) -> str:
@@ -96,7 +99,7 @@ class Face:
 
     def as_dict(self) -> dict:
         return {"box": list(self.box), "emotions": self.emotions, "top": self.top,
-                "confidence": self.confidence}
+                "confidence": self.confidence, "detection": self.detection}
 
 
 # ------------------------------------------------------------------------------ detection
@@ -143,27 +146,37 @@ class FaceDetector:
         return int(min(2, max(0, np.ceil(np.log2(DLIB_WINDOW / smallest)))))
 
     def __call__(self, grey: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """The face boxes (x, y, w, h), largest first."""
+        return [box for box, _ in self.detect(grey)]
+
+    def detect(self, grey: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
+        """(box, score) of each face, largest first. The score is the detector's own, not
+        comparable across detectors: dlib's SVM margin (above 0: a face), the cascade's count
+        of neighbouring windows merged into the box, MTCNN's probability (0-1)."""
         # Detection runs on the image scaled down to at most DETECT_SIZE on its longer side
         # (dlib's cost grows with the pixel count: a 12-megapixel photo would take seconds)
         # and boxes are scaled back.
         scale = min(1.0, DETECT_SIZE / max(grey.shape))
         small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) \
             if scale < 1 else grey
-        if self.kind == "dlib":
-            rects = self._dlib(small, self.upsampling(scale))
-            boxes = [(r.left(), r.top(), r.width(), r.height()) for r in rects]
+        if self.kind == "dlib":  # run() is the call with its scores (threshold 0, the same)
+            rects, scores, _ = self._dlib.run(small, self.upsampling(scale), 0.0)
+            found = [((r.left(), r.top(), r.width(), r.height()), float(s))
+                     for r, s in zip(rects, scores)]
         elif self.kind == "mtcnn":
             # the package's own thresholds (0.6, 0.7, 0.8) and smallest face (20 px): with
             # min_face_size=40 (our default), mtcnn 1.0.0's scale pyramid shrinks the image
             # below its 12 px network and nothing is found (0 of 1,000 pasted faces)
-            found = self._mtcnn.detect_faces(cv2.cvtColor(small, cv2.COLOR_GRAY2RGB))
-            boxes = [tuple(int(v) for v in f["box"]) for f in found]
+            found = [(tuple(int(v) for v in f["box"]), float(f["confidence"]))
+                     for f in self._mtcnn.detect_faces(cv2.cvtColor(small, cv2.COLOR_GRAY2RGB))]
         else:  # the cascade's box is about FER-2013's frame (FRAMING): 0.9 of the face side
             side = max(24, int(self.min_face * scale * 0.9))
-            boxes = [tuple(int(v) for v in b) for b in self._haar.detectMultiScale(
-                small, scaleFactor=1.1, minNeighbors=5, minSize=(side, side))]
-        boxes = [tuple(round(v / scale) for v in b) for b in boxes]
-        return sorted(boxes, key=lambda b: -b[2] * b[3])
+            # detectMultiScale2: detectMultiScale's boxes, with each one's merged windows
+            rects, counts = self._haar.detectMultiScale2(small, scaleFactor=1.1, minNeighbors=5,
+                                                         minSize=(side, side))
+            found = [(tuple(int(v) for v in b), float(n)) for b, n in zip(rects, counts)]
+        found = [(tuple(round(v / scale) for v in b), s) for b, s in found]
+        return sorted(found, key=lambda f: -f[0][2] * f[0][3])
 
 
 def frame_of(box: tuple[int, int, int, int],
@@ -301,13 +314,21 @@ def resolve_model(source: str | Path) -> tuple[Path, dict]:
     raise PredictError(f"{path}: no model.keras or best.keras in it")
 
 
+# what predict does with an image where the detector finds no face (fer's and deepface's
+# `enforce_detection`): an empty list, the whole image as one face, or an error
+NO_FACE = ("skip", "whole", "error")
+
+
 class Predictor:
     """A trained model with its run's preprocessing, ready for images, faces and frames."""
 
     def __init__(self, source: str | Path, detector: str = "dlib", faces: str = "auto",
-                 min_face: int = MIN_FACE):
+                 min_face: int = MIN_FACE, no_face: str = "skip"):
         if faces not in ("auto", "detect", "whole"):
             raise PredictError(f"faces={faces!r}: expected auto, detect or whole")
+        if no_face not in NO_FACE:
+            raise PredictError(f"no_face={no_face!r}: expected {', '.join(NO_FACE)}")
+        self.no_face = no_face
         self.path, self.meta = resolve_model(source)
         try:
             model = keras.models.load_model(self.path, compile=False)
@@ -352,13 +373,17 @@ class Predictor:
                                          and max(grey.shape) <= WHOLE_IMAGE_MAX)
 
     def boxes(self, grey: np.ndarray) -> list[tuple[int, int, int, int]]:
-        h, w = grey.shape
-        return [(0, 0, w, h)] if self._whole(grey) else self.detector(grey)
+        return [box for box, _ in self._found(grey)]
 
-    def crops(self, grey: np.ndarray, boxes: list) -> np.ndarray:
+    def _found(self, grey: np.ndarray) -> list[tuple[tuple[int, int, int, int], float | None]]:
+        h, w = grey.shape
+        return [((0, 0, w, h), None)] if self._whole(grey) else self.detector.detect(grey)
+
+    def crops(self, grey: np.ndarray, boxes: list, whole: bool | None = None) -> np.ndarray:
         """48x48 faces for `boxes`: a whole image as it is, a detected box in FER-2013's
         framing for its detector (FRAMING)."""
-        framing = WHOLE if self._whole(grey) else FRAMING[self._detector_kind]
+        whole = self._whole(grey) if whole is None else whole
+        framing = WHOLE if whole else FRAMING[self._detector_kind]
         return np.stack([crop_face(grey, b, framing) for b in boxes]) if boxes else \
             np.zeros((0, 48, 48), np.uint8)
 
@@ -369,8 +394,18 @@ class Predictor:
                 isinstance(i, (str, Path, np.ndarray)) or hasattr(i, "convert") for i in image):
             return [self.predict(i) for i in image]
         grey = to_grey(as_array(image))
-        boxes = self.boxes(grey)
-        return [Face(b, p) for b, p in zip(boxes, self.predict_faces(self.crops(grey, boxes)))]
+        found = self._found(grey)
+        whole = self._whole(grey)
+        if not found and self.no_face == "error":
+            where = f"{image}: " if isinstance(image, (str, Path)) else ""
+            raise PredictError(f"{where}no face found; expected an image with a face (or "
+                               "no_face='whole' to answer for the whole image, or 'skip')")
+        if not found and self.no_face == "whole":  # the whole image, as one face
+            h, w = grey.shape
+            found, whole = [((0, 0, w, h), None)], True
+        boxes = [b for b, _ in found]
+        probs = self.predict_faces(self.crops(grey, boxes, whole))
+        return [Face(b, p, s) for (b, s), p in zip(found, probs)]
 
 
 DEFAULT_MODEL = "ozer/csv-ozer_cnn_lstm"  # Özer's headline model, re-run on the repaired data
@@ -465,12 +500,15 @@ def annotate(image: np.ndarray, faces: list[Face]) -> np.ndarray:
 
 def rows_of(source: str, faces: list[Face], frame: int | None = None) -> list[dict]:
     return [{"file": source, "frame": frame, "face": i, "x": f.box[0], "y": f.box[1],
-             "w": f.box[2], "h": f.box[3], **{c: round(float(p), 6) for c, p in
+             "w": f.box[2], "h": f.box[3],
+             "detection": None if f.detection is None else round(f.detection, 6),
+             **{c: round(float(p), 6) for c, p in
                                               zip(CLASS_NAMES, f.probs)},
              "top": f.top} for i, f in enumerate(faces)]
 
 
-ROW_COLUMNS = ("file", "frame", "face", "x", "y", "w", "h", *CLASS_NAMES, "top")  # rows_of
+ROW_COLUMNS = ("file", "frame", "face", "x", "y", "w", "h", "detection", *CLASS_NAMES,
+               "top")  # rows_of
 
 
 def write_table(path: Path, rows: list[dict], faceless: list[str], model: Path) -> Path:

@@ -114,3 +114,32 @@ def test_the_benchmark_pipeline_on_a_few_faces(sample, monkeypatch):
     lines = "\n".join(fb.render_faces(r))
     assert "| haar |" in lines and f"{d['detected']}/8" in lines
 
+
+
+def test_each_face_carries_its_detectors_score_and_the_no_face_policy(fer2013_dir):
+    """A detection score per face (fer and deepface give one), the boxes exactly those of the
+    detectors' plain calls; an image without a face: skipped, answered whole, or an error."""
+    from fer_keras.predict import PredictError, Predictor
+
+    face = cv2.imread(str(sorted((fer2013_dir / "test" / "happy").iterdir())[0]),
+                      cv2.IMREAD_GRAYSCALE)
+    photo = np.tile(np.linspace(70, 150, 640).astype(np.uint8), (480, 1))
+    photo[150:270, 250:370] = cv2.resize(face, (120, 120), interpolation=cv2.INTER_CUBIC)
+    dlib_det = FaceDetector("dlib")
+    (box, score), = dlib_det.detect(photo)
+    plain = dlib_det._dlib(photo, dlib_det.upsampling(1.0))
+    assert [box] == [(r.left(), r.top(), r.width(), r.height()) for r in plain] and score > 0
+    haar = FaceDetector("haar")
+    found = haar.detect(photo)
+    assert [b for b, _ in found] == [tuple(int(v) for v in b) for b in haar._haar.detectMultiScale(
+        photo, scaleFactor=1.1, minNeighbors=5, minSize=(36, 36))]
+    assert found and all(n >= 5 for _, n in found)  # at least minNeighbors windows merged
+    p = Predictor(folder_of("ozer/csv-ozer_cnn_lstm"))
+    (f,) = p.predict(photo)
+    assert f.detection == score and f.as_dict()["detection"] == score
+    blank = np.full((480, 640), 128, np.uint8)
+    assert p.predict(blank) == []
+    (whole,) = Predictor(p.path, no_face="whole").predict(blank)
+    assert whole.box == (0, 0, 640, 480) and whole.detection is None
+    with pytest.raises(PredictError, match="no face found; expected an image with a face"):
+        Predictor(p.path, no_face="error").predict(blank)

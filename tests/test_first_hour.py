@@ -40,8 +40,8 @@ def test_predict_out_a_table_file_writes_the_table_not_a_folder(faces, tmp_path,
     assert table.is_file() and res.stderr.strip().endswith(f"table: {table}")
     if name.endswith(".csv"):
         lines = table.read_text().splitlines()
-        assert lines[0] == ("file,frame,face,x,y,w,h,angry,disgust,fear,happy,sad,surprise,"
-                            "neutral,top")
+        assert lines[0] == ("file,frame,face,x,y,w,h,detection,angry,disgust,fear,happy,sad,"
+                            "surprise,neutral,top")
         assert [line.split(",")[0] for line in lines[1:]] == [str(faces / "f0.png"),
                                                             str(faces / "f1.png")]
     else:
