@@ -465,7 +465,8 @@ def cmd_reproduce(args) -> int:
                    (QUICK_EPOCHS if quick else None),
                    limit=args.limit if args.limit is not None else
                    (QUICK_LIMIT if quick else None),
-                   trials=args.trials, runs=args.runs or "", report=args.report or "")
+                   trials=args.trials, runs=args.runs or "", report=args.report or "",
+                   fresh=args.fresh)
     return reproduce(paper, opts, dry_run=args.dry_run)
 
 
@@ -751,7 +752,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--limit", type=int, help="quick mode with this many images")
     rp.add_argument("--trials", type=int, help="a study's finished trials per model "
                     f"(default: the paper's, or {QUICK_TRIALS} in quick mode)")
-    rp.add_argument("--runs", help="run folder (default: runs/<paper>, or runs/<paper>-quick)")
+    rp.add_argument("--fresh", action="store_true", help="train every cell anew into "
+                    "runs/<paper>-fresh (no committed cell copied in), its report beside it, "
+                    "then compare each cell with its committed twin (one summary line; each "
+                    "cell in fresh-vs-committed.json)")
+    rp.add_argument("--runs", help="run folder (default: runs/<paper>, or runs/<paper>-quick, "
+                    "runs/<paper>-fresh)")
     rp.add_argument("--report", help="report folder (default: reports/<paper>, or "
                     "<runs>/report in quick mode); given, no index is rebuilt")
     rp.add_argument("--dry-run", action="store_true", help="print the stages' commands; run "

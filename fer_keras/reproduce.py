@@ -19,6 +19,7 @@ This module needs no TensorFlow: the configs import its stage types.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -27,10 +28,21 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cellfiles import DONE_FILE, NOISE_GAIN_FILE, SEED_GLOB, SEED_PREFIX
+import numpy as np
+
+from .cellfiles import (
+    DONE_FILE,
+    FINISHED_GLOB,
+    METRICS_FILE,
+    NOISE_GAIN_FILE,
+    PREDICTIONS_FILE,
+    SEED_GLOB,
+    SEED_PREFIX,
+)
 from .config import load_config, run_config_file
 from .errors import FerKerasError
 from .paths import output_folder
+from .provenance import write_json
 from .runfolder import Cell, cells, record_plan, run_lock
 from .workers import STOP_WAIT_S, Terminated
 
@@ -104,12 +116,19 @@ class Options:
     epochs: int | None = None     # quick mode when epochs or limit is set
     limit: int | None = None
     trials: int | None = None
-    runs: str = ""                # default runs/<paper>[-quick]
-    report: str = ""              # default reports/<paper>, or <runs>/report in quick mode
+    runs: str = ""                # default runs/<paper>[-quick|-fresh]
+    report: str = ""              # default reports/<paper>, or <runs>/report (quick, fresh)
+    # train every cell anew (no committed cell copied in), then compare each with its
+    # committed twin (compare_with_committed)
+    fresh: bool = False
 
     @property
     def quick(self) -> bool:
         return self.epochs is not None or self.limit is not None
+
+    @property
+    def apart(self) -> bool:  # a run of its own: its report beside it, reports/ untouched
+        return self.quick or self.fresh
 
 
 @dataclass(frozen=True)
@@ -174,8 +193,9 @@ class Command:
 
 
 def folders(paper: Paper, opts: Options) -> tuple[Path, Path]:
-    runs = Path(opts.runs or f"runs/{paper.key}{'-quick' if opts.quick else ''}")
-    return runs, Path(opts.report or (runs / "report" if opts.quick else f"reports/{paper.key}"))
+    suffix = "-quick" if opts.quick else "-fresh" if opts.fresh else ""
+    runs = Path(opts.runs or f"runs/{paper.key}{suffix}")
+    return runs, Path(opts.report or (runs / "report" if opts.apart else f"reports/{paper.key}"))
 
 
 def commands(paper: Paper, opts: Options) -> list[Command]:
@@ -218,7 +238,7 @@ def commands(paper: Paper, opts: Options) -> list[Command]:
             out.append(Command(("noise-gain", str(paper.config), "--data", opts.data,
                                 *(("--n", str(opts.limit)) if opts.limit else ()),
                                 "--json", str(runs / NOISE_GAIN_FILE))))
-    if not opts.quick and not opts.report:
+    if not opts.apart and not opts.report:
         out.append(Command(("index", str(report.parent))))
     return out
 
@@ -254,10 +274,11 @@ def resume_from_committed(paper: Paper, runs: Path, committed_root: Path = Path(
     return copied, kept
 
 
-def committed_coverage(paper: Paper, runs: Path, todo: list[Command],
+def committed_coverage(paper: Paper, runs: Path, todo: list[Command], copied: bool = True,
                        committed_root: Path = Path("reports")) -> list[str]:
     """For a dry run: per run folder, how many of its planned cells the committed runs
-    (reports/<paper>/runs/, copied in first: resume_from_committed) hold finished."""
+    (reports/<paper>/runs/) hold finished: copied in first and reused (resume_from_committed),
+    or, when nothing is `copied` (--fresh, --quick), the twins a fresh run is compared with."""
     committed = committed_root / paper.key / "runs"
     lines = []
     plans: dict[Path, list[Cell]] = {}
@@ -270,8 +291,10 @@ def committed_coverage(paper: Paper, runs: Path, todo: list[Command],
             mirror = committed
         done = sum((c.folder(mirror) / DONE_FILE).is_file() for c in dict.fromkeys(planned))
         total = len(dict.fromkeys(planned))
-        lines.append(f"{folder}: {total} cells planned; {done} finished in the committed runs "
-                     f"({mirror}: copied and reused), {total - done} to train"
+        lines.append((f"{folder}: {total} cells planned; {done} finished in the committed "
+                      f"runs ({mirror}: copied and reused), {total - done} to train" if copied
+                      else f"{folder}: {total} cells planned, all to train; {done} have a "
+                      f"committed twin in {mirror}")
                      if committed.is_dir() else
                      f"{folder}: {total} cells planned, all to train (no committed runs in "
                      f"{committed})")
@@ -285,10 +308,10 @@ def reproduce(paper: Paper, opts: Options, dry_run: bool = False) -> int:
     if dry_run:
         for c in todo:
             print(c)
-        for line in committed_coverage(paper, runs, todo):
+        for line in committed_coverage(paper, runs, todo, copied=not opts.apart):
             print(line)
         return 0
-    if not opts.quick:
+    if not opts.apart:
         with run_lock(output_folder(runs, "the runs")):  # not into a folder being trained
             copied, kept = resume_from_committed(paper, runs)
         if copied:
@@ -312,7 +335,70 @@ def reproduce(paper: Paper, opts: Options, dry_run: bool = False) -> int:
         if rc:
             print(f"error: stage failed (exit {rc}): {c}", file=sys.stderr)
             return rc
+    if opts.fresh:
+        rows = compare_with_committed(runs, Path("reports") / paper.key / "runs")
+        write_json(runs / FRESH_FILE, {"committed": f"reports/{paper.key}/runs", "cells": rows})
+        print(fresh_summary(rows) + f" (each cell: {runs / FRESH_FILE})")
     return 0
+
+
+FRESH_FILE = "fresh-vs-committed.json"  # reproduce --fresh: each cell beside its committed twin
+
+
+def compare_with_committed(runs: Path, committed: Path) -> list[dict]:
+    """Each finished cell of `runs` beside its committed twin (the same cell and seed, under
+    the same identity: config, data and architecture): "identical" (the same test
+    predictions, bit for bit), "same accuracy" (to 4 decimals), or "differs" with the
+    difference in points and the seeds' spread of the committed cell; "no twin" where the
+    committed runs hold none of that identity (other data, another config)."""
+    rows = []
+    for done in sorted(Path(runs).glob(FINISHED_GLOB)):
+        folder = done.parent
+        rel = folder.relative_to(runs)
+        twin = Path(committed) / rel
+        row = {"cell": rel.parent.as_posix(), "seed": int(rel.name[len(SEED_PREFIX):])}
+        mine = _read(folder)
+        theirs = _read(twin) if (twin / DONE_FILE).is_file() else None
+        if theirs is None or theirs["identity"] != mine["identity"]:
+            rows.append({**row, "verdict": "no twin", "accuracy": mine["accuracy"]})
+            continue
+        spread = [_read(s)["accuracy"] for s in sorted(twin.parent.glob(SEED_GLOB))
+                  if (s / DONE_FILE).is_file()]
+        diff = (mine["accuracy"] - theirs["accuracy"]) * 100
+        verdict = ("identical" if np.array_equal(mine["probs"], theirs["probs"]) else
+                   "same accuracy" if round(mine["accuracy"], 4) == round(theirs["accuracy"], 4)
+                   else "differs")
+        rows.append({**row, "verdict": verdict, "accuracy": mine["accuracy"],
+                     "committed_accuracy": theirs["accuracy"], "difference_points": diff,
+                     "committed_seed_sd_points": float(np.std(spread, ddof=1) * 100)
+                     if len(spread) > 1 else None})
+    return rows
+
+
+def _read(folder: Path) -> dict:
+    done = json.loads((folder / DONE_FILE).read_text())
+    with np.load(folder / PREDICTIONS_FILE) as z:
+        probs = z["probs"]
+    return {"identity": (done.get("identity") or {}).get("key"), "probs": probs,
+            "accuracy": float(json.loads((folder / METRICS_FILE).read_text())["accuracy"])}
+
+
+def fresh_summary(rows: list[dict]) -> str:
+    """One line: how the fresh cells compare with the committed ones."""
+    count = {v: sum(r["verdict"] == v for r in rows)
+             for v in ("identical", "same accuracy", "differs", "no twin")}
+    line = (f"fresh: {len(rows)} cells trained anew; {count['identical']} identical to the "
+            f"committed runs (the same test predictions), {count['same accuracy']} with the "
+            f"same accuracy to 4 decimals, {count['differs']} differ")
+    worst = max((r for r in rows if r["verdict"] == "differs"),
+                key=lambda r: abs(r["difference_points"]), default=None)
+    if worst is not None:
+        sd = worst["committed_seed_sd_points"]
+        line += (f" (largest: {worst['cell']} seed {worst['seed']}, "
+                 f"{worst['difference_points']:+.2f} points"
+                 + (f"; the committed seeds' sd {sd:.2f}" if sd is not None else "") + ")")
+    return line + (f"; {count['no twin']} have no committed twin (other data or config)"
+                   if count["no twin"] else "")
 
 
 STOPPED = (130, 143)  # a fer-keras command's exit status after Ctrl-C and after SIGTERM

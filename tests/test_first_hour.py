@@ -157,3 +157,52 @@ def test_reproduce_dry_run_without_data_lists_the_stages_and_the_committed_cells
     assert lines[1] == "fer-keras run experiments/ozer.py --data DATA --out runs/ozer seeds=0,1,2"
     assert lines[-1] == ("runs/ozer: 12 cells planned; 12 finished in the committed runs "
                          "(reports/ozer/runs: copied and reused), 0 to train")
+
+
+def test_a_fresh_run_is_compared_cell_by_cell_with_its_committed_twin(tmp_path):
+    """reproduce --fresh trains every cell anew; each is then set beside its committed twin:
+    identical predictions, the same accuracy to 4 decimals, or the difference in points."""
+    import shutil
+
+    from fer_keras.metrics import compute_metrics
+    from fer_keras.reproduce import compare_with_committed, fresh_summary
+    from tests.fake_runs import reseal, write_fake_runs
+
+    committed = write_fake_runs(tmp_path / "committed", seeds=(0, 1))
+    fresh = write_fake_runs(tmp_path / "fresh", seeds=(0, 1))  # the same draws: identical
+    cell = fresh / "csv-ozer_cnn" / "seed-1"
+    z = dict(np.load(cell / "predictions.npz"))
+    z["probs"] = z["probs"] * 0.999 + 0.001 / 7  # the same answers, other probabilities
+    np.savez(cell / "predictions.npz", **z)
+    other = fresh / "csv-ozer_cnn_lstm" / "seed-0"  # other answers: another accuracy
+    z = dict(np.load(other / "predictions.npz"))
+    z["probs"] = np.roll(z["probs"], 1, axis=1)
+    np.savez(other / "predictions.npz", **z)
+    (other / "metrics.json").write_text(json.dumps(compute_metrics(z["labels"], z["probs"])))
+    shutil.rmtree(committed / "directory-ozer_cnn" / "seed-1")
+    rows = {(r["cell"], r["seed"]): r for r in compare_with_committed(reseal(fresh), committed)}
+    assert rows[("csv-ozer_cnn", 0)]["verdict"] == "identical"
+    assert rows[("csv-ozer_cnn", 1)]["verdict"] == "same accuracy"
+    differs = rows[("csv-ozer_cnn_lstm", 0)]
+    assert differs["verdict"] == "differs" and differs["committed_seed_sd_points"] is not None
+    assert differs["difference_points"] == pytest.approx(
+        (differs["accuracy"] - differs["committed_accuracy"]) * 100) != 0
+    assert rows[("directory-ozer_cnn", 1)]["verdict"] == "no twin"
+    line = fresh_summary(list(rows.values()))
+    assert line.startswith("fresh: 8 cells trained anew; 5 identical to the committed runs (the "
+                           "same test predictions), 1 with the same accuracy to 4 decimals, 1 "
+                           "differ (largest: csv-ozer_cnn_lstm seed 0, ")
+    assert line.endswith("; 1 have no committed twin (other data or config)")
+
+
+def test_reproduce_fresh_plans_its_own_folder_and_copies_nothing():
+    env = {k: v for k, v in os.environ.items() if k != "FER2013_DIR"}
+    res = subprocess.run([*CLI, "reproduce", "xu", "--fresh", "--dry-run"], cwd=ROOT,
+                         text=True, capture_output=True, env={**env, "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[1:] == [
+        "fer-keras run experiments/xu.py --data DATA --out runs/xu-fresh seeds=0,1,2",
+        "fer-keras report runs/xu-fresh --out runs/xu-fresh/report",
+        "fer-keras publish runs/xu-fresh --out runs/xu-fresh/report/models",
+        "runs/xu-fresh: 6 cells planned, all to train; 6 have a committed twin in "
+        "reports/xu/runs"]
