@@ -27,6 +27,7 @@ from .provenance import is_temporary, sha256_file, write_json
 EXPERIMENT_FILE = "experiment.json"  # the resolved config and the cells on disk
 NOISE_GAIN_FILE = "noise-gain.json"  # `fer-keras noise-gain` of the config's preprocessing
 NEAR_COPIES_FILE = "near-copies.json"  # `fer-keras data near-copies` of the test images
+FRESH_FILE = "fresh-vs-committed.json"  # `reproduce --fresh`: each cell beside its committed twin
 RESULTS_FILE = "results.csv"  # one row per finished cell and seed
 PLAN_KEY = "planned"  # in experiment.json: every cell asked of the folder, finished or not
 LOCK_FILE = ".lock"  # held by the one `fer-keras run` writing the folder (run_lock)

@@ -33,6 +33,7 @@ import numpy as np
 from .cellfiles import (
     DONE_FILE,
     FINISHED_GLOB,
+    FRESH_FILE,
     METRICS_FILE,
     NOISE_GAIN_FILE,
     PREDICTIONS_FILE,
@@ -337,12 +338,13 @@ def reproduce(paper: Paper, opts: Options, dry_run: bool = False) -> int:
             return rc
     if opts.fresh:
         rows = compare_with_committed(runs, Path("reports") / paper.key / "runs")
-        write_json(runs / FRESH_FILE, {"committed": f"reports/{paper.key}/runs", "cells": rows})
+        write_json(runs / FRESH_FILE, {"committed": f"reports/{paper.key}/runs", "cells": rows,
+                                       "summary": fresh_summary(rows)})
         print(fresh_summary(rows) + f" (each cell: {runs / FRESH_FILE})")
+        for c in todo:  # the report again, now with the comparison in it
+            if c.argv[0] == "report" and (rc := _stage(c)):
+                return rc
     return 0
-
-
-FRESH_FILE = "fresh-vs-committed.json"  # reproduce --fresh: each cell beside its committed twin
 
 
 def compare_with_committed(runs: Path, committed: Path) -> list[dict]:

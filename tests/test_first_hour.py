@@ -193,6 +193,18 @@ def test_a_fresh_run_is_compared_cell_by_cell_with_its_committed_twin(tmp_path):
                            "same test predictions), 1 with the same accuracy to 4 decimals, 1 "
                            "differ (largest: csv-ozer_cnn_lstm seed 0, ")
     assert line.endswith("; 1 have no committed twin (other data or config)")
+    # the report of the fresh runs shows the comparison, cell by cell
+    from markupsafe import escape
+
+    from fer_keras.cellfiles import FRESH_FILE
+    from fer_keras.reports import build_report
+
+    (fresh / FRESH_FILE).write_text(json.dumps({"committed": "reports/x/runs",
+                                                "cells": list(rows.values()), "summary": line}))
+    html = build_report(fresh, tmp_path / "report").read_text()
+    assert f"<strong>{escape(line)}</strong>" in html
+    assert "<td class=\"l\">csv-ozer_cnn_lstm</td><td>0</td><td>differs</td>" in html
+    assert (tmp_path / "report" / "runs" / FRESH_FILE).exists()  # rebuilt from its copy too
 
 
 def test_reproduce_fresh_plans_its_own_folder_and_copies_nothing():

@@ -11,6 +11,7 @@ from statistics import median
 from ..cellfiles import (
     CARD_FILE,
     EXPERIMENT_FILE,
+    FRESH_FILE,
     KEPT_FILES,
     NEAR_COPIES_FILE,
     NOISE_GAIN_FILE,
@@ -31,6 +32,7 @@ from .rundata import (
     cells_of,
     main_runs,
     not_finished,
+    read_fresh,
     read_near_copies,
     read_noise_gain,
     read_runs,
@@ -182,7 +184,7 @@ def _slug(cell: str) -> str:
 def _copy_runs(runs: list[SeedRun], runs_dir: Path, dest: Path) -> None:
     for r in runs:
         copy_cell(r.folder, dest / r.folder.relative_to(runs_dir), KEPT_FILES)
-    for name in (EXPERIMENT_FILE, NOISE_GAIN_FILE, NEAR_COPIES_FILE):
+    for name in (EXPERIMENT_FILE, NOISE_GAIN_FILE, NEAR_COPIES_FILE, FRESH_FILE):
         if (runs_dir / name).exists():
             shutil.copyfile(runs_dir / name, dest / name)
 
@@ -268,6 +270,7 @@ def build_run_report(runs_dir: Path, out: Path, home: Path | None = None) -> Pat
     experiment, runs = read_runs(runs_dir)
     out.mkdir(parents=True, exist_ok=True)
     v = report_view(experiment, runs, read_noise_gain(runs_dir), read_near_copies(runs_dir))
+    v["fresh"] = read_fresh(runs_dir)
     cells = cells_of(runs)
     for view in v["cells"]:  # the figures of each cell
         cell, slug, cruns = view["cell"], view["slug"], cells[view["cell"]]

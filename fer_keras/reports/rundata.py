@@ -22,6 +22,7 @@ from ..cellfiles import (
     EXAMPLES_FILE,
     EXPERIMENT_FILE,
     FINISHED_GLOB,
+    FRESH_FILE,
     GRADCAM_FILE,
     HISTORY_FILE,
     MANIFEST_FILE,
@@ -177,6 +178,22 @@ def read_near_copies(runs_dir: Path) -> dict | None:
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise RunFolderError(f"{path}: unreadable ({e}); expected the JSON that `fer-keras "
                              "data near-copies --json` writes") from None
+    return found
+
+
+def read_fresh(runs_dir: Path) -> dict | None:
+    """The run folder's fresh-vs-committed.json (`fer-keras reproduce --fresh`: each cell
+    trained anew beside its committed twin), or None where the folder has none."""
+    path = Path(runs_dir) / FRESH_FILE
+    if not path.exists():
+        return None
+    try:
+        found = json.loads(path.read_text())
+        if not {"committed", "cells", "summary"} <= set(found):
+            raise ValueError("expected the keys cells, committed, summary")
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise RunFolderError(f"{path}: unreadable ({e}); expected the JSON that `fer-keras "
+                             "reproduce --fresh` writes") from None
     return found
 
 
