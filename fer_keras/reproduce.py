@@ -141,14 +141,31 @@ class Paper:
     stages: tuple = field(default_factory=tuple)
 
 
-def papers(folder: Path = Path("experiments")) -> dict[str, Path]:
-    """Every config in `folder` that declares REPRODUCE, by paper key (file name, _ as -)."""
+def configs_folder() -> Path:
+    """Where the papers' configs are: ./experiments/ in a checkout, else the copy the package
+    ships (fer_keras.experiments: pyproject maps experiments/ there), so that an installed
+    wheel reproduces a paper too."""
+    here = Path("experiments")
+    if here.is_dir() and papers(here):
+        return here
+    try:
+        import fer_keras.experiments as shipped
+    except ImportError:  # an install made before the configs shipped
+        return here
+    return Path(shipped.__file__).parent
+
+
+def papers(folder: Path | None = None) -> dict[str, Path]:
+    """Every config in `folder` (default: configs_folder()) that declares REPRODUCE, by paper
+    key (file name, _ as -)."""
+    folder = configs_folder() if folder is None else folder
     return {p.stem.replace("_", "-"): p for p in sorted(folder.glob("*.py"))
             if "REPRODUCE" in p.read_text()}
 
 
-def load_paper(name: str, folder: Path = Path("experiments")) -> Paper:
+def load_paper(name: str, folder: Path | None = None) -> Paper:
     """`name` is a paper key (ozer, ozer-reachability) or a config file's path."""
+    folder = configs_folder() if folder is None else folder
     path = Path(name)
     if path.suffix != ".py":
         path = folder / f"{name.replace('-', '_')}.py"
@@ -317,6 +334,9 @@ def reproduce(paper: Paper, opts: Options, dry_run: bool = False) -> int:
             copied, kept = resume_from_committed(paper, runs)
         if copied:
             print(f"{copied} committed files copied into {runs} (finished cells are reused)")
+        elif not (Path("reports") / paper.key / "runs").is_dir():
+            print(f"note: no committed runs of {paper.key} here (they are in the repository's "
+                  f"reports/{paper.key}/runs/, which a checkout reuses): every cell trains")
         for folder in kept:
             print(f"note: {folder}: unfinished here, finished in the committed runs; the local "
                   "cell is kept and resumed (move it aside to reuse the committed one)")

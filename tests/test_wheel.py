@@ -43,6 +43,9 @@ def test_the_wheel_holds_the_code_templates_and_published_models_only(wheel):
     assert "fer_keras/reports/templates/report.html.j2" in names
     assert not [n for n in names if n.startswith(("tests/", "experiments/", "reports/"))
                 or "/runs/" in n]
+    shipped = sorted(n for n in names if n.startswith("fer_keras/experiments/"))
+    assert shipped == sorted(f"fer_keras/experiments/{p.name}"
+                             for p in (ROOT / "experiments").glob("*.py"))  # every config
 
 
 def _face(tmp: Path) -> Path:
@@ -96,6 +99,14 @@ def test_an_installed_wheel_predicts_by_name_without_a_checkout(wheel, tmp_path)
     here = Predictor(ROOT / "reports" / "ozer" / "models" / "csv-ozer_cnn_lstm").predict(
         cv2.imread(str(face)))[0]
     np.testing.assert_allclose([row[c] for c in CLASS_NAMES], here.probs, atol=1e-5)
+    # the papers' configs ship: a paper's reproduction plans from the wheel, no checkout
+    # ("no such paper; expected one of: none in experiments/" before)
+    plan = _run([*fer, "reproduce", "ozer", "--dry-run"], cwd=work,
+                env={k: v for k, v in env.items() if k != "FER2013_DIR"}).stdout.splitlines()
+    assert plan[1].startswith("fer-keras run ") and plan[1].endswith(
+        "/site-packages/fer_keras/experiments/ozer.py --data DATA --out runs/ozer seeds=0,1,2")
+    assert plan[-1] == ("runs/ozer: 12 cells planned, all to train (no committed runs in "
+                        "reports/ozer/runs)")
 
 
 def test_building_the_package_warns_of_no_ignored_data_folder(tmp_path):
