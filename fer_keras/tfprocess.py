@@ -32,8 +32,8 @@ def import_tensorflow_quietly() -> None:
         try:
             import keras  # noqa: F401
             import tensorflow  # noqa: F401
-        except BaseException:
-            os.dup2(saved, fd)
+        except Exception:  # a failed import: its notices say why (a stop, Ctrl-C or SIGTERM
+            os.dup2(saved, fd)  # during the import, is no failure: they stay held back)
             held.seek(0)
             sys.stderr.buffer.write(held.read())
             raise
