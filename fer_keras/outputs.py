@@ -91,14 +91,6 @@ def in_the_way(folder: Path, rel: str, record: dict, overwrite: bool = False,
             "expected a new output folder, or --overwrite to replace it (nothing was changed)")
 
 
-def check(folder: Path, rels, overwrite: bool = False) -> None:
-    """Refuse, before anything is written, when a file of `rels` is in the way."""
-    record = recorded(folder)
-    for rel in rels:
-        if (why := in_the_way(folder, rel, record, overwrite)) is not None:
-            raise OutputError(why)
-
-
 def _save(folder: Path, record: dict) -> None:
     write_json(Path(folder) / MARKER, {"files": dict(sorted(record["files"].items())),
                                        "folders": sorted(set(record["folders"]))})
