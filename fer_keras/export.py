@@ -24,7 +24,7 @@ import numpy as np
 
 from .cellfiles import INFERENCE_FILE
 from .errors import FerKerasError
-from .models.inference import as_input, inference_model
+from .models.inference import as_input, inference_model, unrolled
 from .predict import resolve_model
 from .pretrained import looks_like_name
 from .provenance import sha256_file, write_json
@@ -46,24 +46,6 @@ def probe_faces(n: int = 16, seed: int = 0) -> np.ndarray:
     smooth = np.stack([np.kron(c, np.ones((8, 8))) for c in coarse])
     noise = rng.normal(0, 12, smooth.shape)
     return np.clip(smooth + noise, 0, 255).astype(np.uint8)[..., None]
-
-
-def unrolled(model: keras.Model) -> keras.Model:
-    """The same model with every recurrent layer unrolled (its weights copied). LiteRT's
-    built-in ops cannot run a recurrent loop (it would need TensorFlow's "Flex" select ops,
-    which the LiteRT interpreter does not ship); our sequences have a fixed, short length, so
-    unrolling them computes exactly the same function with built-in ops."""
-    def clone(layer):
-        config = layer.get_config()
-        inner = config.get("layer", {}).get("config")  # Bidirectional wraps its RNN
-        for c in (config, inner):
-            if c is not None and "unroll" in c:
-                c["unroll"] = True
-        return layer.__class__.from_config(config)
-
-    copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def run_exported(path: Path, fmt: str, x: np.ndarray) -> np.ndarray:

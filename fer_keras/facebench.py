@@ -23,6 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .pretrained import DEFAULT_MODEL
+
 SCENE = (480, 640)  # height, width
 SIZES = (48, 300)  # pasted face side, px
 DETECTORS = ("dlib", "haar", "mtcnn")  # predict's --detector choices
@@ -153,6 +155,14 @@ def train_faces(data: Path, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     return train[order[:500]], train[order[500:500 + n]]
 
 
+def end_to_end(r: dict, model: str) -> list[tuple[str, float]]:
+    """The detectors by right answers over all faces with `model` (a missed face counted
+    wrong), best first: the measure that chooses predict's default detector."""
+    m = r["models"].get(model, {})
+    return sorted(((kind, m[kind]["accuracy_all_misses_wrong"]) for kind in r["detectors"]
+                   if kind in m), key=lambda x: -x[1])
+
+
 def render_faces(r: dict) -> list[str]:
     d = r["detectors"]
     lines = [f"## Faces at any size ({r['faces']:,} FER-2013 test faces pasted into "
@@ -191,6 +201,13 @@ def render_faces(r: dict) -> list[str]:
                          f"{v['square_accuracy_same_faces']:.2%} | "
                          f"{v['accuracy_detected']:.2%} | {diff:+.2f} | "
                          f"{v['accuracy_all_misses_wrong']:.2%} |")
+    ranked = end_to_end(r, DEFAULT_MODEL)
+    if ranked:
+        lines += ["", f"With the default model (`{DEFAULT_MODEL}`), end to end: "
+                  + ", ".join(f"{kind} {acc:.2%}" for kind, acc in ranked)
+                  + f". `predict`'s default detector is the first, {ranked[0][0]} "
+                  "(`fer_keras.predict.DEFAULT_DETECTOR`, pinned to this measurement by "
+                  "tests/test_first_hour.py)."]
     if "framing" in r:
         lines += ["", "Where each detector's box lies in FER-2013's own 48x48 frame (training "
                   "faces pasted the same way, seed 1; median x, y, w, h in frame units; "

@@ -14,14 +14,34 @@ Light on purpose (no TensorFlow): `fer-keras models` lists them at once.
 
 from __future__ import annotations
 
+import csv
 import difflib
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cellfiles import MODEL_FILE, PUBLISHED_GLOB
+from .cellfiles import (
+    CONFIG_FILE,
+    HISTORY_FILE,
+    INFERENCE_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    PUBLISHED_GLOB,
+)
 from .errors import FerKerasError
+
+# The model used when none is named (`fer-keras predict photo.jpg`, `top_emotion`,
+# `Predictor.from_pretrained()`): the interim rule of the first-hour issue (#65), until the
+# common-protocol benchmark (#63) publishes its own. Of the published models that never trained
+# on test/ images, the one with the best validation accuracy (default_choice, pinned against the
+# committed runs by tests/test_first_hour.py). ASSUMPTION: "never trained on test/" also rules
+# out a model that chose its epoch on test/ images (the official split's PublicTest), so that
+# its score on test/ is a clean one; xu/csv-xu_cnn is out for that reason.
+DEFAULT_MODEL = "wasey/directory-wasey_cnn_lstm"
+DEFAULT_RULE = ("of the published models that neither trained on test/ images nor chose their "
+                "epoch with them, the best by validation accuracy; interim, until the "
+                "common-protocol benchmark publishes its default")
 
 PACKAGE = Path(__file__).resolve().parent
 ROOTS = (PACKAGE / "published", PACKAGE.parent / "reports")  # installed wheel, checkout
@@ -87,3 +107,41 @@ def folder_of(name: str) -> Path:
                           + f" Expected one of: {', '.join(names) or 'none in this installation'}"
                           " (fer-keras models lists them), or a path to a .keras file or model "
                           "folder")
+
+
+def uses_test_images(config: dict) -> bool:
+    """Whether a cell (its resolved config.json) trained on, or chose its epoch with, images of
+    the export's test/ folder (the challenge's PublicTest and PrivateTest rows): a stratified
+    split over every image draws its training part from test/ too; the official split chooses
+    the epoch on PublicTest; the folders split trains and validates inside train/ unless it
+    validates on the test part itself."""
+    split, validation = config["split"], config["validation"]
+    if split == "folders":
+        return validation == "test"
+    if split == "official":
+        return True
+    fmt = config["cell"]["format"]
+    subset = config["directory_subset"] if fmt == "directory" else config["csv_subset"]
+    return subset not in ("train", "Training") or validation == "test"
+
+
+def validation_accuracy(cell: Path) -> float:
+    """The validation accuracy of the epoch a finished cell was scored at (history.csv)."""
+    scored = json.loads((cell / MANIFEST_FILE).read_text())["scored_epoch"]  # 1-based
+    with open(cell / HISTORY_FILE, newline="") as f:
+        rows = {int(r["epoch"]): r for r in csv.DictReader(f)}  # 0-based
+    return float(rows[scored - 1]["val_accuracy"])
+
+
+def default_choice(reports: Path) -> list[tuple[str, float]]:
+    """The published models under `reports` (a checkout's reports/) that never used test/
+    images, with the validation accuracy of their published seed, best first: the first is
+    DEFAULT_MODEL's rule. Reads the committed run each model was published from."""
+    clean = []
+    for p in published_in(reports):
+        source = json.loads((p.folder / INFERENCE_FILE).read_text())["source"]
+        experiment, rest = source.split("/", 1)
+        cell = Path(reports) / experiment / "runs" / rest
+        if not uses_test_images(json.loads((cell / CONFIG_FILE).read_text())):
+            clean.append((p.name, validation_accuracy(cell)))
+    return sorted(clean, key=lambda c: -c[1])

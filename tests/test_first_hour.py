@@ -218,3 +218,132 @@ def test_reproduce_fresh_plans_its_own_folder_and_copies_nothing():
         "fer-keras publish runs/xu-fresh --out runs/xu-fresh/report/models",
         "runs/xu-fresh: 6 cells planned, all to train; 6 have a committed twin in "
         "reports/xu/runs"]
+
+
+def test_the_default_model_is_the_best_by_validation_of_those_that_never_used_test_images():
+    """Until the benchmark publishes its default, the default is the published model with the
+    best validation accuracy among those that never trained on test/ images (nor chose their
+    epoch with them): read from the committed runs, so a new publication cannot leave it
+    stale."""
+    from fer_keras.pretrained import DEFAULT_MODEL, default_choice
+
+    ranked = default_choice(ROOT / "reports")
+    assert ranked[0][0] == DEFAULT_MODEL == "wasey/directory-wasey_cnn_lstm"
+    # history.csv of wasey/directory-wasey_cnn_lstm seed 2, scored at epoch 30 (row epoch 29)
+    assert ranked[0][1] == pytest.approx(0.5775842070579529)
+    names = {n for n, _ in ranked}
+    assert {"ozer/directory-ozer_cnn", "wasey/directory-wasey_cnn"} <= names
+    # trained on test/ images (a split over all 35,887) or chose the epoch on PublicTest
+    assert not names & {"ozer/csv-ozer_cnn_lstm", "ashok/csv-ashok_cnn_lstm",
+                        "emotionnet/csv-emotionnet_pp", "xu/csv-xu_cnn"}
+
+
+@pytest.mark.parametrize("split,validation,fmt,subset,uses", [
+    ("folders", "keras", "directory", "train", False),  # Wasey: train/ only
+    ("folders", "test", "directory", "train", True),  # validates on test/ itself
+    ("official", "split", "csv", "all", True),  # PublicTest chooses the epoch
+    ("80/10/10", "split", "directory", "train", False),  # Özer's directory cells
+    ("80/10/10", "split", "csv", "all", True),  # a split over all 35,887 images
+    ("80/20", "carve", "csv", "Training", False),
+    ("80/20", "carve", "csv", "PublicTest", True),
+])
+def test_which_cells_used_test_images(split, validation, fmt, subset, uses):
+    from fer_keras.pretrained import uses_test_images
+
+    config = {"split": split, "validation": validation, "cell": {"format": fmt},
+              "directory_subset": subset if fmt == "directory" else "all",
+              "csv_subset": subset if fmt == "csv" else "all"}
+    assert uses_test_images(config) is uses
+
+
+def test_models_marks_the_default_and_says_why():
+    res = _cli("models")
+    assert res.returncode == 0, res.stderr
+    (marked,) = [line for line in res.stdout.splitlines() if " * " in line[:40]]
+    assert marked.startswith("wasey/directory-wasey_cnn_lstm *")
+    assert "* the default, used when no model is named: of the published models that neither " \
+        "trained on test/ images" in res.stdout
+    listed = json.loads(_cli("models", "--json").stdout)
+    assert [m["name"] for m in listed if m["default"]] == ["wasey/directory-wasey_cnn_lstm"]
+
+
+def test_predict_without_a_model_uses_the_default(faces):
+    """`fer-keras predict photo.jpg`: no model named, the default answers; a model named and
+    no image is one line."""
+    res = _cli("predict", faces / "f0.png", faces / "f1.png", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["model"].endswith("wasey/models/directory-wasey_cnn_lstm/model.keras") and \
+        len(out["faces"]) == 2
+    named = json.loads(_cli("predict", "wasey/directory-wasey_cnn_lstm", faces / "f0.png",
+                            faces / "f1.png", "--format", "json").stdout)
+    assert named["faces"] == out["faces"]
+    alone = _cli("predict", "wasey/directory-wasey_cnn_lstm")
+    assert alone.returncode == 2 and alone.stderr.count("\n") == 1 and \
+        "a model and no image" in alone.stderr
+
+
+def test_the_python_api_needs_no_model_name(faces):
+    from fer_keras.predict import Predictor, top_emotion
+
+    p = Predictor.from_pretrained()
+    assert p.path == ROOT / "reports" / "wasey" / "models" / "directory-wasey_cnn_lstm" / \
+        "model.keras"
+    (face,) = p.predict(str(faces / "f0.png"))
+    top, confidence = top_emotion(str(faces / "f0.png"))
+    assert (top, confidence) == (face.top, pytest.approx(face.confidence))
+
+
+def test_the_litert_runtime_gives_the_same_probabilities(faces):
+    """The fast single-face path (#65 item 14): the model converted in memory to LiteRT, its
+    LSTM unrolled, answers as the Keras model does, one face at a time and in batches."""
+    from fer_keras.predict import Predictor
+
+    keras_p = Predictor("wasey/directory-wasey_cnn_lstm")
+    lite = Predictor("wasey/directory-wasey_cnn_lstm", runtime="litert")
+    rng = np.random.default_rng(1)
+    crops = rng.integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    expected = keras_p.predict_faces(crops)
+    one_by_one = np.concatenate([lite.predict_faces(crops[i:i + 1]) for i in range(5)])
+    np.testing.assert_allclose(one_by_one, expected, atol=1e-5)
+    np.testing.assert_allclose(lite.predict_faces(crops[:3]), expected[:3], atol=1e-5)
+    np.testing.assert_allclose(lite.predict_faces(crops[4:]), expected[4:], atol=1e-5)
+    assert lite.predict_faces(crops[:0]).shape == (0, 7)
+    with pytest.raises(ValueError, match="runtime='tflite': expected keras or litert"):
+        Predictor("wasey/directory-wasey_cnn_lstm", runtime="tflite")
+
+
+def test_the_default_detector_gives_the_most_right_answers_end_to_end():
+    """The default detector is chosen by the end-to-end measure with the default model (a
+    missed face counted wrong), on the committed faces benchmark."""
+    from fer_keras.facebench import end_to_end
+    from fer_keras.predict import DEFAULT_DETECTOR, FaceDetector, Predictor
+    from fer_keras.pretrained import DEFAULT_MODEL
+
+    faces = json.loads((ROOT / "reports" / "bench" / "faces.json").read_text())["faces"]
+    ranked = end_to_end(faces, DEFAULT_MODEL)
+    assert [k for k, _ in ranked] == ["mtcnn", "dlib", "haar"] and DEFAULT_DETECTOR == "mtcnn"
+    m = faces["models"][DEFAULT_MODEL]["mtcnn"]  # found share x accuracy on detected crops
+    assert ranked[0][1] == pytest.approx(faces["detectors"]["mtcnn"]["rate"]
+                                         * m["accuracy_detected"])
+    assert FaceDetector().kind == DEFAULT_DETECTOR
+    assert Predictor(MODEL)._detector_kind == DEFAULT_DETECTOR
+
+
+def test_a_missing_mtcnn_is_one_line_saying_the_installation_is_incomplete(monkeypatch):
+    import builtins
+
+    from fer_keras.predict import FaceDetector, PredictError
+
+    real = builtins.__import__
+
+    def no_mtcnn(name, *args, **kwargs):
+        if name == "mtcnn":
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_mtcnn)
+    with pytest.raises(PredictError, match=r"the MTCNN face detector \(a dependency of "
+                       r"fer-keras\) is not installed; expected pip install fer-keras") as e:
+        FaceDetector()
+    assert "\n" not in str(e.value)

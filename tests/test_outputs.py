@@ -346,3 +346,38 @@ def test_predict_refuses_a_cell_without_its_done_json(model, tmp_path):
     assert res.returncode == 2 and res.stderr.strip() == (
         f"error: {cell}: an unfinished cell (no done.json); expected a finished one (let its "
         "run finish, or run it again)")
+
+
+def test_predict_rewrites_its_record_once_per_hundred_files_and_keeps_it_on_a_failure(
+        model, tmp_path, monkeypatch):
+    """Annotating a folder of N photos rewrote the output record N times (each rewrite as
+    large as the record): now once per RECORD_EVERY files and once at the end; a failure on
+    the way still records every file already written, so a later --overwrite may replace
+    them."""
+    from fer_keras import predict as predict_module
+    from fer_keras.outputs import recorded
+    from fer_keras.predict import RECORD_EVERY, Predictor, predict_paths
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2 * RECORD_EVERY + 5):
+        cv2.imwrite(str(photos / f"{i:03d}.png"), rng.integers(0, 256, (48, 48), np.uint8))
+    saves = []
+    real = predict_module.remember
+    monkeypatch.setattr(predict_module, "remember",
+                        lambda *a: (saves.append(len(a[2])), real(*a))[1])
+    out = tmp_path / "out"
+    predict_paths(Predictor(model), [str(photos)], out)
+    assert saves == [RECORD_EVERY, RECORD_EVERY, 5]
+    assert len(recorded(out)["files"]) == 2 * RECORD_EVERY + 5
+    # a failure part-way (an unreadable photo after 7 good ones): the 7 are recorded
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for i in range(7):
+        cv2.imwrite(str(broken / f"{i}.png"), rng.integers(0, 256, (48, 48), np.uint8))
+    (broken / "9.png").write_bytes(b"not an image")
+    out2 = tmp_path / "out2"
+    with pytest.raises(predict_module.PredictError, match="cannot be read as an image"):
+        predict_paths(Predictor(model), [str(broken)], out2)
+    assert sorted(recorded(out2)["files"]) == [f"{i}.png" for i in range(7)]

@@ -71,7 +71,7 @@ def test_every_option_has_help_and_every_command_an_example():
     assert {"run", "predict", "data audit", "export", "index"} <= seen
     listed = parser.format_help()
     assert listed.index("predict") < listed.index("run")  # predict among the first commands
-    assert "(default: dlib)" in next(s for f, _, s in _commands(parser)
+    assert "(default: mtcnn)" in next(s for f, _, s in _commands(parser)
                                      if f == "predict").format_help()
 
 
