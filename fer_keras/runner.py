@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,6 +147,9 @@ class RunOptions:
     tensorboard: bool = False
     force: bool = False  # move conflicting cells aside (never delete) and train them again
     dry_run: bool = False  # check and print the plan; train nothing
+    # where converted and preprocessed data go (default: <out>/_data); a dry run that has no
+    # such folder yet uses a temporary one, so it writes nothing
+    derived: Path | None = None
     jobs: int = 1  # cells trained at once, each in a worker process (1: in this process
     # when its TensorFlow threads are those the cells ask for, else in one worker)
     # Train although the training images differ from the test images in sharpness
@@ -161,7 +165,7 @@ class RunOptions:
 
 def derived_root(opts: RunOptions) -> Path:
     """The run folder's cache of converted and preprocessed data (data.sources)."""
-    return Path(opts.out) / "_data"
+    return Path(opts.derived) if opts.derived is not None else Path(opts.out) / "_data"
 
 
 def csv_source(opts: RunOptions) -> Path:
@@ -659,7 +663,11 @@ def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path | None:
     pin_threads(cfg.threads)  # before TensorFlow's first op (the plan builds every model)
     configure_devices(opts)
     if opts.dry_run:
-        print(plan(cfg, opts).render())
+        if derived_root(opts).is_dir():  # a run's own converted data: read, not written
+            print(plan(cfg, opts).render())
+            return None
+        with tempfile.TemporaryDirectory(prefix="fer-keras-dry-run-") as tmp:
+            print(plan(cfg, dataclasses.replace(opts, derived=Path(tmp))).render())
         return None
     created = not Path(opts.out).exists()
     output_folder(opts.out, "the run")  # a read-only or blocked --out: before the data loads
