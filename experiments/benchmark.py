@@ -131,6 +131,9 @@ CONFIG = ExperimentConfig(
     # No class weights: the official split's class balance as it is, for every model.
     class_weights=False,
     deterministic=True,
+    # A leaderboard: each model's parameters and forward FLOPs recorded beside the cells
+    # (experiment.json), and the report's accuracy against cost.
+    model_costs=True,
     # No claims of its own: the papers' architectural claims, judged again on these cells.
     claims=tuple(c for paper in PAPERS for c in architectural_claims(paper)),
     claimed_notes="The common protocol makes no claim: every architecture trained the same "

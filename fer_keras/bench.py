@@ -27,6 +27,7 @@ from .data import convert, load_csv, load_directory
 from .data.synthetic import write_sample
 from .facebench import render_faces
 from .labels import CLASS_NAMES
+from .models.summary import model_flops
 
 
 def timed(fn: Callable[[], object], reps: int) -> tuple[list[float], object]:
@@ -86,40 +87,6 @@ def bench_directory(folder: Path, reps: int, cache_root: Path) -> dict:
 
 
 # ---------------------------------------------------------------------------------- compute
-
-def _lstm_flops(steps: int, features: int, units: int) -> int:
-    return steps * 2 * 4 * (features + units) * units  # four gates, input and recurrent products
-
-
-def model_flops(model) -> int:
-    """Forward multiply-adds x 2 per image, counted per layer: Conv2D, DepthwiseConv2D, Dense
-    (on every step of a sequence input), LSTM and Bidirectional LSTM. Batch norm, pooling,
-    activations, additions and the attention's weighted sum are left out: a few FLOPs per
-    value, not per weight."""
-    import keras
-
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            kh, kw = layer.kernel_size
-            _, h, w, cout = layer.output.shape
-            total += 2 * kh * kw * cout * h * w
-        elif isinstance(layer, keras.layers.Conv2D):
-            kh, kw = layer.kernel_size
-            cin = layer.input.shape[-1]
-            _, h, w, cout = layer.output.shape
-            total += 2 * kh * kw * cin * cout * h * w
-        elif isinstance(layer, keras.layers.Dense):
-            positions = int(np.prod(layer.input.shape[1:-1]))  # 1 for flat input
-            total += 2 * positions * layer.input.shape[-1] * layer.units
-        elif isinstance(layer, keras.layers.LSTM):
-            total += _lstm_flops(*layer.input.shape[1:], layer.units)
-        elif isinstance(layer, keras.layers.Bidirectional):
-            steps, features = layer.input.shape[1:]
-            total += sum(_lstm_flops(steps, features, inner.units)
-                         for inner in (layer.forward_layer, layer.backward_layer))
-    return int(total)
-
 
 def matmul_peak(reps: int = 5, n: int = 2048) -> float:
     """Achieved float32 FLOP/s of a large TensorFlow matmul: the practical peak here."""

@@ -123,6 +123,10 @@ class ExperimentConfig:
     # against, {"label": ..., "low": %, "high": %}: drawn beside the measured cells.
     literature: dict = field(default_factory=dict)
     literature_band: dict = field(default_factory=dict)
+    # A leaderboard (one protocol for many models): experiment.json also records each model's
+    # parameters and forward FLOPs (models.summary), and the report sets accuracy against
+    # cost. Changes nothing a cell computes.
+    model_costs: bool = False
     # A search over what the paper leaves open (`fer-keras study`, fer_keras.search): {config
     # key: {"choices": (...)} or {"low": x, "high": y, "log": bool}, optional "if": a boolean
     # key of the space that must be True, "for": (models...) the key applies to}; the key
@@ -268,7 +272,7 @@ def _default(f: dataclasses.Field):
 # Keys of the config that do not change what a cell computes.
 NOT_TRAINING = ("name", "paper", "formats", "models", "seeds", "variants", "claims",
                 "claimed_class_weights", "proposed_model", "claimed_notes", "literature",
-                "literature_band", "search_space")
+                "literature_band", "search_space", "model_costs")
 # Claim keys of configs before the claims ledger (2026-12-07): read from an older
 # experiment.json or config.json, and dropped (the claims now live in `claims`).
 LEGACY_CLAIM_KEYS = ("claimed_metrics", "claimed_auc", "claimed_significance", "claimed_drops",

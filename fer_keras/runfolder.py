@@ -367,6 +367,25 @@ def _ordered(values, preferred) -> list:
     return [v for v in preferred if v in seen] + [v for v in seen if v not in preferred]
 
 
+def model_costs(models: list[tuple[str, str]], previous: dict) -> dict:
+    """{model: {params, forward_flops, signature}} of the finished cells' models (name and
+    architecture signature), each built once; an entry of `previous` with the same signature
+    is kept as it is (the costs depend on the architecture alone)."""
+    out = {}
+    for name, signature in dict.fromkeys(models):
+        known = previous.get(name)
+        if known and known.get("signature") == signature:
+            out[name] = known
+            continue
+        from .models import create_model
+        from .models.summary import count_params, model_flops
+
+        model = create_model(name)
+        out[name] = {"params": count_params(model), "forward_flops": model_flops(model),
+                     "signature": signature}
+    return dict(sorted(out.items()))
+
+
 def describe(cfg: ExperimentConfig, described: list[tuple[dict, dict]],
              previous: dict | None = None) -> dict:
     """experiment.json: the current config's names and claims; factors, training config and
@@ -394,8 +413,12 @@ def describe(cfg: ExperimentConfig, described: list[tuple[dict, dict]],
         # recorded it lacks it: the same output data tells the same source)
         if d.get("source_fingerprint"):
             same.setdefault("source_fingerprint", d["source_fingerprint"])
+    costs = model_costs([(c["cell"]["model"], c["identity"]["model_signature"])
+                         for c, _ in described], (previous or {}).get("model_costs", {})) \
+        if cfg.model_costs else {}
     return {
         **base,
+        **({"model_costs": costs} if costs else {}),
         "formats": _ordered([c["format"] for c in cells_],
                             [*(previous or {}).get("formats", []), *cfg.formats]),
         "models": _ordered([c["model"] for c in cells_],

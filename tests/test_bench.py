@@ -2,9 +2,10 @@
 
 import numpy as np
 
-from fer_keras.bench import model_flops, pandas_idiom
+from fer_keras.bench import pandas_idiom
 from fer_keras.data import load_csv
 from fer_keras.models import create_model
+from fer_keras.models.summary import model_flops
 
 
 def test_forward_flops_hand_counted():
@@ -48,6 +49,28 @@ def test_depthwise_convolutions_are_counted_per_channel():
     model = keras.Sequential([keras.Input((8, 8, 4)),
                               keras.layers.DepthwiseConv2D(3, padding="same", name="dw")])
     assert model_flops(model) == 2 * 3 * 3 * 4 * 8 * 8
+
+
+def test_separable_convolutions_count_their_depthwise_and_pointwise_parts():
+    import keras
+
+    model = keras.Sequential([keras.Input((8, 8, 4)),
+                              keras.layers.SeparableConv2D(16, 3, padding="same")])
+    # depthwise: a 3x3 kernel per input channel at each of 8x8 places; pointwise: 4 -> 16
+    assert model_flops(model) == 2 * 3 * 3 * 4 * 8 * 8 + 2 * 4 * 16 * 8 * 8
+
+
+def test_gru_steps_count_three_gates_and_bidirectional_both_directions():
+    import keras
+
+    one = keras.Sequential([keras.Input((5, 10)), keras.layers.GRU(6)])
+    assert model_flops(one) == 5 * 2 * 3 * (10 + 6) * 6
+    both = keras.Sequential([keras.Input((5, 10)),
+                             keras.layers.Bidirectional(keras.layers.GRU(6))])
+    assert model_flops(both) == 2 * 5 * 2 * 3 * (10 + 6) * 6
+    # EmotionNet's CNN-GRU: its GRUs were left out before (0 FLOPs), now counted
+    assert model_flops(create_model("emotionnet_cnn_gru")) > model_flops(
+        create_model("emotionnet_cnn"))
 
 
 def test_training_steps_follow_the_flop_budget():

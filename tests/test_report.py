@@ -750,3 +750,65 @@ def test_a_quick_check_is_titled_and_marked_as_no_reproduction(tmp_path):
     assert "trained on a subsample (300 images, 6 epoch(s))" in html
     full = build_report(reseal(write_fake_runs(tmp_path / "full")), tmp_path / "o2").read_text()
     assert "Quick check" not in full
+
+
+def test_a_leaderboard_ranks_the_cells_beside_their_recorded_costs(tmp_path):
+    """A run folder whose experiment.json records model costs (config model_costs): the report
+    ranks every cell by accuracy, with the ledger's 95 % interval, macro F1, the recorded
+    parameters and FLOPs, the seconds an epoch, and draws accuracy against cost."""
+    import json
+
+    from fer_keras.reports import build_report
+    from fer_keras.reports.build import report_view, training_time
+    from fer_keras.reports.claims import value_interval
+    from fer_keras.reports.leaderboard import leaderboard
+    from fer_keras.reports.rundata import cells_of, read_runs
+
+    runs_dir = write_fake_runs(tmp_path / "runs")
+    experiment, runs = read_runs(runs_dir)
+    assert leaderboard(experiment, runs, None, []) is None  # no costs recorded: no section
+    assert report_view(experiment, runs)["leaderboard"] is None
+    costs = {"ozer_cnn": {"params": 319_527, "forward_flops": 13_199_104, "signature": "a"},
+             "ozer_cnn_lstm": {"params": 232_967, "forward_flops": 31_124_608,
+                               "signature": "b"}}
+    experiment["model_costs"] = costs
+    cells = cells_of(runs)
+    rows = leaderboard(experiment, runs, None, training_time(cells))
+    means = {c: np.mean([r.metrics["accuracy"] * 100 for r in rs]) for c, rs in cells.items()}
+    assert [r["cell"] for r in rows] == sorted(means, key=lambda c: -means[c])
+    assert [r["rank"] for r in rows] == [1, 2, 3, 4]
+    top = rows[0]
+    assert top["accuracy"] == value_interval(cells[top["cell"]], "accuracy")
+    assert top["accuracy"]["low"] < top["accuracy"]["mean"] < top["accuracy"]["high"]
+    assert top["params"] == costs[top["model"]]["params"]
+    assert top["forward_flops"] == costs[top["model"]]["forward_flops"]
+    assert top["seconds_per_epoch"] == 10  # 60 s over 6 epochs, timed whole
+    assert top["f1"]["mean"] == pytest.approx(np.mean(
+        [r.metrics["f1_macro"] * 100 for r in cells[top["cell"]]]))
+    # through the report: the section, the figure, and summary.json
+    described = json.loads((runs_dir / "experiment.json").read_text())
+    (runs_dir / "experiment.json").write_text(json.dumps({**described, "model_costs": costs}))
+    out = tmp_path / "report"
+    build_report(runs_dir, out)
+    page = (out / "index.html").read_text()
+    assert '<h2 id="leaderboard">Leaderboard: accuracy against cost</h2>' in page
+    assert "319,527" in page and "accuracy-vs-cost.png" in page
+    assert (out / "accuracy-vs-cost.png").stat().st_size > 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [r["cell"] for r in summary["leaderboard"]] == [r["cell"] for r in rows]
+
+
+def test_model_costs_are_counted_once_per_architecture(monkeypatch):
+    """describe records each model's parameters and forward FLOPs; an entry recorded before
+    for the same architecture (signature) is kept without building the model again."""
+    from fer_keras import models
+    from fer_keras.runfolder import model_costs
+
+    kept = {"params": 1, "forward_flops": 2, "signature": "s1"}
+    built = model_costs([("ozer_cnn", "new"), ("ozer_cnn", "new"), ("not_built", "s1")],
+                        {"not_built": kept, "ozer_cnn": {"params": 0, "signature": "old"}})
+    assert built["not_built"] == kept  # the registry has no such model: never built
+    # hand-counted: tests/test_bench.py (FLOPs) and the registry's printed count (params)
+    assert built["ozer_cnn"] == {"params": 319_527, "forward_flops": 13_199_104,
+                                 "signature": "new"}
+    assert models.registry.get_spec("ozer_cnn").expected_params == 319_527

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -86,3 +87,54 @@ def signatures(model: keras.Model) -> tuple[str, str]:
                                           dtype=model.inputs[0].dtype)]
     return (_hash_rows(model.input_shape, rows),
             _hash_rows(model.input_shape, _rows(inputs) + rows))
+
+
+def _lstm_flops(steps: int, features: int, units: int) -> int:
+    return steps * 2 * 4 * (features + units) * units  # four gates, input and recurrent products
+
+
+def _gru_flops(steps: int, features: int, units: int) -> int:
+    return steps * 2 * 3 * (features + units) * units  # update, reset and candidate
+
+
+def _recurrent_flops(layer, steps: int, features: int) -> int:
+    import keras
+
+    per = _gru_flops if isinstance(layer, keras.layers.GRU) else _lstm_flops
+    return per(steps, features, layer.units)
+
+
+def model_flops(model) -> int:
+    """Forward multiply-adds x 2 per image, counted per layer: Conv2D, DepthwiseConv2D,
+    SeparableConv2D (its depthwise and pointwise parts), Dense (on every step of a sequence
+    input), LSTM and GRU, alone or Bidirectional. Batch norm, pooling, activations, additions
+    and the attention's weighted sum are left out: a few FLOPs per value, not per weight."""
+    import keras
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            kh, kw = layer.kernel_size
+            _, h, w, cout = layer.output.shape
+            total += 2 * kh * kw * cout * h * w
+        elif isinstance(layer, keras.layers.SeparableConv2D):
+            kh, kw = layer.kernel_size
+            cin = layer.input.shape[-1]
+            _, h, w, cout = layer.output.shape
+            inner = cin * layer.depth_multiplier
+            total += 2 * kh * kw * inner * h * w + 2 * inner * cout * h * w
+        elif isinstance(layer, keras.layers.Conv2D):
+            kh, kw = layer.kernel_size
+            cin = layer.input.shape[-1]
+            _, h, w, cout = layer.output.shape
+            total += 2 * kh * kw * cin * cout * h * w
+        elif isinstance(layer, keras.layers.Dense):
+            positions = int(np.prod(layer.input.shape[1:-1]))  # 1 for flat input
+            total += 2 * positions * layer.input.shape[-1] * layer.units
+        elif isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)):
+            total += _recurrent_flops(layer, *layer.input.shape[1:])
+        elif isinstance(layer, keras.layers.Bidirectional):
+            steps, features = layer.input.shape[1:]
+            total += sum(_recurrent_flops(inner, steps, features)
+                         for inner in (layer.forward_layer, layer.backward_layer))
+    return int(total)

@@ -26,6 +26,7 @@ from ..provenance import write_csv
 from . import cards, claims, figures, stats
 from .claims import claim_of, mean_std
 from .damaged import damage_of
+from .leaderboard import leaderboard
 from .render import html_env
 from .rundata import (
     SeedRun,
@@ -234,6 +235,7 @@ def report_view(experiment: dict, runs: list[SeedRun], noise_gain: dict | None =
     # the claims ledger: every claim of the config, judged two-sided (docs/claims.md); a
     # run folder from before the ledger has none
     found = claims.ledger_rows(experiment.get("claims") or [], runs, anova)
+    near_view = claims.without_near_copies(runs, near)
     return {
         "experiment": experiment, "table1": t1, "metrics": METRICS, "cells": cell_views,
         # examples of the cell the paper's per-class claims are about when it ran, else the
@@ -255,7 +257,8 @@ def report_view(experiment: dict, runs: list[SeedRun], noise_gain: dict | None =
         "not_learned": claims.no_better_than_majority(runs),
         "preprocessing": claims.preprocessing(runs), "robustness": claims.robustness(runs),
         "noise_gain": claims.noise_gain(noise_gain),
-        "near_copies": claims.without_near_copies(runs, near),
+        "near_copies": near_view,
+        "leaderboard": leaderboard(experiment, runs, near_view, training_time(cells)),
         "literature": (claims.literature(runs, experiment.get("literature", {}))
                        if experiment.get("literature") else []),
     }
@@ -300,6 +303,8 @@ def build_run_report(runs_dir: Path, out: Path, home: Path | None = None) -> Pat
         # drawn only where its section (the factorial analysis: several formats) shows it
         interaction_png=(figures.interaction(factorial, out / "interaction.png").name
                          if v["factorial"] else None),
+        cost_png=(figures.accuracy_vs_cost(v["leaderboard"], out / "accuracy-vs-cost.png").name
+                  if v["leaderboard"] else None),
         robustness_png=(figures.robustness(v["robustness"], out / "robustness.png").name
                         if v["robustness"] else None),
         literature_png=(figures.literature(v["literature"], experiment.get("literature_band",
@@ -327,6 +332,13 @@ def build_run_report(runs_dir: Path, out: Path, home: Path | None = None) -> Pat
                "damaged": prov["damaged"], "allowed_shifts": prov["allowed_shifts"],
                "accuracy_by_usage": v["by_usage"], "ranking": v["ranking"],
                "without_near_copies": v["near_copies"]}
+    if v["leaderboard"]:  # a leaderboard's rows (config model_costs), its numbers only
+        summary["leaderboard"] = [
+            {"rank": r["rank"], "cell": r["cell"], "seeds": r["seeds"],
+             "accuracy": {k: r["accuracy"][k] for k in ("mean", "std", "n", "low", "high")},
+             "clean": r["clean"], "f1_macro": r["f1"], "params": r["params"],
+             "forward_flops": r["forward_flops"], "seconds_per_epoch": r["seconds_per_epoch"]}
+            for r in v["leaderboard"]]
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return home / "index.html"  # writes only inside `out`; the suite's index: build_index
 

@@ -339,3 +339,24 @@ def oracle_curves(curves: list[tuple[str, object, float]], path: Path) -> Path:
     ax.legend(handles=handles, fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def accuracy_vs_cost(rows: list[dict], path: Path) -> Path:
+    """Each cell's test accuracy (mean, bars: the 95 % interval of one run) against its forward
+    FLOPs per image (log scale), labelled with its model: what accuracy each cost buys."""
+    rows = [r for r in rows if r["forward_flops"]]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for r in rows:
+        acc, mflops = r["accuracy"], r["forward_flops"] / 1e6
+        ax.errorbar(mflops, acc["mean"], yerr=[[acc["mean"] - acc["low"]],
+                                               [acc["high"] - acc["mean"]]],
+                    fmt="o", color="C0", capsize=3)
+        ax.annotate(r["model"], (mflops, acc["mean"]), textcoords="offset points",
+                    xytext=(5, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.margins(x=0.15)  # room for the labels right of the last points
+    ax.set(xlabel="forward MFLOPs per 48x48 face (log scale)",
+           ylabel="test accuracy (%): mean, 95 % interval of one run",
+           title="Accuracy against cost, one protocol for every model")
+    ax.grid(alpha=0.3, which="both")
+    return _save(fig, path)

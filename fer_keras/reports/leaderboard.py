@@ -1,0 +1,38 @@
+"""A leaderboard: the cells of one protocol ranked by test accuracy, beside what each costs.
+
+Read from the run folder alone: accuracy with the claims ledger's 95 % interval (one run of
+the method: seed spread and test-set sampling, claims.value_interval), the same accuracy on the
+test images without a near-copy in training (near-copies.json), macro F1, and the costs the
+run folder records: parameters and forward FLOPs per image (experiment.json `model_costs`,
+written when the config sets model_costs) and seconds an epoch (the manifests).
+"""
+
+from __future__ import annotations
+
+from .claims import mean_std, value_interval
+from .rundata import SeedRun, cells_of
+
+
+def leaderboard(experiment: dict, runs: list[SeedRun], near: dict | None,
+                training_time: list[dict]) -> list[dict] | None:
+    """One row per cell, best accuracy first; None when the run folder records no costs.
+    `near`: claims.without_near_copies; `training_time`: build.training_time."""
+    costs = experiment.get("model_costs")
+    if not costs:
+        return None
+    clean = {row["cell"]: row["clean"] for row in (near or {}).get("rows", [])}
+    per_epoch = {row["cell"]: row["seconds_per_epoch"] for row in training_time}
+    rows = []
+    for cell, cruns in cells_of(runs).items():
+        cost = costs.get(cruns[0].model, {})
+        rows.append({
+            "cell": cell, "model": cruns[0].model, "seeds": [r.seed for r in cruns],
+            "accuracy": value_interval(cruns, "accuracy"),
+            "clean": clean.get(cell),
+            "f1": mean_std([r.metrics["f1_macro"] * 100 for r in cruns]),
+            "params": cost.get("params"), "forward_flops": cost.get("forward_flops"),
+            "seconds_per_epoch": per_epoch.get(cell)})
+    rows.sort(key=lambda r: -r["accuracy"]["mean"])
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+    return rows
