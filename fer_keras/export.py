@@ -16,7 +16,6 @@ import importlib.util
 import json
 import os
 import shutil
-import warnings
 from pathlib import Path
 
 import keras
@@ -24,7 +23,7 @@ import numpy as np
 
 from .cellfiles import INFERENCE_FILE
 from .errors import FerKerasError
-from .models.inference import as_input, inference_model, unrolled
+from .models.inference import LiteRT, as_input, inference_model, unrolled
 from .predict import resolve_model
 from .pretrained import looks_like_name
 from .provenance import sha256_file, write_json
@@ -60,17 +59,7 @@ def run_exported(path: Path, fmt: str, x: np.ndarray) -> np.ndarray:
 
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         return session.run(None, {session.get_inputs()[0].name: x})[0]
-    import tensorflow as tf
-
-    with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
-        warnings.simplefilter("ignore")
-        interpreter = tf.lite.Interpreter(model_path=str(path))
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, x.shape)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, x)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    return LiteRT(Path(path).read_bytes())(x)
 
 
 def sidecar_of(out: Path) -> Path:

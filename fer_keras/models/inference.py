@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import tempfile
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -113,32 +112,39 @@ def unrolled(model: keras.Model) -> keras.Model:
     return copy
 
 
-def litert_function(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
-    """`model` (the input contract) converted in memory to LiteRT, recurrent layers unrolled,
-    float32 (no quantisation: the same probabilities to about 1e-6), run by TensorFlow's LiteRT
-    interpreter: (N, 48, 48, 1) float32 -> (N, 7). For one face at a time it answers about
-    twice as fast as a traced Keras call (`make bench`, single face); converting costs a few
-    seconds once, so it pays for a camera, a video or a long loop of single images."""
-    import tensorflow as tf
+class LiteRT:
+    """A LiteRT (.tflite) model run by TensorFlow's LiteRT interpreter: float32 in, its first
+    output out. `shape`: the input shape it runs at now; an input of another shape (another
+    batch size) resizes the interpreter's tensors first."""
 
+    def __init__(self, content: bytes):
+        import tensorflow as tf
+
+        with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
+            warnings.simplefilter("ignore")
+            self._interpreter = tf.lite.Interpreter(model_content=content)
+        self._interpreter.allocate_tensors()
+        given = self._interpreter.get_input_details()[0]
+        self._index, self.shape = given["index"], tuple(int(v) for v in given["shape"])
+        self._output = self._interpreter.get_output_details()[0]["index"]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if x.shape != self.shape:
+            self._interpreter.resize_tensor_input(self._index, x.shape)
+            self._interpreter.allocate_tensors()
+            self.shape = x.shape
+        self._interpreter.set_tensor(self._index, np.ascontiguousarray(x, np.float32))
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output).copy()
+
+
+def litert_function(model: keras.Model) -> LiteRT:
+    """`model` (the input contract) converted in memory to LiteRT, recurrent layers unrolled,
+    float32 (no quantisation: the same probabilities to about 1e-6): (N, 48, 48, 1) float32 ->
+    (N, 7). For one face at a time it answers faster than a traced Keras call (`make bench`,
+    single face); converting costs a few seconds once, so it pays for a camera, a video or a
+    long loop of single images."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.tflite"
         unrolled(model).export(str(path), format="litert", verbose=False)
-        content = path.read_bytes()
-    with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
-        warnings.simplefilter("ignore")
-        interpreter = tf.lite.Interpreter(model_content=content)
-    index = interpreter.get_input_details()[0]["index"]
-    output = interpreter.get_output_details()[0]["index"]
-    shape: list[tuple] = [()]
-
-    def run(x: np.ndarray) -> np.ndarray:
-        if x.shape != shape[0]:  # a new batch size: the interpreter's tensors are resized
-            interpreter.resize_tensor_input(index, x.shape)
-            interpreter.allocate_tensors()
-            shape[0] = x.shape
-        interpreter.set_tensor(index, np.ascontiguousarray(x, np.float32))
-        interpreter.invoke()
-        return interpreter.get_tensor(output).copy()
-
-    return run
+        return LiteRT(path.read_bytes())

@@ -236,6 +236,7 @@ def report_view(experiment: dict, runs: list[SeedRun], noise_gain: dict | None =
     # run folder from before the ledger has none
     found = claims.ledger_rows(experiment.get("claims") or [], runs, anova)
     near_view = claims.without_near_copies(runs, near)
+    times = training_time(cells)
     return {
         "experiment": experiment, "table1": t1, "metrics": METRICS, "cells": cell_views,
         # examples of the cell the paper's per-class claims are about when it ran, else the
@@ -243,7 +244,7 @@ def report_view(experiment: dict, runs: list[SeedRun], noise_gain: dict | None =
         "example_cell": next((c for c in claimed_auc if c in cells), next(iter(cells))),
         "anova": anova, "main_effects": main_effects,
         "factorial": len(main_effects["format"]) > 1, "mcnemar": mcnemar,
-        "prov": provenance(runs), "training_time": training_time(cells),
+        "prov": provenance(runs), "training_time": times,
         "class_names": CLASS_NAMES, "protocol": claims.protocol(runs),
         "ranking": claims.ranking(t1, runs), "proposed": proposed, "proposed_vs": proposed_vs,
         "class_weights": claims.class_weights_used(
@@ -258,7 +259,7 @@ def report_view(experiment: dict, runs: list[SeedRun], noise_gain: dict | None =
         "preprocessing": claims.preprocessing(runs), "robustness": claims.robustness(runs),
         "noise_gain": claims.noise_gain(noise_gain),
         "near_copies": near_view,
-        "leaderboard": leaderboard(experiment, runs, near_view, training_time(cells)),
+        "leaderboard": leaderboard(experiment, runs, near_view, times),
         "literature": (claims.literature(runs, experiment.get("literature", {}))
                        if experiment.get("literature") else []),
     }
