@@ -10,10 +10,10 @@ runs beside the first reading, never instead of it. Run with `make reproduce-ash
     fer-keras run experiments/ashok.py --data PATH seeds=0,1,2
 """
 
-from fer_keras.config import ExperimentConfig
+from fer_keras.claims.ledger import Best, Order, Value
 from fer_keras.data.augment import AugmentConfig
-from fer_keras.ledger import Best, Order, Value
-from fer_keras.reproduce import Publish, Report, Run
+from fer_keras.train.config import ExperimentConfig
+from fer_keras.train.reproduce import Publish, Report, Run
 
 CNN_FAMILY = ("ashok_cnn", "ashok_cnn_lstm", "ashok_cnn_bilstm", "ashok_cnn_bilstm_attention")
 BACKBONES = ("ashok_resnet50", "ashok_densenet121", "ashok_mobilenetv2")

@@ -21,9 +21,9 @@ import dataclasses
 import runpy
 from pathlib import Path
 
-from fer_keras.config import ExperimentConfig
 from fer_keras.data.augment import AugmentConfig
-from fer_keras.reproduce import Report, Run
+from fer_keras.train.config import ExperimentConfig
+from fer_keras.train.reproduce import Report, Run
 
 # Every architecture of the benchmark, as printed (and, where a paper allows two readings of
 # its layers, both). EmotionNet++ is its network alone: its landmark alignment and CLAHE

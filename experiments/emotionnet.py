@@ -12,11 +12,11 @@ need CK+'s video sequences, which this suite does not have (FER-2013 holds singl
 images from Google, 64x64) matches neither FER-2013 nor CK+ and is not used.
 """
 
-from fer_keras.config import ExperimentConfig
+from fer_keras.claims.ledger import Consistent, Order, Robust, Value
 from fer_keras.data.augment import AugmentConfig
 from fer_keras.data.preprocess import PreprocessConfig
-from fer_keras.ledger import Consistent, Order, Robust, Value
-from fer_keras.reproduce import NoiseGain, Publish, Report, Run
+from fer_keras.train.config import ExperimentConfig
+from fer_keras.train.reproduce import NoiseGain, Publish, Report, Run
 
 PROPOSED = "emotionnet_pp"
 # Both readings of the pooling padding (models/emotionnet.py), then the two FER-2013 baselines

@@ -20,8 +20,8 @@ import dataclasses
 import runpy
 from pathlib import Path
 
+from fer_keras.claims.ledger import Value
 from fer_keras.data.augment import AugmentConfig
-from fer_keras.ledger import Value
 
 OZER = runpy.run_path(str(Path(__file__).with_name("ozer.py")))["CONFIG"]
 

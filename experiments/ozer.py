@@ -6,9 +6,9 @@ silent, with the reason for our choice. Override any key from the command line:
     fer-keras run experiments/ozer.py --data PATH seeds=0,1,2 max_epochs=50
 """
 
-from fer_keras.config import ExperimentConfig
-from fer_keras.ledger import Best, Consistent, Effect, Extremes, Value
-from fer_keras.reproduce import Publish, Report, Run
+from fer_keras.claims.ledger import Best, Consistent, Effect, Extremes, Value
+from fer_keras.train.config import ExperimentConfig
+from fer_keras.train.reproduce import Publish, Report, Run
 
 CELLS = ("directory/ozer_cnn", "directory/ozer_cnn_lstm", "csv/ozer_cnn", "csv/ozer_cnn_lstm")
 # Table 1, percent as printed: accuracy, macro precision, macro recall, macro F1 per cell.
@@ -117,7 +117,7 @@ CONFIG = ExperimentConfig(
     # §2.1: "No data augmentation techniques ... were applied" (default AugmentConfig: none)
     deterministic=True,
     # Every number the paper prints about its results, and every finding of its abstract and
-    # conclusion, as claims (fer_keras.ledger), judged two-sided by the report.
+    # conclusion, as claims (fer_keras.claims.ledger), judged two-sided by the report.
     claims=CLAIMS,
     claimed_notes="Table 1 and Table 2 of the paper; one run per cell, seed not reported.",
 )

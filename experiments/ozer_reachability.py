@@ -14,7 +14,7 @@ import dataclasses
 import runpy
 from pathlib import Path
 
-from fer_keras.reproduce import Report, Run, Study
+from fer_keras.train.reproduce import Report, Run, Study
 
 # the reference config, unchanged, read from beside this file
 OZER = runpy.run_path(str(Path(__file__).with_name("ozer.py")))["CONFIG"]

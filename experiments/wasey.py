@@ -8,10 +8,10 @@ value is an ASSUMPTION with its reason, fixed before any real-data result was se
     fer-keras run experiments/wasey.py --data PATH seeds=0,1,2
 """
 
-from fer_keras.config import ExperimentConfig
+from fer_keras.claims.ledger import Extremes, Order
 from fer_keras.data.augment import AugmentConfig
-from fer_keras.ledger import Extremes, Order
-from fer_keras.reproduce import Publish, Report, Run
+from fer_keras.train.config import ExperimentConfig
+from fer_keras.train.reproduce import Publish, Report, Run
 
 NOTEBOOK, PAPER, BASELINE = ("directory/wasey_cnn_lstm", "directory/wasey_cnn_lstm_paper",
                              "directory/wasey_cnn")

@@ -9,10 +9,10 @@ real-data result was seen, chosen so that our numbers can stand beside Table 1's
     fer-keras run experiments/xu.py --data PATH seeds=0,1,2
 """
 
-from fer_keras.config import ExperimentConfig
+from fer_keras.claims.ledger import Bound, Order
 from fer_keras.data.augment import AugmentConfig
-from fer_keras.ledger import Bound, Order
-from fer_keras.reproduce import Publish, Report, Run
+from fer_keras.train.config import ExperimentConfig
+from fer_keras.train.reproduce import Publish, Report, Run
 
 CONFIG = ExperimentConfig(
     name="xu",

@@ -5,7 +5,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from fer_keras.tfprocess import pin_threads  # noqa: E402
+from fer_keras.core.tfprocess import pin_threads  # noqa: E402
 
 # Cells train with the config's threads (1 by default): pinned before any test starts
 # TensorFlow, so tests can train cells in this process, with the numbers a worker would get.

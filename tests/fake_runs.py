@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_keras import ledger
-from fer_keras.cellfiles import DONE_FILE, file_hashes
-from fer_keras.metrics import compute_metrics
+from fer_keras.claims import ledger
+from fer_keras.core.cellfiles import DONE_FILE, file_hashes
+from fer_keras.core.metrics import compute_metrics
 
 CLAIMED = {"csv/ozer_cnn": {"accuracy": 55.0, "precision_macro": 53.0, "recall_macro": 52.0,
                             "f1_macro": 52.5}}
@@ -15,7 +15,7 @@ CLAIMED_AUC = {"csv/ozer_cnn": {"angry": 0.8, "disgust": 0.9, "fear": 0.7, "happ
                                 "sad": 0.8, "surprise": 0.9, "neutral": 0.8}}
 
 
-# The same numbers as claims (fer_keras.ledger), as a config's experiment.json holds them.
+# The same numbers as claims (fer_keras.claims.ledger), as a config's experiment.json holds them.
 CLAIMS = ledger.to_json(tuple(
     ledger.Value(cell=cell, metric=metric, value=value, quote=f"{metric} {value}", where="T1")
     for cell, metrics in CLAIMED.items() for metric, value in metrics.items()) + tuple(

@@ -5,7 +5,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_keras.labels import CLASS_NAMES
+from fer_keras.core.labels import CLASS_NAMES
 
 
 def pixels_text(seed: int = 0, n: int = 2304) -> str:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from fer_keras.config import load_config
-from fer_keras.labels import CLASS_NAMES
-from fer_keras.ledger import claimed_values
+from fer_keras.claims.ledger import claimed_values
+from fer_keras.core.labels import CLASS_NAMES
 from fer_keras.models import list_models
+from fer_keras.train.config import load_config
 
 ROOT = Path(__file__).parents[1]
 ASHOK = ROOT / "experiments" / "ashok.py"

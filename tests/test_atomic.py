@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from fer_keras.callbacks import AtomicModelCheckpoint, HistoryLog
-from fer_keras.cellfiles import cell_files
-from fer_keras.provenance import atomic_path, is_temporary, remove_temporaries
-from fer_keras.runfolder import read_history
+from fer_keras.core.cellfiles import cell_files
+from fer_keras.core.provenance import atomic_path, is_temporary, remove_temporaries
+from fer_keras.train.callbacks import AtomicModelCheckpoint, HistoryLog
+from fer_keras.train.runfolder import read_history
 
 
 def _tiny_model():

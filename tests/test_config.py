@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from fer_keras.config import ConfigError, apply_overrides, config_from_json, load_config
-from fer_keras.ledger import claimed_values
+from fer_keras.claims.ledger import claimed_values
+from fer_keras.train.config import ConfigError, apply_overrides, config_from_json, load_config
 
 OZER = Path(__file__).parents[1] / "experiments" / "ozer.py"
 
@@ -44,7 +44,7 @@ def test_bad_overrides_are_rejected(override, message):
 def test_variants_are_chosen_by_name_from_the_command_line():
     """Variants follow `models=`; `variants=` chooses among the config's own (never edits
     them), so one main cell can be trained again without its variants."""
-    from fer_keras.runfolder import cells
+    from fer_keras.train.runfolder import cells
 
     emotionnet = OZER.parent / "emotionnet.py"
     base = ["formats=csv", "models=emotionnet_pp", "seeds=0"]
@@ -115,7 +115,7 @@ def test_values_no_run_can_use_are_refused(override, message):
 
 def test_a_config_file_with_a_wrong_keyword_is_one_error(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("from fer_keras.config import ExperimentConfig\n"
+    bad.write_text("from fer_keras.train.config import ExperimentConfig\n"
                    "CONFIG = ExperimentConfig(name='x', paper='y', epochs=3)\n")
     with pytest.raises(ConfigError, match="unexpected keyword argument 'epochs'"):
         load_config(bad)

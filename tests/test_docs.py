@@ -158,7 +158,7 @@ def test_the_studies_block_sets_each_verdict_and_the_control_beside_its_public_f
 def test_runs_on_the_damaged_copy_are_marked_superseded(tmp_path, key):
     """By the data trained on, or by what a preprocessing stage made it from (settings never
     run on the damaged copy give a fingerprint damaged.py cannot list)."""
-    from fer_keras.reports.damaged import DAMAGED_DATA
+    from fer_keras.core.damaged import DAMAGED_DATA
 
     runs = write_fake_runs(tmp_path / "runs")
     blurred = next(iter(DAMAGED_DATA))
@@ -194,7 +194,7 @@ def test_index_rewrites_the_blocks_and_leaves_the_prose(tmp_path):
 
 @pytest.mark.parametrize("paper", ["ozer", "wasey", "xu", "ashok", "emotionnet"])
 def test_the_rerun_papers_commit_no_cell_trained_on_the_blurred_copy(paper):
-    from fer_keras.reports.damaged import damage_of
+    from fer_keras.core.damaged import damage_of
 
     for path in sorted((ROOT / "reports" / paper / "runs").glob("*/seed-*/manifest.json")):
         manifest = json.loads(path.read_text())

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_keras.config import load_config
+from fer_keras.claims.judge import ledger_rows
+from fer_keras.claims.ledger import Order, Robust, claimed_values
 from fer_keras.data import load
 from fer_keras.data.weights import oversampled
-from fer_keras.ledger import Order, Robust, claimed_values
 from fer_keras.models import list_models
-from fer_keras.reports.claims import ledger_rows
+from fer_keras.train.config import load_config
 
 ROOT = Path(__file__).parents[1]
 EMOTIONNET = ROOT / "experiments" / "emotionnet.py"

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_keras.facebench import DETECTORS, SCENE, SIZES, framing, iou, paste_scenes, train_faces
-from fer_keras.predict import FRAMING, WHOLE, FaceDetector, crop_face, frame_of
-from fer_keras.pretrained import folder_of
+from fer_keras.use.facebench import DETECTORS, SCENE, SIZES, framing, iou, paste_scenes, train_faces
+from fer_keras.use.predict import FRAMING, WHOLE, FaceDetector, crop_face, frame_of
+from fer_keras.use.pretrained import folder_of
 
 
 @pytest.mark.parametrize("framing_", [FRAMING["dlib"], FRAMING["haar"], (0.1, 0.1, 0.8, 0.8)])
@@ -92,7 +92,7 @@ def test_every_detector_has_its_framing_and_a_choice_on_the_command_line():
     assert set(FRAMING) == set(DETECTORS)
     action = next(a for a in build_parser()._subparsers._group_actions[0].choices["predict"]
                   ._actions if a.dest == "detector")
-    from fer_keras.predict import DEFAULT_DETECTOR
+    from fer_keras.use.predict import DEFAULT_DETECTOR
 
     assert set(action.choices) == set(DETECTORS)  # the default first
     assert action.default == action.choices[0] == DEFAULT_DETECTOR
@@ -103,7 +103,7 @@ def test_every_detector_has_its_framing_and_a_choice_on_the_command_line():
 def test_the_benchmark_pipeline_on_a_few_faces(sample, monkeypatch):
     """bench_faces end to end on 8 synthetic faces with a published model: pasted at 48 px the
     exact squares are the raw crops (same accuracy); every rate is a share of the faces."""
-    import fer_keras.facebench as fb
+    import fer_keras.use.facebench as fb
 
     faces, labels, pool = fb.load_test_faces(sample[0], 8)
     assert faces.shape == (8, 48, 48) and len(pool) > 0
@@ -122,7 +122,7 @@ def test_the_benchmark_pipeline_on_a_few_faces(sample, monkeypatch):
 def test_each_face_carries_its_detectors_score_and_the_no_face_policy(fer2013_dir):
     """A detection score per face (fer and deepface give one), the boxes exactly those of the
     detectors' plain calls; an image without a face: skipped, answered whole, or an error."""
-    from fer_keras.predict import PredictError, Predictor
+    from fer_keras.use.predict import PredictError, Predictor
 
     face = cv2.imread(str(sorted((fer2013_dir / "test" / "happy").iterdir())[0]),
                       cv2.IMREAD_GRAYSCALE)

@@ -284,8 +284,8 @@ def test_a_stop_during_fit_is_raised_between_batches_never_inside_them(sig, stop
     import keras
     import numpy as np
 
-    from fer_keras import workers
-    from fer_keras.callbacks import StopWhenSignalled
+    from fer_keras.train import workers
+    from fer_keras.train.callbacks import StopWhenSignalled
 
     signum = getattr(signal, sig)
     before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}

@@ -62,7 +62,7 @@ def test_a_closed_pipe_is_no_error():
 
 def test_float_crops_in_0_1_are_read_as_levels_0_255():
     """Float crops in 0-1 once all answered "sad" (cast to 0 and 1)."""
-    from fer_keras.predict import PredictError, Predictor, face_levels
+    from fer_keras.use.predict import PredictError, Predictor, face_levels
 
     crops = np.random.default_rng(1).integers(0, 256, (3, 48, 48), dtype=np.uint8)
     p = Predictor(MODEL, detector="haar")
@@ -78,9 +78,11 @@ def test_float_crops_in_0_1_are_read_as_levels_0_255():
 
 
 def test_the_python_api_imports_quietly():
-    res = subprocess.run([sys.executable, "-c", "import fer_keras.predict"], cwd=ROOT,
-                         capture_output=True, text=True)
-    assert res.returncode == 0 and res.stderr == "", res.stderr
+    for code in ("import fer_keras.use.predict",
+                 "from fer_keras import Predictor, top_emotion, create_model"):
+        res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                             text=True)
+        assert res.returncode == 0 and res.stderr == "", (code, res.stderr)
 
 
 @pytest.mark.parametrize("args,expected", [
@@ -99,7 +101,7 @@ def test_small_mistakes_are_one_clear_line(args, expected):
 
 
 def test_a_mistyped_model_name_names_the_closest():
-    from fer_keras.errors import UnknownModelError
+    from fer_keras.core.errors import UnknownModelError
     from fer_keras.models import create_model
 
     with pytest.raises(UnknownModelError, match="unknown model 'xu_cn' \\(did you mean "
@@ -120,7 +122,7 @@ def test_a_folder_that_is_no_fer2013_says_what_one_looks_like(tmp_path):
 
 def test_a_list_of_images_is_predicted_in_one_call(faces):
     """`Predictor.predict([...])` failed with "an image of shape (2,)"."""
-    from fer_keras.predict import Predictor
+    from fer_keras.use.predict import Predictor
 
     p = Predictor(MODEL, detector="haar")
     paths = [faces / "f0.png", str(faces / "f1.png")]
@@ -135,7 +137,7 @@ def test_an_export_without_its_extra_is_one_line_naming_it(monkeypatch, tmp_path
     """`export --format onnx` without onnx ended in a ModuleNotFoundError traceback."""
     import importlib.util
 
-    from fer_keras.export import ExportError, export
+    from fer_keras.use.export import ExportError, export
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
@@ -164,8 +166,8 @@ def test_a_fresh_run_is_compared_cell_by_cell_with_its_committed_twin(tmp_path):
     identical predictions, the same accuracy to 4 decimals, or the difference in points."""
     import shutil
 
-    from fer_keras.metrics import compute_metrics
-    from fer_keras.reproduce import compare_with_committed, fresh_summary
+    from fer_keras.core.metrics import compute_metrics
+    from fer_keras.train.reproduce import compare_with_committed, fresh_summary
     from tests.fake_runs import reseal, write_fake_runs
 
     committed = write_fake_runs(tmp_path / "committed", seeds=(0, 1))
@@ -196,7 +198,7 @@ def test_a_fresh_run_is_compared_cell_by_cell_with_its_committed_twin(tmp_path):
     # the report of the fresh runs shows the comparison, cell by cell
     from markupsafe import escape
 
-    from fer_keras.cellfiles import FRESH_FILE
+    from fer_keras.core.cellfiles import FRESH_FILE
     from fer_keras.reports import build_report
 
     (fresh / FRESH_FILE).write_text(json.dumps({"committed": "reports/x/runs",
@@ -225,7 +227,7 @@ def test_the_default_model_is_the_best_by_validation_of_those_that_never_used_te
     best validation accuracy among those that never trained on test/ images (nor chose their
     epoch with them): read from the committed runs, so a new publication cannot leave it
     stale."""
-    from fer_keras.pretrained import DEFAULT_MODEL, default_choice
+    from fer_keras.use.pretrained import DEFAULT_MODEL, default_choice
 
     ranked = default_choice(ROOT / "reports")
     assert ranked[0][0] == DEFAULT_MODEL == "wasey/directory-wasey_cnn_lstm"
@@ -248,7 +250,7 @@ def test_the_default_model_is_the_best_by_validation_of_those_that_never_used_te
     ("80/20", "carve", "csv", "PublicTest", True),
 ])
 def test_which_cells_used_test_images(split, validation, fmt, subset, uses):
-    from fer_keras.pretrained import uses_test_images
+    from fer_keras.use.pretrained import uses_test_images
 
     config = {"split": split, "validation": validation, "cell": {"format": fmt},
               "directory_subset": subset if fmt == "directory" else "all",
@@ -284,7 +286,7 @@ def test_predict_without_a_model_uses_the_default(faces):
 
 
 def test_the_python_api_needs_no_model_name(faces):
-    from fer_keras.predict import Predictor, top_emotion
+    from fer_keras.use.predict import Predictor, top_emotion
 
     p = Predictor.from_pretrained()
     assert p.path == ROOT / "reports" / "wasey" / "models" / "directory-wasey_cnn_lstm" / \
@@ -297,7 +299,7 @@ def test_the_python_api_needs_no_model_name(faces):
 def test_the_litert_runtime_gives_the_same_probabilities(faces):
     """The fast single-face path (#65 item 14): the model converted in memory to LiteRT, its
     LSTM unrolled, answers as the Keras model does, one face at a time and in batches."""
-    from fer_keras.predict import Predictor
+    from fer_keras.use.predict import Predictor
 
     keras_p = Predictor("wasey/directory-wasey_cnn_lstm")
     lite = Predictor("wasey/directory-wasey_cnn_lstm", runtime="litert")
@@ -316,9 +318,9 @@ def test_the_litert_runtime_gives_the_same_probabilities(faces):
 def test_the_default_detector_gives_the_most_right_answers_end_to_end():
     """The default detector is chosen by the end-to-end measure with the default model (a
     missed face counted wrong), on the committed faces benchmark."""
-    from fer_keras.facebench import end_to_end
-    from fer_keras.predict import DEFAULT_DETECTOR, FaceDetector, Predictor
-    from fer_keras.pretrained import DEFAULT_MODEL
+    from fer_keras.use.facebench import end_to_end
+    from fer_keras.use.predict import DEFAULT_DETECTOR, FaceDetector, Predictor
+    from fer_keras.use.pretrained import DEFAULT_MODEL
 
     faces = json.loads((ROOT / "reports" / "bench" / "faces.json").read_text())["faces"]
     ranked = end_to_end(faces, DEFAULT_MODEL)
@@ -333,7 +335,7 @@ def test_the_default_detector_gives_the_most_right_answers_end_to_end():
 def test_a_missing_mtcnn_is_one_line_saying_the_installation_is_incomplete(monkeypatch):
     import builtins
 
-    from fer_keras.predict import FaceDetector, PredictError
+    from fer_keras.use.predict import FaceDetector, PredictError
 
     real = builtins.__import__
 

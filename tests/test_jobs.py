@@ -12,8 +12,8 @@ from pathlib import Path
 import h5py
 import pytest
 
-from fer_keras.config import ConfigError, load_config
-from fer_keras.runner import RunOptions, run_experiment
+from fer_keras.train.config import ConfigError, load_config
+from fer_keras.train.runner import RunOptions, run_experiment
 
 ROOT = Path(__file__).parents[1]
 OZER = ROOT / "experiments" / "ozer.py"
@@ -88,10 +88,10 @@ def test_jobs_option_is_checked_in_one_line(sample, tmp_path):
 def test_default_jobs_fill_the_cores_at_the_configs_threads(monkeypatch):
     from argparse import Namespace
 
-    from fer_keras import cli
+    from fer_keras.cli import train as train_cli
 
-    monkeypatch.setattr(cli, "available_cores", lambda: 8)
+    monkeypatch.setattr(train_cli, "available_cores", lambda: 8)
     default = Namespace(jobs=None, strategy="default")
-    assert [cli._jobs(default, t) for t in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
-    assert cli._jobs(Namespace(jobs=None, strategy="mirrored"), 1) == 1
-    assert cli._jobs(Namespace(jobs=3, strategy="default"), 2) == 3  # given: as given
+    assert [train_cli._jobs(default, t) for t in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    assert train_cli._jobs(Namespace(jobs=None, strategy="mirrored"), 1) == 1
+    assert train_cli._jobs(Namespace(jobs=3, strategy="default"), 2) == 3  # given: as given

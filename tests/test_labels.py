@@ -1,6 +1,6 @@
 import pytest
 
-from fer_keras.labels import CLASS_NAMES, class_index
+from fer_keras.core.labels import CLASS_NAMES, class_index
 
 
 def test_canonical_order_is_the_challenge_csv_order():

@@ -1,5 +1,5 @@
-"""The claims ledger: typed claims (fer_keras.ledger) and their two-sided verdicts
-(fer_keras.reports.claims), on hand-made predictions whose verdicts are known."""
+"""The claims ledger: typed claims (fer_keras.claims.ledger) and their two-sided verdicts
+(fer_keras.claims.judge), on hand-made predictions whose verdicts are known."""
 
 from pathlib import Path
 
@@ -8,9 +8,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import precision_recall_fscore_support
 
-from fer_keras import ledger
-from fer_keras.config import ConfigError, load_config
-from fer_keras.ledger import (
+from fer_keras.claims import judge, ledger, stats
+from fer_keras.claims.ledger import (
     Best,
     Bound,
     Consistent,
@@ -20,10 +19,9 @@ from fer_keras.ledger import (
     Robust,
     Value,
 )
-from fer_keras.metrics import compute_metrics
-from fer_keras.reports import claims as judge
-from fer_keras.reports import stats
-from fer_keras.reports.rundata import SeedRun
+from fer_keras.core.metrics import compute_metrics
+from fer_keras.core.rundata import SeedRun
+from fer_keras.train.config import ConfigError, load_config
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 N = 1000
@@ -308,8 +306,8 @@ def test_ozer_table_1_and_table_2_are_claims_as_printed():
 def test_a_claim_naming_a_cell_the_config_lacks_is_refused(tmp_path):
     config = tmp_path / "c.py"
     config.write_text(
-        "from fer_keras.config import ExperimentConfig\n"
-        "from fer_keras.ledger import Value\n"
+        "from fer_keras.train.config import ExperimentConfig\n"
+        "from fer_keras.claims.ledger import Value\n"
         "CONFIG = ExperimentConfig(name='c', paper='p', formats=('csv',), models=('ozer_cnn',),"
         " claims=(Value(cell='csv/ozer_cnn_lstm', metric='accuracy', value=1.0, quote='q',"
         " where='T'),))\n")

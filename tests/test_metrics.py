@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fer_keras.metrics import compute_metrics, expected_calibration_error
+from fer_keras.core.metrics import compute_metrics, expected_calibration_error
 
 NAMES = ("a", "b", "c")
 Y = np.array([0, 0, 1, 1, 2, 2])
@@ -47,7 +47,7 @@ def test_ece_hand_checked():
 
 
 def test_calibration_bins_hand_checked():
-    from fer_keras.metrics import calibration_bins
+    from fer_keras.core.metrics import calibration_bins
 
     probs = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]])
     b = calibration_bins(np.array([0, 0, 0, 1]), probs, bins=10)

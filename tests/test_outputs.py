@@ -65,14 +65,14 @@ def test_export_refuses_the_model_folder_itself(model):
 
 
 def test_an_earlier_export_is_replaced_only_with_overwrite(model, tmp_path):
-    from fer_keras.export import ExportError, export
+    from fer_keras.use.export import ExportError, export
 
     out = tmp_path / "exported.onnx"
     export(model, "onnx", out)
     with pytest.raises(ExportError, match="an earlier export.*--overwrite"):
         export(model, "onnx", out)
     r = export(model, "onnx", out, overwrite=True)
-    from fer_keras.provenance import sha256_file
+    from fer_keras.core.provenance import sha256_file
 
     side = json.loads((tmp_path / "exported.onnx.json").read_text())["export"]
     assert r["same_top_class"] and side["sha256"] == sha256_file(out) == r["sha256"]
@@ -130,7 +130,7 @@ def test_two_absolute_inputs_of_one_name_are_refused(model, tmp_path):
 
 # ---------------------------------------------------------------------------------------
 # Never destroy, part two (issue #62): report, index, data sample, publish and predict
-# replace only what they wrote (fer_keras.outputs); config mistakes end in one line.
+# replace only what they wrote (fer_keras.core.outputs); config mistakes end in one line.
 
 
 def _fake_runs(root: Path) -> Path:
@@ -156,7 +156,7 @@ def test_a_report_never_deletes_the_run_folder_it_reads_from_below_its_output(tm
 
 
 def test_a_report_replaces_only_what_a_report_wrote(tmp_path):
-    from fer_keras.outputs import MARKER
+    from fer_keras.core.outputs import MARKER
     from fer_keras.reports import build_report
 
     runs = _fake_runs(tmp_path / "runs")
@@ -190,7 +190,7 @@ def test_a_report_replaces_only_what_a_report_wrote(tmp_path):
 
 
 def test_a_link_in_the_output_is_never_followed(tmp_path):
-    from fer_keras.outputs import OutputError, staged
+    from fer_keras.core.outputs import OutputError, staged
 
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -269,12 +269,12 @@ def test_predict_writes_under_names_that_are_not_utf8(model, tmp_path):
     ("CONFIG = ExperimentConfig(name='a', epochs=3)",
      "TypeError: ExperimentConfig.__init__() got an unexpected keyword argument 'epochs'; "
      "expected CONFIG = ExperimentConfig(...) with the keys of "
-     "fer_keras.config.ExperimentConfig"),
+     "fer_keras.train.config.ExperimentConfig"),
     ("CONFIG = ExperimentConfig(name='a'", "not valid Python ("),
 ])
 def test_any_mistake_inside_a_config_is_one_line_naming_its_line(tmp_path, line, expected):
     config = tmp_path / "mine.py"
-    config.write_text(f"from fer_keras.config import ExperimentConfig\n\n{line}\n")
+    config.write_text(f"from fer_keras.train.config import ExperimentConfig\n\n{line}\n")
     for cmd in (("run", config, "--dry-run"), ("reproduce", config, "--dry-run")):
         res = _cli(*cmd)
         assert res.returncode == 2, res.stderr
@@ -306,8 +306,8 @@ def test_an_override_without_equals_is_one_line():
 
 
 def test_publish_never_replaces_a_model_or_card_it_did_not_write(tmp_path):
-    from fer_keras.outputs import OutputError
-    from fer_keras.publish import publish
+    from fer_keras.core.outputs import OutputError
+    from fer_keras.use.publish import publish
     from tests.fake_runs import reseal, write_fake_runs
 
     runs = write_fake_runs(tmp_path / "runs", seeds=(0,))
@@ -354,9 +354,9 @@ def test_predict_rewrites_its_record_once_per_hundred_files_and_keeps_it_on_a_fa
     large as the record): now once per RECORD_EVERY files and once at the end; a failure on
     the way still records every file already written, so a later --overwrite may replace
     them."""
-    from fer_keras import predict as predict_module
-    from fer_keras.outputs import recorded
-    from fer_keras.predict import RECORD_EVERY, Predictor, predict_paths
+    from fer_keras.core.outputs import recorded
+    from fer_keras.use import predict as predict_module
+    from fer_keras.use.predict import RECORD_EVERY, Predictor, predict_paths
 
     photos = tmp_path / "photos"
     photos.mkdir()

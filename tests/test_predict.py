@@ -13,16 +13,16 @@ import keras
 import numpy as np
 import pytest
 
-from fer_keras.cellfiles import copy_cell
+from fer_keras.core.cellfiles import copy_cell
+from fer_keras.core.labels import CLASS_NAMES
+from fer_keras.core.provenance import sha256_file
 from fer_keras.data import load_directory
 from fer_keras.data.pipeline import InputSpec, make_dataset
-from fer_keras.explain import gradcam
-from fer_keras.labels import CLASS_NAMES
 from fer_keras.models import create_model, expects_raw_pixels, list_models
+from fer_keras.models.explain import gradcam
 from fer_keras.models.inference import INPUT_NAME, as_input, inference_model
-from fer_keras.predict import FRAMING, Predictor, crop_face, frame_of, predict_paths
-from fer_keras.pretrained import published_in
-from fer_keras.provenance import sha256_file
+from fer_keras.use.predict import FRAMING, Predictor, crop_face, frame_of, predict_paths
+from fer_keras.use.pretrained import published_in
 
 ROOT = Path(__file__).parents[1]
 PUBLISHED = ROOT / "reports" / "ozer" / "models"
@@ -214,7 +214,7 @@ def test_crop_cuts_the_box_or_the_frame_its_detector_implies():
 
 @pytest.mark.parametrize("fmt", ["saved_model", "onnx", "litert"])
 def test_export_passes_its_parity_check(fmt, tmp_path):
-    from fer_keras.export import export
+    from fer_keras.use.export import export
 
     keras.utils.set_random_seed(0)
     folder = _saved(create_model("emotionnet_pp_seq4"), tmp_path / "m",
@@ -251,7 +251,7 @@ def test_dead_relu_units_are_counted_per_layer(functional, tmp_path):
     """Hand-made: a Dense(4, ReLU) with zero weights and biases -1, -1, 1, 0.5 has exactly two
     units that never fire, whatever the image; a 1x1 ReLU convolution with weight +1 fires
     wherever a pixel is non-zero. Counted on the images as the contract takes them (0-255)."""
-    from fer_keras.explain import ACTIVITY_FILE, backfill, relu_activity, write_activity
+    from fer_keras.models.explain import ACTIVITY_FILE, backfill, relu_activity, write_activity
 
     stack = [keras.layers.Conv2D(1, 1, activation="relu", name="conv"),
              keras.layers.Flatten(), keras.layers.Dense(4, activation="relu", name="hidden"),
@@ -294,7 +294,7 @@ def test_dead_relu_units_are_counted_per_layer(functional, tmp_path):
 
 @pytest.mark.slow
 def test_publish_and_cards_from_a_run(sample, tmp_path):
-    from fer_keras.publish import publish
+    from fer_keras.use.publish import publish
 
     images, csv_path = sample
     runs = tmp_path / "runs"

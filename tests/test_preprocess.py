@@ -7,7 +7,6 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_keras.config import ConfigError, load_config
 from fer_keras.data import load_directory
 from fer_keras.data.preprocess import (
     LandmarkEyes,
@@ -22,6 +21,7 @@ from fer_keras.data.preprocess import (
     with_blur,
     with_noise,
 )
+from fer_keras.train.config import ConfigError, load_config
 
 
 def _tilted_face():
@@ -108,7 +108,7 @@ def test_noise_gain_is_one_without_preprocessing_and_measured_per_stage():
 
 def test_settings_are_checked_by_the_config(tmp_path):
     path = tmp_path / "e.py"
-    path.write_text("from fer_keras.config import ExperimentConfig\n"
+    path.write_text("from fer_keras.train.config import ExperimentConfig\n"
                     "CONFIG = ExperimentConfig(name='e', paper='p')\n")
     for override, message in (("preprocess.max_angle_deg=0", "preprocess.max_angle_deg=0.0"),
                               ("preprocess.clahe_tile=0", "preprocess.clahe_tile=0"),

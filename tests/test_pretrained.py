@@ -1,4 +1,4 @@
-"""Published models by name (fer_keras.pretrained), and the predict API a user of `fer` or
+"""Published models by name (fer_keras.use.pretrained), and the predict API a user of `fer` or
 DeepFace expects: a path, an array or a PIL image in; box, emotions, top, confidence out."""
 
 import json
@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_keras.labels import CLASS_NAMES
-from fer_keras.predict import Predictor, top_emotion
-from fer_keras.pretrained import PretrainedError, available, folder_of, looks_like_name
-from fer_keras.publish import same_model
+from fer_keras.core.labels import CLASS_NAMES
+from fer_keras.use.predict import Predictor, top_emotion
+from fer_keras.use.pretrained import PretrainedError, available, folder_of, looks_like_name
+from fer_keras.use.publish import same_model
 
 ROOT = Path(__file__).parents[1]
 CLI = [sys.executable, "-m", "fer_keras.cli"]
@@ -92,7 +92,7 @@ def test_predict_takes_a_path_an_array_or_a_pil_image_alike(face, tmp_path):
 
 
 def test_an_array_of_another_shape_is_one_clear_error():
-    from fer_keras.predict import PredictError
+    from fer_keras.use.predict import PredictError
 
     p = Predictor.from_pretrained("ozer/csv-ozer_cnn")
     with pytest.raises(PredictError, match=r"shape \(48, 48, 2\)"):
@@ -112,7 +112,7 @@ def test_publishing_the_same_weights_again_keeps_the_model_file(tmp_path):
 def test_a_model_no_better_than_the_largest_class_is_never_published(tmp_path):
     """Ashok's CNN (first reading) scores 24.91 % with its chosen seed, below the 25.05 % of
     always answering happy: publish refuses it in one line, and it is listed nowhere."""
-    from fer_keras.publish import publish
+    from fer_keras.use.publish import publish
 
     skipped: list[str] = []
     assert publish(ROOT / "reports" / "ashok" / "runs", tmp_path, ("ashok_cnn",), skipped) == []

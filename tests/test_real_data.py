@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from fer_keras.core.labels import CLASS_NAMES
 from fer_keras.data import load
 from fer_keras.data.convert import csv_order, dir_to_csv
 from fer_keras.data.splits import OFFICIAL_COUNTS, split_indices
-from fer_keras.labels import CLASS_NAMES
 
 pytestmark = pytest.mark.real_data
 

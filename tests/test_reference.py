@@ -28,9 +28,9 @@ def test_the_committed_cells_keep_their_identity(paper, fer2013_dir, tmp_path):
     computes would retrain them, and a reference run going on beside it would be lost."""
     import shutil
 
-    from fer_keras.cellfiles import FINISHED_GLOB
-    from fer_keras.config import load_config
-    from fer_keras.runner import RunOptions, plan
+    from fer_keras.core.cellfiles import FINISHED_GLOB
+    from fer_keras.train.config import load_config
+    from fer_keras.train.runner import RunOptions, plan
 
     runs = tmp_path / paper
     shutil.copytree(ROOT / "reports" / paper / "runs", runs)

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
+from fer_keras.claims.judge import variant_effects
+from fer_keras.core.rundata import SeedRun
 from fer_keras.reports import build_report
-from fer_keras.reports.claims import variant_effects
-from fer_keras.reports.rundata import SeedRun
 from tests.fake_runs import reseal, write_fake_runs
 
 
@@ -174,9 +174,9 @@ def test_report_writes_nothing_outside_its_out_folder(tmp_path):
 
 
 def test_the_run_folders_noise_gain_stands_in_the_report_the_docs_and_its_copy(tmp_path):
-    from fer_keras.reports.damaged import DAMAGED_DATA
+    from fer_keras.core.damaged import DAMAGED_DATA
+    from fer_keras.core.rundata import RunFolderError
     from fer_keras.reports.markdown import paper_view, results_markdown
-    from fer_keras.reports.rundata import RunFolderError
 
     runs = write_fake_runs(tmp_path / "runs" / "g")
     rows = [{"stage": "as configured", "sigma": 5.0, "rms_added": 4.96, "rms_after": 19.34,
@@ -231,7 +231,7 @@ def test_the_anova_is_the_same_on_any_cpu():
     fit) give the same ANOVA rows, each number kept to ten significant digits."""
     from types import SimpleNamespace
 
-    from fer_keras.reports.stats import two_way_anova
+    from fer_keras.claims.stats import two_way_anova
 
     acc = [0.5357, 0.5412, 0.5501, 0.5288, 0.4957, 0.5057, 0.5784, 0.5573]
     cells = [(f, m) for f in ("csv", "directory") for m in ("a", "b") for _ in range(2)]
@@ -276,8 +276,9 @@ def test_synthetic_runs_are_labelled(tmp_path):
 
 def test_the_report_package_never_imports_training_code():
     code = ("import sys, fer_keras.reports, fer_keras.reports.build; "
-            "bad = [m for m in ('fer_keras.runner', 'fer_keras.models', 'fer_keras.data.pipeline',"
-            " 'tensorflow', 'keras') if m in sys.modules]; print(bad)")
+            "bad = [m for m in ('fer_keras.train.runner', 'fer_keras.models', "
+            "'fer_keras.data.pipeline', 'fer_keras.use', 'tensorflow', 'keras') "
+            "if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -365,8 +366,8 @@ def test_a_quality_shift_between_training_and_test_images_is_flagged(tmp_path):
 def test_a_run_no_better_than_the_largest_class_is_named(tmp_path):
     from collections import Counter
 
-    from fer_keras.labels import CLASS_NAMES
-    from fer_keras.metrics import compute_metrics
+    from fer_keras.core.labels import CLASS_NAMES
+    from fer_keras.core.metrics import compute_metrics
     from fer_keras.reports import build_index
 
     root = tmp_path / "reports"
@@ -406,7 +407,7 @@ def test_a_run_no_better_than_the_largest_class_is_named(tmp_path):
 
 
 def test_the_ledger_leads_the_report_and_the_scoreboard_with_the_central_findings(tmp_path):
-    from fer_keras.ledger import Bound, Order, Robust, to_json
+    from fer_keras.claims.ledger import Bound, Order, Robust, to_json
     from fer_keras.reports import build_index
 
     runs = write_fake_runs(tmp_path / "runs" / "k")
@@ -449,7 +450,7 @@ def test_the_ledger_leads_the_report_and_the_scoreboard_with_the_central_finding
 
 
 def test_the_proposed_model_against_every_other_one_counts_significant_seeds():
-    from fer_keras.reports.claims import proposed_against_others
+    from fer_keras.claims.judge import proposed_against_others
 
     def test(seed, p, acc_a=0.60):
         return {"seed": seed, "a": "mine", "b": "base", "acc_a": acc_a, "acc_b": 0.58, "p": p}
@@ -464,8 +465,8 @@ def test_the_proposed_model_against_every_other_one_counts_significant_seeds():
 def test_a_variant_stands_beside_a_number_only_where_a_claim_names_it():
     from types import SimpleNamespace
 
-    from fer_keras.ledger import Value, values_of
-    from fer_keras.reports.claims import claim_of
+    from fer_keras.claims.judge import claim_of
+    from fer_keras.claims.ledger import Value, values_of
 
     def run(variant):
         arm = "m" + (f"+{variant}" if variant else "")
@@ -484,7 +485,7 @@ def _ranked(cells: dict[str, tuple]) -> list[dict]:
     """ranking() on hand-made cells: name -> (claimed %, {seed: measured %})."""
     from types import SimpleNamespace
 
-    from fer_keras.reports.claims import ranking
+    from fer_keras.claims.judge import ranking
 
     table1 = [{"cell": f"csv/{m}", "metrics": {"accuracy": {
         "paper": claimed, "mean": float(np.mean(list(acc.values()))) if acc else None,
@@ -665,9 +666,9 @@ def test_training_time_is_each_runs_whole_time_and_marks_a_last_session_only(tmp
     """A run timed over all its sessions (manifest train_seconds) counts whole; an older
     resumed run records only its last session: its minutes carry "≥", the seconds an epoch
     leave it out and the total says it is a lower bound."""
+    from fer_keras.core.rundata import read_runs
     from fer_keras.reports.build import report_view
     from fer_keras.reports.markdown import results_markdown
-    from fer_keras.reports.rundata import read_runs
 
     runs = write_fake_runs(tmp_path / "runs" / "t", seeds=(0, 1))
     edits = {  # (cell, seed): manifest changes; every other run: 60 s, 6 epochs, not resumed
@@ -699,7 +700,7 @@ def test_a_report_of_part_of_its_plan_names_the_runs_not_finished(tmp_path):
     without a plan, or with all of it finished, says nothing of the kind."""
     from fer_keras.reports import build_index
     from fer_keras.reports.markdown import paper_view, papers_markdown, results_markdown
-    from fer_keras.runfolder import Cell, record_plan
+    from fer_keras.train.runfolder import Cell, record_plan
 
     runs = write_fake_runs(tmp_path / "reports" / "fake" / "runs")  # 2 x 2 cells, seeds 0, 1
     assert paper_view(runs)["coverage"] == {"runs": 8, "finished": 8, "cells": []}
@@ -758,11 +759,11 @@ def test_a_leaderboard_ranks_the_cells_beside_their_recorded_costs(tmp_path):
     parameters and FLOPs, the seconds an epoch, and draws accuracy against cost."""
     import json
 
+    from fer_keras.claims.judge import value_interval
+    from fer_keras.core.rundata import cells_of, read_runs
     from fer_keras.reports import build_report
     from fer_keras.reports.build import report_view, training_time
-    from fer_keras.reports.claims import value_interval
     from fer_keras.reports.leaderboard import leaderboard
-    from fer_keras.reports.rundata import cells_of, read_runs
 
     runs_dir = write_fake_runs(tmp_path / "runs")
     experiment, runs = read_runs(runs_dir)
@@ -802,7 +803,7 @@ def test_model_costs_are_counted_once_per_architecture(monkeypatch):
     """describe records each model's parameters and forward FLOPs; an entry recorded before
     for the same architecture (signature) is kept without building the model again."""
     from fer_keras import models
-    from fer_keras.runfolder import model_costs
+    from fer_keras.train.runfolder import model_costs
 
     kept = {"params": 1, "forward_flops": 2, "signature": "s1"}
     built = model_costs([("ozer_cnn", "new"), ("ozer_cnn", "new"), ("not_built", "s1")],

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fer_keras.cli import INTERRUPTED, main
-from fer_keras.reproduce import (
+from fer_keras.train.reproduce import (
     Options,
     ReproduceError,
     Run,
@@ -22,7 +22,7 @@ from fer_keras.reproduce import (
     papers,
     resume_from_committed,
 )
-from fer_keras.runfolder import run_lock
+from fer_keras.train.runfolder import run_lock
 
 ROOT = Path(__file__).parents[1]
 EXPERIMENTS = ROOT / "experiments"
@@ -160,12 +160,12 @@ def test_user_mistakes_end_in_one_error_line(tmp_path, capsys, monkeypatch):
     assert main(["reproduce", "ozer", "--data", str(tmp_path), "--seeds", "0,x"]) == 2
     assert "--seeds 0,x: expected comma-separated integers" in capsys.readouterr().err
     bad = tmp_path / "bad.py"
-    bad.write_text("from fer_keras.config import ExperimentConfig\nCONFIG = None\n")
+    bad.write_text("from fer_keras.train.config import ExperimentConfig\nCONFIG = None\n")
     assert main(["reproduce", str(bad), "--data", str(tmp_path)]) == 2
     assert "defines no CONFIG" in capsys.readouterr().err
     late = tmp_path / "late.py"
-    late.write_text("from fer_keras.config import ExperimentConfig\n"
-                    "from fer_keras.reproduce import NoiseGain, Report, Run\n"
+    late.write_text("from fer_keras.train.config import ExperimentConfig\n"
+                    "from fer_keras.train.reproduce import NoiseGain, Report, Run\n"
                     "CONFIG = ExperimentConfig(name='x', paper='y')\n"
                     "REPRODUCE = (Run(), Report(), NoiseGain())\n")
     assert main(["reproduce", str(late), "--data", str(tmp_path)]) == 2
@@ -268,8 +268,8 @@ def test_every_stages_cells_are_the_folders_plan_before_the_first_stage(tmp_path
     ablation with every seed): the plan names all ten runs before the first starts, so a
     report made while the first pass trains does not read as the whole reproduction; a
     folder another run is writing is refused before anything is recorded."""
-    import fer_keras.reproduce as reproduce_module
-    from fer_keras.runfolder import RunConflictError, run_lock
+    import fer_keras.train.reproduce as reproduce_module
+    from fer_keras.train.runfolder import RunConflictError, run_lock
 
     runs = tmp_path / "runs"
     seen = []

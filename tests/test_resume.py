@@ -113,8 +113,8 @@ def test_an_epochs_random_draws_depend_on_seed_and_epoch_only():
 
 DIE_AFTER_TRAINING = """
 import os, sys
-import fer_keras.runner as runner
-runner.save_inference_model = lambda *a, **k: os._exit(9)  # killed right after fit returned
+import fer_keras.train.cell as cell
+cell.save_inference_model = lambda *a, **k: os._exit(9)  # killed right after fit returned
 from fer_keras.cli import main
 main(sys.argv[1:])
 """
@@ -197,7 +197,7 @@ def test_epoch_times_keep_the_backups_epochs_or_say_they_are_unknown(tmp_path):
     (one more is there when a kill fell between the time and the backup); none when it holds
     fewer (a backup begun before epoch times were kept): the total is then unknown, not the
     last session's."""
-    from fer_keras.runner import epoch_times
+    from fer_keras.train.cell import epoch_times
 
     assert epoch_times(tmp_path, 0) == []  # a fresh cell
     assert epoch_times(tmp_path, 3) is None  # an older backup: no times
@@ -217,7 +217,7 @@ def test_progress_line_gives_the_epoch_time_the_manifest_keeps(tmp_path):
     import keras
     import numpy as np
 
-    from fer_keras.callbacks import EpochTimes, Progress
+    from fer_keras.train.callbacks import EpochTimes, Progress
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])

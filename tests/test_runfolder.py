@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from fer_keras.config import load_config
 from fer_keras.data.synthetic import write_sample
-from fer_keras.runfolder import Identity, RunConflictError
-from fer_keras.runner import RunOptions, run_experiment
+from fer_keras.train.config import load_config
+from fer_keras.train.runfolder import Identity, RunConflictError
+from fer_keras.train.runner import RunOptions, run_experiment
 
 ROOT = Path(__file__).parents[1]
 OZER = ROOT / "experiments" / "ozer.py"
@@ -69,7 +69,7 @@ def test_an_equivalent_signature_is_the_same_identity_and_nothing_else_is():
 
 
 def test_a_typo_in_an_override_touches_nothing(finished):
-    from fer_keras.config import ConfigError
+    from fer_keras.train.config import ConfigError
 
     before = _snapshot(finished)
     with pytest.raises(ConfigError, match="split='80/10/1O': expected one of 80/10/10"):
@@ -165,7 +165,7 @@ def test_the_plan_names_every_cell_asked_before_any_trains(sample, finished, mon
     """experiment.json's plan holds the cells of each invocation from before the first epoch
     (a report made while they train names them as not finished) and keeps them when the
     finished cells are described again."""
-    import fer_keras.runner as runner
+    import fer_keras.train.runner as runner
 
     seen = []
 
@@ -213,7 +213,7 @@ def test_experiment_json_lists_each_input_once_with_the_source_it_was_made_from(
     """A cell finished before manifests recorded `source_fingerprint` and one after, both
     trained on the same preprocessed data, are one input with its source; the input as loaded
     (a no-preprocessing cell) is another."""
-    from fer_keras.runfolder import describe
+    from fer_keras.train.runfolder import describe
 
     cfg = load_config(OZER, ["formats=csv", "models=ozer_cnn", "seeds=0,1,2"])
 

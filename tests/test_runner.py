@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_keras.config import load_config
 from fer_keras.data import load
 from fer_keras.data.errors import DataError
-from fer_keras.diagnostics import blur_check
-from fer_keras.runner import Cell, RunOptions, cells, plan_cell, run_cell, run_experiment
+from fer_keras.train.config import load_config
+from fer_keras.train.diagnostics import blur_check
+from fer_keras.train.runner import Cell, RunOptions, cells, plan_cell, run_cell, run_experiment
 
 ROOT = Path(__file__).parents[1]
 OZER = ROOT / "experiments" / "ozer.py"
@@ -140,9 +140,9 @@ import json, sys, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from pathlib import Path
-from fer_keras.config import load_config
+from fer_keras.train.config import load_config
 from fer_keras.data import load
-from fer_keras.runner import Cell, RunOptions, plan_cell, run_cell
+from fer_keras.train.runner import Cell, RunOptions, plan_cell, run_cell
 images, csv_path, out, ozer = sys.argv[1:]
 cfg = load_config(ozer, ["max_epochs=1"])
 opts = RunOptions(data=Path(images), csv=Path(csv_path), out=Path(out), strategy="mirrored")
@@ -187,8 +187,8 @@ def test_a_runs_models_and_seeds_narrow_its_variants():
 
 
 def test_a_split_without_validation_is_refused(sample, tmp_path):
-    from fer_keras.config import ConfigError
     from fer_keras.data import DataError
+    from fer_keras.train.config import ConfigError
 
     for split in ("80/20", "folders"):  # refused with the config, before any data is read
         with pytest.raises(ConfigError, match=f"split={split} has no validation part"):
@@ -222,8 +222,8 @@ def test_no_data_message_and_exit_2(capsys, monkeypatch):
 MIXED = """
 import json, sys
 from pathlib import Path
-from fer_keras.config import load_config
-from fer_keras.runner import RunOptions, run_experiment
+from fer_keras.train.config import load_config
+from fer_keras.train.runner import RunOptions, run_experiment
 import keras
 images, csv_path, out, ozer = sys.argv[1:]
 cfg = load_config(ozer, ["max_epochs=1", "formats=csv", "models=ozer_cnn", "seeds=0"])
@@ -272,8 +272,8 @@ def test_blur_check_reproduces_the_test_accuracy_at_sigma_0(sample, tmp_path, ca
 
 
 def test_dirty_files_are_named_from_git_status():
-    from fer_keras.provenance import dirty_files
+    from fer_keras.core.provenance import dirty_files
 
-    assert dirty_files(" M README.md\nM  fer_keras/runner.py\n\n") == [
-        "README.md", "fer_keras/runner.py"]
+    assert dirty_files(" M README.md\nM  fer_keras/train/runner.py\n\n") == [
+        "README.md", "fer_keras/train/runner.py"]
     assert dirty_files("") == []

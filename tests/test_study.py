@@ -14,9 +14,9 @@ import numpy as np
 import optuna
 import pytest
 
-from fer_keras.config import ConfigError, check_space, load_config
-from fer_keras.ledger import claimed_values
-from fer_keras.search import configure, suggest
+from fer_keras.claims.ledger import claimed_values
+from fer_keras.train.config import ConfigError, check_space, load_config
+from fer_keras.train.search import configure, suggest
 
 ROOT = Path(__file__).resolve().parents[1]
 REACH = ROOT / "experiments" / "ozer_reachability.py"
@@ -110,7 +110,7 @@ def test_configure_applies_a_point_and_swaps_the_model():
 
 
 def test_pruning_report_reports_validation_accuracy_and_stops_the_trial():
-    from fer_keras.study import PruningReport
+    from fer_keras.train.study import PruningReport
 
     class Trial:
         reported = []
@@ -129,7 +129,7 @@ def test_pruning_report_reports_validation_accuracy_and_stops_the_trial():
 
 
 def test_test_curve_keeps_the_rows_of_the_backed_up_epochs(tmp_path):
-    from fer_keras.callbacks import TestCurve
+    from fer_keras.train.callbacks import TestCurve
 
     path = tmp_path / "test_curve.csv"
     path.write_text("epoch,test_accuracy\n1,0.1\n2,0.2\n3,0.3\n4,0.4\n")
@@ -170,7 +170,7 @@ def _trials(folder: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def study(sample, tmp_path_factory):
-    from fer_keras.study import StudyOptions, run_study
+    from fer_keras.train.study import StudyOptions, run_study
 
     images, csv_path = sample
     cfg = load_config(REACH, ["max_epochs=2", "seeds=0,1"])
@@ -251,7 +251,7 @@ def test_the_report_states_a_verdict_per_claimed_cell(study, tmp_path):
 
 
 def test_a_study_resumes_adding_only_the_missing_trials(study):
-    from fer_keras.study import run_study
+    from fer_keras.train.study import run_study
 
     cfg, opts, out = study
     before = {p: p.stat().st_mtime_ns for p in out.glob("trials/*/*/*/seed-*/done.json")}
@@ -264,7 +264,7 @@ def test_a_study_resumes_adding_only_the_missing_trials(study):
 
 
 def test_export_only_trains_nothing_and_keeps_the_workers_study_json(study):
-    from fer_keras.study import run_study
+    from fer_keras.train.study import run_study
 
     cfg, opts, out = study
     described = (out / "study.json").read_text()
@@ -363,8 +363,8 @@ def test_the_printed_protocol_is_set_against_each_claim_first():
     54.30 +/- 1.04: about 51.6 to 57.0, above 49.82; csv/ozer_cnn 55.11 +/- 1.65 (sampling
     0.83): about 51.5 to 58.7, agrees with 55.00; csv/ozer_cnn_lstm 55.73 +/- 1.40: about 52.5
     to 58.9, agrees with 57.84. None is below its claim, so nothing is searched."""
+    from fer_keras.core.rundata import read_runs
     from fer_keras.reports.reachability import printed_protocol
-    from fer_keras.reports.rundata import read_runs
 
     cfg = load_config(REACH)
     claimed = claimed_values(cfg.claims)
@@ -386,8 +386,8 @@ def test_a_reference_that_cannot_speak_for_this_study_searches_every_model(tmp_p
     """Trained on a damaged copy, or set against a subsample: not used, said so."""
     import shutil
 
-    from fer_keras.reports.damaged import DAMAGED_DATA
-    from fer_keras.study import StudyOptions, triage
+    from fer_keras.core.damaged import DAMAGED_DATA
+    from fer_keras.train.study import StudyOptions, triage
 
     cfg = load_config(REACH)
     opts = StudyOptions(data=tmp_path, out=tmp_path / "study", reference=OZER_RUNS)
@@ -408,7 +408,7 @@ def test_a_reference_that_cannot_speak_for_this_study_searches_every_model(tmp_p
 def test_on_the_same_data_a_reached_claim_spares_its_model_the_search(fer2013_dir, tmp_path,
                                                                       capsys):
     from fer_keras.reports.reachability import printed_protocol
-    from fer_keras.study import StudyOptions, run_study
+    from fer_keras.train.study import StudyOptions, run_study
 
     cfg = load_config(REACH)
     # no claim lies above what the committed runs give (two-sided): nothing may train

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_keras.config import load_config
+from fer_keras.claims.judge import ledger_rows
+from fer_keras.claims.ledger import Bound, Extremes, Order
+from fer_keras.core.rundata import read_runs
 from fer_keras.data import load_directory
 from fer_keras.data.splits import keras_validation, split_indices, with_validation
-from fer_keras.ledger import Bound, Extremes, Order
 from fer_keras.models import list_models
-from fer_keras.reports.claims import ledger_rows
-from fer_keras.reports.rundata import read_runs
+from fer_keras.train.config import load_config
 
 from .fake_runs import write_fake_runs
 

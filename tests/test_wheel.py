@@ -103,8 +103,8 @@ def test_an_installed_wheel_predicts_by_name_without_a_checkout(installed, tmp_p
                     detector, "--format", "json"], cwd=work, env=env)
         assert len(json.loads(res.stdout)["faces"]) == 1, detector
     # the same probabilities as this checkout's Predictor on the same face
-    from fer_keras.labels import CLASS_NAMES
-    from fer_keras.predict import Predictor
+    from fer_keras.core.labels import CLASS_NAMES
+    from fer_keras.use.predict import Predictor
 
     here = Predictor(ROOT / "reports" / "ozer" / "models" / "csv-ozer_cnn_lstm").predict(
         cv2.imread(str(face)))[0]
@@ -154,7 +154,7 @@ def test_an_installed_wheel_predicts_a_scene_with_the_default_detector_and_model
         assert abs(f["x"] + f["w"] / 2 - (x + 80)) < 40 and abs(f["y"] + f["h"] / 2 - 250) < 40
         assert f["detection"] > 0.9  # MTCNN's probability of a face
     python = Path(fer[0]).with_name("python")
-    api = _run([str(python), "-c", "from fer_keras.predict import top_emotion; "
+    api = _run([str(python), "-c", "from fer_keras.use.predict import top_emotion; "
                 f"print(top_emotion({str(photo)!r}))"], cwd=work, env=env)
     assert api.stdout.strip().startswith("('")  # the largest face's emotion, no noise
     assert api.stderr == ""

@@ -33,7 +33,7 @@ def main() -> None:
     ap.add_argument("--data", required=True, type=Path, help="FER-2013 image export (its test/)")
     args = ap.parse_args()
 
-    from fer_keras.tfprocess import import_tensorflow_quietly, pin_threads
+    from fer_keras.core.tfprocess import import_tensorflow_quietly, pin_threads
 
     pin_threads(1)
     import_tensorflow_quietly()

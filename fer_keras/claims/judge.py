@@ -13,12 +13,11 @@ from collections import Counter
 
 import numpy as np
 
-from .. import ledger
-from ..config import NOT_TRAINING, flatten
-from ..labels import CLASS_NAMES
-from . import stats
-from .damaged import DAMAGED_DATA
-from .rundata import SeedRun, cells_of, main_runs
+from ..core.damaged import DAMAGED_DATA
+from ..core.labels import CLASS_NAMES
+from ..core.protocol import NOT_TRAINING, flatten
+from ..core.rundata import SeedRun, cells_of, main_runs
+from . import ledger, stats
 
 
 def mean_std(values: list[float]) -> dict:
@@ -363,7 +362,7 @@ def variant_effects(runs: list[SeedRun]) -> list[dict]:
 
 
 # ------------------------------------------------------------------------- the claims ledger
-# One two-sided rule per kind of claim (fer_keras.ledger; docs/claims.md states the rules).
+# One two-sided rule per kind of claim (fer_keras.claims.ledger; docs/claims.md states the rules).
 
 Z95 = 1.959963984540054  # the normal quantile of a two-sided 95 % interval
 # What each verdict counts as: a claim of the paper reproduced here, or not (None: the

@@ -2,7 +2,7 @@
 
 Every number a paper prints about its results, and every finding of its abstract and
 conclusion, is one typed claim in its config (`ExperimentConfig.claims`), with the paper's
-words and their place. A few general kinds cover all five papers; `fer_keras.reports.claims`
+words and their place. A few general kinds cover all five papers; `fer_keras.claims.judge`
 judges each kind with one two-sided rule (docs/claims.md) from the run folders alone.
 
 Kinds:
@@ -30,8 +30,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from .errors import FerKerasError
-from .labels import CLASS_NAMES
+from ..core.errors import FerKerasError
+from ..core.labels import CLASS_NAMES
 
 # Metrics a Value claim may name: percent as printed; roc_auc.<class> on the 0-1 scale.
 PERCENT_METRICS = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
@@ -272,8 +272,8 @@ def validate_claims(claims: tuple, cells: set[str] | None = None) -> None:
     judged claim names is one of them."""
     for c in claims:
         if not isinstance(c, Claim):
-            raise ClaimError(f"claims: {c!r}: expected fer_keras.ledger claims (Value, Order, "
-                             "...)")
+            raise ClaimError(f"claims: {c!r}: expected fer_keras.claims.ledger claims "
+                             "(Value, Order, ...)")
         c.validate()
         if cells is None or c.scope:
             continue

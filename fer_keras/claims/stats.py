@@ -10,7 +10,7 @@ from scipy.stats import binomtest
 from statsmodels.stats.anova import anova_lm
 from statsmodels.stats.contingency_tables import mcnemar
 
-from .rundata import SeedRun
+from ..core.rundata import SeedRun
 
 ANOVA_DIGITS = 10  # significant digits kept of the ANOVA's sums of squares, F and p
 

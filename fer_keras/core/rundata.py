@@ -3,7 +3,7 @@
 A run folder is `runs/<experiment>/` (or the copy a report keeps under `reports/<exp>/runs/`):
 `experiment.json`, and per cell and seed `config.json`, `manifest.json`, `history.csv`,
 `predictions.npz`, `examples.npz`, `metrics.json`. Metrics are recomputed from the saved
-predictions with the same function the runner used (`fer_keras.metrics.compute_metrics`).
+predictions with the same function the runner used (`fer_keras.core.metrics.compute_metrics`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..cellfiles import (
+from .cellfiles import (
     ACTIVITY_FILE,
     CONFIG_FILE,
     EXAMPLES_FILE,
@@ -34,8 +34,8 @@ from ..cellfiles import (
     ROBUSTNESS_FILE,
     verify,
 )
-from ..errors import FerKerasError
-from ..metrics import compute_metrics
+from .errors import FerKerasError
+from .metrics import compute_metrics
 
 
 # What a report keeps of each run (no model files, no split indices).

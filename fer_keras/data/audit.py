@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..labels import CLASS_NAMES
+from ..core.labels import CLASS_NAMES
 from .dataset import FerData
 from .splits import Split
 

@@ -25,7 +25,7 @@ class AugmentConfig:
     noise_std: float = 0.0  # Gaussian noise, in the units of the scaled input
     # Random crop of up to this fraction of height and width, resized back to the input size
     # (Ashok §3.3 "cropping the unnecessary background"). Added later: left out of a cell's
-    # identity at its default (fer_keras.config.ADDED).
+    # identity at its default (fer_keras.train.config.ADDED).
     crop: float = field(default=0.0, metadata={"omit_at_default": True})
 
     @property

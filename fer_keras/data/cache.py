@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..provenance import atomic_path
+from ..core.provenance import atomic_path
 from .dataset import FerData
 
 CACHE_VERSION = 1  # bump when the decoded form changes

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..labels import CLASS_NAMES, SPLIT_NAMES
-from ..provenance import atomic_path
+from ..core.labels import CLASS_NAMES, SPLIT_NAMES
+from ..core.provenance import atomic_path
 from .dataset import FerData
 from .directory import imwrite, load_directory
 from .errors import DataError

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..labels import NUM_CLASSES, SPLIT_NAMES
+from ..core.labels import NUM_CLASSES, SPLIT_NAMES
 from . import cache, csv_fast
 from .dataset import FerData
 from .errors import DataError

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..labels import NUM_CLASSES, SPLIT_NAMES
+from ..core.labels import NUM_CLASSES, SPLIT_NAMES
 
 PIXELS = 48 * 48
 BLOCK = 8 << 20  # bytes read per step; big enough to amortise the Python overhead per block

@@ -11,7 +11,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class FerData:
-    """Images and labels in canonical FER-2013 indices (see `fer_keras.labels`).
+    """Images and labels in canonical FER-2013 indices (see `fer_keras.core.labels`).
 
     images:  (n, 48, 48, 1) uint8 grey pixels (RGB is made from them by the pipeline).
     labels:  (n,) int64 canonical class indices 0..6.

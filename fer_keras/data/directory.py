@@ -1,7 +1,7 @@
 """Loader for the image-directory layout: `<root>/<class>/<image>`, or a root holding
 `train/` and `test/` (the Kaggle image-folder export of FER-2013).
 
-Folder names are mapped to canonical indices by name (`fer_keras.labels`), never by
+Folder names are mapped to canonical indices by name (`fer_keras.core.labels`), never by
 alphabetical position. Images are decoded with OpenCV as grey uint8; images that are not
 48x48 are resized (INTER_AREA) and counted.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..labels import CLASS_NAMES, SPLIT_NAMES, class_index
-from ..provenance import atomic_path
+from ..core.labels import CLASS_NAMES, SPLIT_NAMES, class_index
+from ..core.provenance import atomic_path
 from . import cache
 from .dataset import FerData
 from .errors import DataError, warn

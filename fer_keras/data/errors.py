@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import FerKerasError
+from ..core.errors import FerKerasError
 
 
 class DataError(FerKerasError, ValueError):

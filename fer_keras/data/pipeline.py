@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from ..labels import NUM_CLASSES
+from ..core.labels import NUM_CLASSES
 from .augment import AugmentConfig, build_augmenter
 
 # Fixed parallelism instead of tf.data AUTOTUNE. Measured with TensorFlow 2.21 here: with

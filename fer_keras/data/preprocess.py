@@ -237,3 +237,23 @@ def with_noise(images: np.ndarray, sigma: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng([seed, round(sigma * 1000)])
     noisy = images.astype(np.float32) + rng.normal(0.0, sigma, images.shape).astype(np.float32)
     return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+
+
+def noise_gain_sample(images: np.ndarray, cfg: PreprocessConfig, sigmas, n: int,
+                      seed: int = 0) -> dict:
+    """`fer-keras noise-gain`: `noise_gain` on n images drawn at random (seeded) from
+    `images`; the record written as JSON, with the images' indices."""
+    pick = np.sort(np.random.default_rng(seed).choice(len(images), min(n, len(images)),
+                                                      replace=False))
+    return {"preprocess": asdict(cfg), "images": len(pick), "seed": seed,
+            "rows": noise_gain(images[pick], cfg, sigmas, seed=seed)}
+
+
+def noise_gain_lines(rows: list[dict]) -> list[str]:
+    """noise_gain's rows as a table, one line per stage and noise level."""
+    lines = [f"{'stage':<16}{'sigma':>7}{'added':>9}{'after':>9}{'gain':>7}"]
+    for r in rows:  # gain is None where clipping left no noise at all (saturated images)
+        gain = "–" if r["gain"] is None else f"{r['gain']:.2f}"
+        lines.append(f"{r['stage']:<16}{r['sigma']:>7g}{r['rms_added']:>9.2f}"
+                     f"{r['rms_after']:>9.2f}{gain:>7}")
+    return lines

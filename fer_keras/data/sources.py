@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..provenance import atomic_path
+from ..core.provenance import atomic_path
 from . import convert
 from .csv import load_csv
 from .dataset import FerData

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from ..labels import CLASS_NAMES, SPLIT_NAMES
+from ..core.labels import CLASS_NAMES, SPLIT_NAMES
 from .errors import DataError
 
 SCHEMES: dict[str, tuple[float, float, float]] = {
@@ -94,7 +94,7 @@ def keras_validation(index: np.ndarray, labels: np.ndarray, sources: np.ndarray,
 
 def with_validation(split: Split, labels: np.ndarray, policy: str, fraction: float,
                     sources: np.ndarray | None = None) -> Split:
-    """Apply a validation policy (fer_keras.config.VALIDATION_POLICIES) to a split:
+    """Apply a validation policy (fer_keras.train.config.VALIDATION_POLICIES) to a split:
     "split" keeps its validation part; "carve" takes a stratified `fraction` of the training
     part as validation (seeded like the split), the test part untouched; "keras" takes it as
     Keras' `validation_split` does (keras_validation; needs the images' file names); "test"

@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..labels import NUM_CLASSES, SPLIT_NAMES
-from ..outputs import staged
+from ..core.labels import NUM_CLASSES, SPLIT_NAMES
+from ..core.outputs import staged
 from .convert import png_name, write_challenge_csv, write_directory
 from .dataset import FerData
 

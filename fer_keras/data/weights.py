@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
-from ..labels import NUM_CLASSES
+from ..core.labels import NUM_CLASSES
 
 
 def class_weights(train_labels: np.ndarray, num_classes: int = NUM_CLASSES) -> dict[int, float]:

@@ -20,9 +20,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .cellfiles import ACTIVITY_FILE, EXAMPLES_FILE, FINISHED_GLOB, GRADCAM_FILE
-from .models.inference import adapt_for, inference_model, inner_model, model_file
-from .provenance import write_json, write_npz
+from ..core.cellfiles import ACTIVITY_FILE, EXAMPLES_FILE, FINISHED_GLOB, GRADCAM_FILE
+from ..core.provenance import write_json, write_npz
+from .inference import adapt_for, inference_model, inner_model, model_file
 
 CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 

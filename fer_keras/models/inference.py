@@ -9,7 +9,7 @@ know that, so every model the runner saves or exports is wrapped:
     input  "grey_0_255": float32 (N, 48, 48, 1), grey levels 0-255 (uint8 values as floats)
     ->     the same channel repetition and scaling as the pipeline, as Keras layers
     ->     the trained model
-    output (N, 7) probabilities, classes in fer_keras.labels order
+    output (N, 7) probabilities, classes in fer_keras.core.labels order
 
 The wrapper is built from Keras' own layers only (Concatenate, Rescaling), so it saves, loads
 and exports with no custom code. What cannot live in a graph (EmotionNet++'s landmark
@@ -27,13 +27,13 @@ import keras
 import numpy as np
 from keras import layers
 
-from ..cellfiles import CHECKPOINT_FILE, MODEL_FILE
+from ..core.cellfiles import CHECKPOINT_FILE, MODEL_FILE
 from .registry import expects_raw_pixels
 
 INPUT_NAME = "grey_0_255"
 INPUT_SHAPE = (48, 48, 1)
 CONTRACT = ("input 'grey_0_255': float32 (N, 48, 48, 1), grey levels 0-255; output (N, 7) "
-            "probabilities in fer_keras.labels order")
+            "probabilities in fer_keras.core.labels order")
 
 
 def is_inference_model(model: keras.Model) -> bool:

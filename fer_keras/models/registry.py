@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import keras
 
-from ..errors import UnknownModelError
+from ..core.errors import UnknownModelError
 
 
 @dataclass(frozen=True)

@@ -138,3 +138,22 @@ def model_flops(model) -> int:
             total += sum(_recurrent_flops(inner, steps, features)
                          for inner in (layer.forward_layer, layer.backward_layer))
     return int(total)
+
+
+def params_table() -> tuple[list[str], bool]:
+    """`fer-keras params`: every registered model built, its parameters counted against the
+    count its source states; the table's lines, and whether every count matches."""
+    from .registry import create_model, get_spec, list_models
+
+    rows, ok = [], True
+    for name in list_models():
+        spec = get_spec(name)
+        built = count_params(create_model(name))
+        match = built == spec.expected_params
+        ok &= match
+        rows.append((name, spec.source, f"{spec.expected_params:,}", spec.params_source,
+                     f"{built:,}", "yes" if match else "NO"))
+    header = ("model", "source", "expected params", "count from", "built params", "match")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths))
+            for r in [header, tuple("-" * w for w in widths), *rows]], ok

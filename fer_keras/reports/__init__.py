@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..outputs import OutputError, staged
+from ..core.outputs import OutputError, staged
 from .build import build_index, build_run_report
 from .reachability import build_reachability, is_study
 

@@ -8,7 +8,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from statistics import median
 
-from ..cellfiles import (
+from ..claims import judge as claims
+from ..claims import stats
+from ..claims.judge import claim_of, mean_std
+from ..claims.ledger import AUC_PREFIX, values_of
+from ..core.cellfiles import (
     CARD_FILE,
     EXPERIMENT_FILE,
     FRESH_FILE,
@@ -18,17 +22,12 @@ from ..cellfiles import (
     RESULTS_FILE,
     copy_cell,
 )
-from ..labels import CLASS_NAMES
-from ..ledger import AUC_PREFIX, values_of
-from ..metrics import RESULT_COLUMNS, RESULT_METRICS
-from ..outputs import staged
-from ..provenance import write_csv
-from . import cards, claims, figures, stats
-from .claims import claim_of, mean_std
-from .damaged import damage_of
-from .leaderboard import leaderboard
-from .render import html_env
-from .rundata import (
+from ..core.damaged import damage_of
+from ..core.labels import CLASS_NAMES
+from ..core.metrics import RESULT_COLUMNS, RESULT_METRICS
+from ..core.outputs import staged
+from ..core.provenance import write_csv
+from ..core.rundata import (
     SeedRun,
     cells_of,
     main_runs,
@@ -38,6 +37,9 @@ from .rundata import (
     read_noise_gain,
     read_runs,
 )
+from . import cards, figures
+from .leaderboard import leaderboard
+from .render import html_env
 
 METRICS = (("accuracy", "Accuracy"), ("precision_macro", "Precision (macro)"),
            ("recall_macro", "Recall (macro)"), ("f1_macro", "F1 (macro)"))

@@ -6,10 +6,10 @@ MMPretrain's per-model metafiles. Read from run folders only.
 
 from __future__ import annotations
 
-from ..config import flatten
-from ..ledger import values_of
-from .claims import claim_of, mean_std, training_of
-from .rundata import SeedRun
+from ..claims.judge import claim_of, mean_std, training_of
+from ..claims.ledger import values_of
+from ..core.protocol import flatten
+from ..core.rundata import SeedRun
 
 # Settings a reader needs to know how a model was trained, in this order when present.
 PROTOCOL_KEYS = ("split", "validation", "validation_fraction", "optimizer", "learning_rate",

@@ -15,9 +15,9 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from sklearn.metrics import auc, roc_curve  # noqa: E402
 from sklearn.preprocessing import label_binarize  # noqa: E402
 
-from ..labels import CLASS_NAMES  # noqa: E402
-from ..metrics import calibration_bins  # noqa: E402
-from .rundata import SeedRun  # noqa: E402
+from ..core.labels import CLASS_NAMES  # noqa: E402
+from ..core.metrics import calibration_bins  # noqa: E402
+from ..core.rundata import SeedRun  # noqa: E402
 
 CLASS_COLORS = dict(zip(CLASS_NAMES, sns.color_palette("tab10", len(CLASS_NAMES))))
 SEED_STYLES = ["-", "--", ":", "-."]

@@ -9,8 +9,8 @@ written when the config sets model_costs) and seconds an epoch (the manifests).
 
 from __future__ import annotations
 
-from .claims import mean_std, value_interval
-from .rundata import SeedRun, cells_of
+from ..claims.judge import mean_std, value_interval
+from ..core.rundata import SeedRun, cells_of
 
 
 def leaderboard(experiment: dict, runs: list[SeedRun], near: dict | None,

@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..cellfiles import FINISHED_GLOB
-from ..errors import FerKerasError
-from ..pretrained import published_in
+from ..core.cellfiles import FINISHED_GLOB
+from ..core.errors import FerKerasError
+from ..core.published import published_in
+from ..core.rundata import read_near_copies, read_noise_gain, read_runs
 from .build import report_view, result_summaries
 from .render import markdown_env
-from .rundata import read_near_copies, read_noise_gain, read_runs
 
 README_BLOCK = "papers"  # the README's table of papers
 MODELS_BLOCK = "models"  # the published models, by name (README and docs/predict.md)

@@ -23,7 +23,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..cellfiles import (
+from ..claims.judge import mean_std
+from ..claims.ledger import values_of
+from ..claims.printed import runs_or_none, verdict, verdict_text
+from ..core.cellfiles import (
     CONFIG_FILE,
     DONE_FILE,
     EXPERIMENT_FILE,
@@ -35,12 +38,10 @@ from ..cellfiles import (
     TEST_CURVE_FILE,
     copy_cell,
 )
-from ..ledger import values_of
+from ..core.damaged import damage_of
+from ..core.rundata import cells_of
 from . import figures
-from .claims import mean_std, value_interval, value_side
-from .damaged import damage_of
 from .render import html_env
-from .rundata import RunFolderError, cells_of, read_runs
 
 AUDIT = "audit_test_accuracy"
 TRIAL_FILES = (CONFIG_FILE, MANIFEST_FILE, HISTORY_FILE, METRICS_FILE, DONE_FILE)
@@ -48,46 +49,6 @@ TRIAL_FILES = (CONFIG_FILE, MANIFEST_FILE, HISTORY_FILE, METRICS_FILE, DONE_FILE
 
 def is_study(folder: Path) -> bool:
     return (Path(folder) / "study.json").is_file()
-
-
-def verdict(runs: list, claim: float) -> tuple[str, float]:
-    """The claims ledger's two-sided verdict on a claimed accuracy ("agrees", "below",
-    "above"), and the gap in points (measured mean minus claim)."""
-    iv = value_interval(runs, "accuracy")
-    return value_side(iv, claim), iv["mean"] - claim
-
-
-def verdict_text(side: str, gap: float, how: str) -> str:
-    return {"agrees": f"agrees with the claim {how}",
-            "above": f"measured above the claim {how} ({gap:+.1f} points): a disagreement, "
-                     "the paper's number is below what its method gives",
-            "below": f"measured below the claim {how} ({gap:+.1f} points)"}[side]
-
-
-def printed_protocol(claimed: dict, reference: Path) -> list[dict]:
-    """The printed protocol first: per claimed cell, its claim against our runs of the
-    paper's stated settings (`reference`, a run folder) over seeds. A cell whose claim is at or
-    below their mean, or within two standard deviations above it (the suite's rule), is
-    reached by the printed protocol and needs no search; the others are searched."""
-    _, runs = _runs_or_none(Path(reference))
-    cells = cells_of(runs)
-    rows = []
-    for key, claim in claimed.items():
-        cell_runs = cells.get(key, [])
-        if "accuracy" not in claim or not cell_runs:
-            continue
-        m = mean_std([r.metrics["accuracy"] * 100 for r in cell_runs])
-        side, gap = verdict(cell_runs, claim["accuracy"])
-        rows.append({
-            "cell": key, "model": key.split("/", 1)[1], "claim": claim["accuracy"],
-            "printed": m, "seeds": [r.seed for r in cell_runs],
-            "fingerprints": sorted({r.manifest["data"]["fingerprint"] for r in cell_runs}),
-            "damaged": next((d for d in (damage_of(r.manifest) for r in cell_runs) if d), None),
-            # only a claim above what the printed protocol gives can a search try to reach
-            "search": side == "below",
-            "verdict": verdict_text(side, gap, "by the printed protocol")
-            + (": searched" if side == "below" else "")})
-    return rows
 
 
 def provisional(text: str, done: int, planned: int) -> str:
@@ -103,13 +64,6 @@ def _oracle(folder: Path) -> dict | None:
     i = int(curve["test_accuracy"].to_numpy().argmax())
     return {"max": float(curve["test_accuracy"].iloc[i]) * 100,
             "epoch": int(curve["epoch"].iloc[i]), "curve": curve}
-
-
-def _runs_or_none(folder: Path):
-    try:
-        return read_runs(folder) if folder.is_dir() else (None, [])
-    except RunFolderError:
-        return None, []
 
 
 def study_views(root: Path, claimed: dict, out: Path) -> list[dict]:
@@ -148,7 +102,7 @@ def cell_rows(root: Path, studies: list[dict], claimed: dict, reference: Path | 
     """Per claimed cell: Table 1, the printed protocol's reproduction (reference), the best
     setting over seeds, the oracle ceiling and the verdict; and the oracle figure. A cell
     with fewer finished seeds than the study plans (`seeds`) gets a provisional verdict."""
-    _, ref_runs = _runs_or_none(reference) if reference else (None, [])
+    _, ref_runs = runs_or_none(reference) if reference else (None, [])
     if {damage_of(r.manifest) for r in ref_runs} - {damaged_study(root)}:
         ref_runs = []  # trained on other data than the study's: not comparable
     ref_cells = cells_of(ref_runs)
@@ -157,7 +111,7 @@ def cell_rows(root: Path, studies: list[dict], claimed: dict, reference: Path | 
         if not s["best"]:
             continue
         # the run of this study's current best trial (study.best_folder's layout)
-        _, best_runs = _runs_or_none(root / "best" / f"{s['name']}-trial-{s['best']['trial']}")
+        _, best_runs = runs_or_none(root / "best" / f"{s['name']}-trial-{s['best']['trial']}")
         best_cells = cells_of(best_runs)
         model, cell_model = s["best"]["model"], s["best"]["cell_model"]
         for key, claim in claimed.items():
@@ -224,7 +178,7 @@ def build_reachability(root: Path, out: Path, reference: Path | None = None,
     judged = {r["cell"]: r["verdict"] for r in rows if r["best"] is None}
     study = {**study, "printed_protocol": [{**p, "verdict": judged.get(p["cell"], p["verdict"])}
                                            for p in study.get("printed_protocol") or []]}
-    control_exp, control_runs = _runs_or_none(root / "control")
+    control_exp, control_runs = runs_or_none(root / "control")
     control = []
     for cell, runs in cells_of(control_runs).items():
         accs = [r.metrics["accuracy"] * 100 for r in runs]

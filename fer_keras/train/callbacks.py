@@ -20,9 +20,9 @@ import time
 import keras
 import numpy as np
 
-from .data.pipeline import EpochClock, reseed
-from .metrics import compute_metrics
-from .provenance import atomic_path, write_csv, write_json
+from ..core.metrics import compute_metrics
+from ..core.provenance import atomic_path, write_csv, write_json
+from ..data.pipeline import EpochClock, reseed
 from .workers import raise_if_stopped
 
 

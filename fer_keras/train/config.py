@@ -18,11 +18,12 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data.augment import AugmentConfig
-from .data.preprocess import PreprocessConfig
-from .errors import FerKerasError
-from .ledger import ClaimError, validate_claims
-from .ledger import from_json as claims_from_json
+from ..claims.ledger import ClaimError, validate_claims
+from ..claims.ledger import from_json as claims_from_json
+from ..core.errors import FerKerasError
+from ..core.protocol import NOT_TRAINING, flatten  # noqa: F401  (read here, kept importable)
+from ..data.augment import AugmentConfig
+from ..data.preprocess import PreprocessConfig
 
 FORMATS = ("directory", "csv")  # the two FER-2013 layouts (Özer §2.2 compares them)
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")  # Keras optimizers by name, Keras defaults
@@ -111,7 +112,7 @@ class ExperimentConfig:
     # variant's cells stay within the run's formats, models and seeds, runfolder.cells).
     # Used where a paper allows several readings; each variant cell is its own cell.
     variants: dict = field(default_factory=dict)
-    # What the paper claims (fer_keras.ledger: Value, Order, Best, Effect, Extremes, Bound,
+    # What the paper claims (fer_keras.claims.ledger: Value, Order, Best, Effect, Extremes, Bound,
     # Consistent, Robust), each with the paper's words and their place: every number it
     # prints about its results and every finding of its abstract and conclusion. The report
     # judges each, two-sided (docs/claims.md). Cells are "format/model[+variant]".
@@ -127,7 +128,7 @@ class ExperimentConfig:
     # parameters and forward FLOPs (models.summary), and the report sets accuracy against
     # cost. Changes nothing a cell computes.
     model_costs: bool = False
-    # A search over what the paper leaves open (`fer-keras study`, fer_keras.search): {config
+    # A search over what the paper leaves open (`fer-keras study`, fer_keras.train.search): {config
     # key: {"choices": (...)} or {"low": x, "high": y, "log": bool}, optional "if": a boolean
     # key of the space that must be True, "for": (models...) the key applies to}; the key
     # "model" swaps the studied model for another reading of it (e.g. its input layer).
@@ -249,30 +250,17 @@ def identity_json(obj) -> dict:
         if dataclasses.is_dataclass(value):
             value = identity_json(value)
         elif isinstance(value, tuple) and any(dataclasses.is_dataclass(v) for v in value):
-            value = [dataclasses.asdict(v) for v in value]  # claims (fer_keras.ledger)
+            value = [dataclasses.asdict(v) for v in value]  # claims (fer_keras.claims.ledger)
         out[f.name] = value
     return json.loads(json.dumps(out))
 
 
-def flatten(d: dict, prefix: str = "") -> dict:
-    """Nested config JSON as dotted keys, the override syntax: {"augment.zoom": 0.1, ...}."""
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(flatten(v, f"{prefix}{k}."))
-        else:
-            out[prefix + k] = v
-    return out
 
 
 def _default(f: dataclasses.Field):
     return f.default_factory() if f.default is dataclasses.MISSING else f.default
 
 
-# Keys of the config that do not change what a cell computes.
-NOT_TRAINING = ("name", "paper", "formats", "models", "seeds", "variants", "claims",
-                "claimed_class_weights", "proposed_model", "claimed_notes", "literature",
-                "literature_band", "search_space", "model_costs")
 # Claim keys of configs before the claims ledger (2026-12-07): read from an older
 # experiment.json or config.json, and dropped (the claims now live in `claims`).
 LEGACY_CLAIM_KEYS = ("claimed_metrics", "claimed_auc", "claimed_significance", "claimed_drops",
@@ -393,7 +381,7 @@ def run_config_file(path: str | Path) -> dict:
         line = _line_in(path, e.__traceback__)
         what = str(e).splitlines()[0] if str(e) else ""
         hint = ("; expected CONFIG = ExperimentConfig(...) with the keys of "
-                "fer_keras.config.ExperimentConfig" if isinstance(e, TypeError) else "")
+                "fer_keras.train.config.ExperimentConfig" if isinstance(e, TypeError) else "")
         raise ConfigError(f"{path}{f':{line}' if line else ''}: {type(e).__name__}"
                           f"{f': {what}' if what else ''}{hint}") from None
 
@@ -428,7 +416,7 @@ def config_from_json(d: dict) -> ExperimentConfig:
 
 
 # ------------------------------------------------------------------------ search space
-# What `fer-keras study` may draw (fer_keras.search draws it), checked when the config loads.
+# What `fer-keras study` may draw (fer_keras.train.search draws it), checked when the config loads.
 
 SPACE_MODEL = "model"  # the one key that is not a config key: the studied model's reading
 SPEC_KEYS = {"choices", "low", "high", "log", "if", "for"}
@@ -441,7 +429,7 @@ def _spec_error(key: str, why: str) -> ConfigError:
 def check_space(cfg: ExperimentConfig) -> None:
     """Refuse a space no study can draw from, naming the key; every choice (and both ends of
     every range) must give a config that validates."""
-    from .models import list_models  # the registry, for "model" choices
+    from ..models import list_models  # the registry, for "model" choices
 
     hints = typing.get_type_hints(ExperimentConfig)
     fields = {f.name for f in dataclasses.fields(ExperimentConfig)}

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import keras
 
+from ..core.provenance import write_csv
+from ..data.errors import DataError
+from ..data.preprocess import with_blur
+from ..models.inference import inference_model, model_file
+from .cell import score_perturbed
 from .config import ExperimentConfig
-from .data.errors import DataError
-from .data.preprocess import with_blur
-from .models.inference import inference_model, model_file
-from .provenance import write_csv
-from .runner import RunOptions, configure_devices, plan, score_perturbed
+from .plan import RunOptions, plan
+from .runner import configure_devices
 
 BLUR_CHECK_FILE = "blur_check.csv"
 

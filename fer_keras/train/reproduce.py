@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cellfiles import (
+from ..core.cellfiles import (
     DONE_FILE,
     FINISHED_GLOB,
     FRESH_FILE,
@@ -40,10 +40,10 @@ from .cellfiles import (
     SEED_GLOB,
     SEED_PREFIX,
 )
+from ..core.errors import FerKerasError
+from ..core.paths import output_folder
+from ..core.provenance import write_json
 from .config import load_config, run_config_file
-from .errors import FerKerasError
-from .paths import output_folder
-from .provenance import write_json
 from .runfolder import Cell, cells, record_plan, run_lock
 from .workers import STOP_WAIT_S, Terminated
 
@@ -179,7 +179,7 @@ def load_paper(name: str, folder: Path | None = None) -> Paper:
         raise ReproduceError(f"{path}: defines no CONFIG = ExperimentConfig(...)")
     if not stages or not all(isinstance(s, Stage) for s in stages):
         raise ReproduceError(f"{path}: defines no REPRODUCE = (Run(...), Report(), ...); "
-                             "expected a tuple of fer_keras.reproduce stages")
+                             "expected a tuple of fer_keras.train.reproduce stages")
     kinds = [type(s) for s in stages]
     if NoiseGain in kinds and Report in kinds and kinds.index(NoiseGain) > kinds.index(Report):
         raise ReproduceError(f"{path}: REPRODUCE has NoiseGain() after Report(); expected it "

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .cellfiles import (
+from ..core.cellfiles import (
     CONFIG_FILE,
     DONE_FILE,
     EXPERIMENT_FILE,
@@ -47,10 +47,10 @@ from .cellfiles import (
     seed_folder,
     verify,
 )
+from ..core.errors import FerKerasError
+from ..core.metrics import RESULT_COLUMNS, RESULT_METRICS
+from ..core.provenance import kernel_switches, write_csv, write_json
 from .config import ExperimentConfig, flatten
-from .errors import FerKerasError
-from .metrics import RESULT_COLUMNS, RESULT_METRICS
-from .provenance import kernel_switches, write_csv, write_json
 
 
 class RunConflictError(FerKerasError):
@@ -377,8 +377,8 @@ def model_costs(models: list[tuple[str, str]], previous: dict) -> dict:
         if known and known.get("signature") == signature:
             out[name] = known
             continue
-        from .models import create_model
-        from .models.summary import count_params, model_flops
+        from ..models import create_model
+        from ..models.summary import count_params, model_flops
 
         model = create_model(name)
         out[name] = {"params": count_params(model), "forward_flops": model_flops(model),

@@ -15,7 +15,7 @@ drawn only when that one came out True. "for" limits a key to the studies of som
 
 Plain Python, no Optuna: `suggest` takes any object with Optuna's `suggest_categorical` and
 `suggest_float` (an `optuna.Trial`). The space is checked where every config is checked, when it
-loads (`fer_keras.config.check_space`).
+loads (`fer_keras.train.config.check_space`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 under some honest setting of what it leaves open?
 
 For each model of the config, an Optuna study (one per format-model, named so) draws settings
-from the config's `search_space` (fer_keras.search) and trains each as one cell through the
+from the config's `search_space` (fer_keras.train.search) and trains each as one cell through the
 experiment runner (same data, split, callbacks and records as every reproduction), maximising
 the validation accuracy of the checkpoint the config's rule scores. The test split plays no
 part in any choice: each trial's test accuracy is recorded only for the audit (the report's
@@ -45,15 +45,16 @@ import keras
 import optuna
 import sqlalchemy
 
-from .cellfiles import HISTORY_FILE, MANIFEST_FILE, METRICS_FILE, seed_folder
+from ..claims.ledger import claimed_values
+from ..claims.printed import printed_protocol
+from ..core.cellfiles import HISTORY_FILE, MANIFEST_FILE, METRICS_FILE, seed_folder
+from ..core.errors import FerKerasError
+from ..core.provenance import now, write_csv, write_json
+from ..data.synthetic import is_synthetic
 from .config import ExperimentConfig
-from .data.synthetic import is_synthetic
-from .errors import FerKerasError
-from .ledger import claimed_values
-from .provenance import now, write_csv, write_json
-from .reports.reachability import printed_protocol
+from .plan import RunOptions, csv_source, resolve_format
 from .runfolder import read_history
-from .runner import RunOptions, csv_source, resolve_format, run_experiment
+from .runner import run_experiment
 from .search import configure, describe, suggest
 
 PRUNERS = ("median", "none")
@@ -169,7 +170,7 @@ def run_study(cfg: ExperimentConfig, opts: StudyOptions) -> Path:
     the best settings; returns the study folder."""
     if not cfg.search_space:
         raise StudyError(f"{cfg.name}: the config has no search_space; expected "
-                         "search_space={key: {...}} (fer_keras.search)")
+                         "search_space={key: {...}} (fer_keras.train.search)")
     if opts.grace < 4:
         raise StudyError(f"--grace {opts.grace}: expected at least 4 seconds")
     if opts.pruner not in PRUNERS:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .cellfiles import PREDICTIONS_FILE, QUALITY_FILE
-from .data import FerData
-from .data.audit import data_shift, split_quality
-from .data.errors import DataError
-from .data.splits import Split
-from .provenance import write_json, write_npz
+from ..core.cellfiles import PREDICTIONS_FILE, QUALITY_FILE
+from ..core.provenance import write_json, write_npz
+from ..data import FerData
+from ..data.audit import data_shift, split_quality
+from ..data.errors import DataError
+from ..data.splits import Split
 
 
 def record_quality(folder: Path, data: FerData, split: Split,

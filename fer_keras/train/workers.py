@@ -149,7 +149,7 @@ def _child(conn, payload: bytes, parent: int) -> None:
     quiet_failed_writes()
     try:
         _die_with(parent)
-        from .tfprocess import import_tensorflow_quietly
+        from ..core.tfprocess import import_tensorflow_quietly
 
         import_tensorflow_quietly()
         fn, args = pickle.loads(payload)

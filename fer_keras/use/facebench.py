@@ -6,7 +6,7 @@ than the one it learned from. Two measurements, both in `make bench` (reports/be
 
 - `framing`: where each detector's box lies inside FER-2013's own 48x48 frame: training faces
   pasted into scenes as below (sizes 48 to 300 px), found as `predict` finds them, the box in
-  frame units (median over faces). `fer_keras.predict.FRAMING` holds these numbers; the crop
+  frame units (median over faces). `fer_keras.use.predict.FRAMING` holds these numbers; the crop
   inverts them (a real-data test measures them again).
 - `bench_faces`: N FER-2013 *test* faces (fixed seed) pasted at random sizes (48 to 300 px) and
   random places into 640x480 scenes whose content is other test faces, blurred until no face
@@ -137,7 +137,7 @@ def bench_faces(faces: np.ndarray, labels: np.ndarray, pool: np.ndarray, models:
 def load_test_faces(data: Path, n: int, seed: int = 0):
     """n FER-2013 test faces drawn with `seed` (and their labels), and a pool of other test
     faces for the scenes' backgrounds."""
-    from .data.directory import load_directory
+    from ..data.directory import load_directory
 
     test = load_directory(Path(data) / "test")
     order = np.random.default_rng(seed).permutation(len(test.labels))
@@ -148,7 +148,7 @@ def load_test_faces(data: Path, n: int, seed: int = 0):
 def train_faces(data: Path, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(a pool of 500 training faces for backgrounds, n other training faces), drawn with
     `seed`: what `framing` measures on."""
-    from .data.directory import load_directory
+    from ..data.directory import load_directory
 
     train = load_directory(Path(data) / "train").images[..., 0]
     order = np.random.default_rng(seed).permutation(len(train))
@@ -206,7 +206,7 @@ def render_faces(r: dict) -> list[str]:
         lines += ["", f"With the default model (`{DEFAULT_MODEL}`), end to end: "
                   + ", ".join(f"{kind} {acc:.2%}" for kind, acc in ranked)
                   + f". `predict`'s default detector is the first, {ranked[0][0]} "
-                  "(`fer_keras.predict.DEFAULT_DETECTOR`, pinned to this measurement by "
+                  "(`fer_keras.use.predict.DEFAULT_DETECTOR`, pinned to this measurement by "
                   "tests/test_first_hour.py)."]
     if "framing" in r:
         lines += ["", "Where each detector's box lies in FER-2013's own 48x48 frame (training "

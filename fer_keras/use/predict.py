@@ -1,6 +1,6 @@
 """Use a trained model on your own images and videos: `fer-keras predict`, and its Python API.
 
-    from fer_keras.predict import Predictor, top_emotion
+    from fer_keras.use.predict import Predictor, top_emotion
     p = Predictor.from_pretrained()   # the default model; or a name, Predictor(a folder/.keras)
     for face in p.predict("photo.jpg"):          # a path, a BGR/grey array or a PIL image
         print(face.box, face.top, face.confidence, face.emotions)
@@ -16,7 +16,7 @@ Steps, the same for images, video frames and camera frames:
    its smallest window is 80 px, so a smaller face is searched in the image upsampled (x2 per
    step; slower, see reports/bench/faces.md); MTCNN searches from its own 20 px.
    Each box is turned into FER-2013's own framing (FRAMING: where that detector's box lies in
-   FER-2013's 48x48 frame, measured on the training faces by fer_keras.facebench.framing),
+   FER-2013's 48x48 frame, measured on the training faces by fer_keras.use.facebench.framing),
    a square cut out of the image (replicated at its borders).
 2. Each face crop: grey, resized to 48x48 (area interpolation).
 3. The run's own preprocessing, where it has one (EmotionNet++'s alignment and CLAHE:
@@ -28,7 +28,7 @@ Steps, the same for images, video frames and camera frames:
 
 from __future__ import annotations
 
-from .tfprocess import import_tensorflow_quietly
+from ..core.tfprocess import import_tensorflow_quietly
 
 # TensorFlow's start-up notices (oneDNN, a CUDA cuInit error on a machine without a GPU) held
 # back for the Python API as the command line holds them, before Keras is imported below (a
@@ -49,15 +49,22 @@ import cv2
 import keras
 import numpy as np
 
-from .cellfiles import CHECKPOINT_FILE, CONFIG_FILE, DONE_FILE, INFERENCE_FILE, MODEL_FILE, verify
-from .data.directory import IMAGE_EXTENSIONS, imread, imwrite
-from .data.preprocess import PreprocessConfig, preprocess
-from .errors import FerKerasError
-from .labels import CLASS_NAMES
-from .models.inference import as_input, inference_model, litert_function, model_file
-from .outputs import owned, recorded, remember, within
+from ..core.cellfiles import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    DONE_FILE,
+    INFERENCE_FILE,
+    MODEL_FILE,
+    verify,
+)
+from ..core.errors import FerKerasError
+from ..core.labels import CLASS_NAMES
+from ..core.outputs import owned, recorded, remember, within
+from ..core.provenance import atomic_path, sha256_file, write_csv, write_json
+from ..data.directory import IMAGE_EXTENSIONS, imread, imwrite
+from ..data.preprocess import PreprocessConfig, preprocess
+from ..models.inference import as_input, inference_model, litert_function, model_file
 from .pretrained import DEFAULT_MODEL, folder_of, looks_like_name
-from .provenance import atomic_path, sha256_file, write_csv, write_json
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 WHOLE_IMAGE_MAX = 64  # faces="auto": images up to this size are face crops already
@@ -86,7 +93,7 @@ class PredictError(FerKerasError, ValueError):
 @dataclass(frozen=True)
 class Face:
     box: tuple[int, int, int, int]  # x, y, width, height in the image
-    probs: np.ndarray  # (7,), classes in fer_keras.labels order
+    probs: np.ndarray  # (7,), classes in fer_keras.core.labels order
     # the face detector's own score (FaceDetector.detect); None: no detector ran (the whole
     # image was the face)
     detection: float | None = None
@@ -101,7 +108,7 @@ class Face:
 
     @property
     def emotions(self) -> dict[str, float]:
-        """Emotion name -> probability, in fer_keras.labels order (as `fer` returns them)."""
+        """Emotion name -> probability, in fer_keras.core.labels order (as `fer` returns them)."""
         return {name: float(p) for name, p in zip(CLASS_NAMES, self.probs)}
 
     def as_dict(self) -> dict:
@@ -374,7 +381,7 @@ class Predictor:
     def from_pretrained(cls, name: str = DEFAULT_MODEL, **kwargs) -> Predictor:
         """A published model by name (`fer-keras models` lists them), e.g.
         `Predictor.from_pretrained("ozer/csv-ozer_cnn_lstm")`; its SHA-256 is verified. No name:
-        the default model (fer_keras.pretrained.DEFAULT_MODEL)."""
+        the default model (fer_keras.use.pretrained.DEFAULT_MODEL)."""
         return cls(folder_of(name), **kwargs)
 
     @property
@@ -677,3 +684,31 @@ def predict_paths(predictor: Predictor, paths: list[str], out: Path | None = Non
         if out is not None:
             flush()
     return rows, faceless
+
+
+def print_faces(rows: list[dict], faceless: list[str], fmt: str, model) -> None:
+    """What `fer-keras predict` prints: every face as a table (the whole path, the whole class
+    names), JSON or CSV; then the images where no face was found."""
+    import csv
+    import sys
+
+    if fmt == "json":
+        print(json.dumps({"model": str(model), "faces": rows,
+                          "no_face": faceless}, indent=2))
+    elif fmt == "csv":
+        if rows:
+            w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    else:
+        # the whole path (a long one widens the column), the whole class names
+        width = max([4, *(len(str(r["file"])) for r in rows)])
+        print(f"{'file':<{width}} {'frame':>5} {'face box (x,y,w,h)':<20} {'top':<9} "
+              + " ".join(f"{c:>8}" for c in CLASS_NAMES))
+        for r in rows:
+            frame = "" if r["frame"] is None else r["frame"]
+            box = f"{r['x']},{r['y']},{r['w']},{r['h']}"
+            print(f"{str(r['file']):<{width}} {frame:>5} {box:<20} {r['top']:<9} "
+                  + " ".join(f"{r[c]:>8.3f}" for c in CLASS_NAMES))
+        for f in faceless:
+            print(f"{f}: no face found")

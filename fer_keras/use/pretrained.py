@@ -7,7 +7,7 @@ SHA-256 and measured accuracy, card.md) is named `<experiment>/<cell>`, e.g.
 - an installed wheel: `fer_keras/published/<experiment>/models/<cell>/`, the same files
   shipped as package data (pyproject maps `reports/*/models/` there), so
   `fer-keras predict ozer/csv-ozer_cnn_lstm face.jpg` needs no checkout.
-The SHA-256 is verified whenever a model is loaded (fer_keras.predict.resolve_model).
+The SHA-256 is verified whenever a model is loaded (fer_keras.use.predict.resolve_model).
 
 Light on purpose (no TensorFlow): `fer-keras models` lists them at once.
 """
@@ -18,18 +18,16 @@ import csv
 import difflib
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cellfiles import (
+from ..core.cellfiles import (
     CONFIG_FILE,
     HISTORY_FILE,
     INFERENCE_FILE,
     MANIFEST_FILE,
-    MODEL_FILE,
-    PUBLISHED_GLOB,
 )
-from .errors import FerKerasError
+from ..core.errors import FerKerasError
+from ..core.published import Published, published_in  # noqa: F401  (part of this API)
 
 # The model used when none is named (`fer-keras predict photo.jpg`, `top_emotion`,
 # `Predictor.from_pretrained()`): the interim rule of the first-hour issue (#65), until the
@@ -43,41 +41,13 @@ DEFAULT_RULE = ("of the published models that neither trained on test/ images no
                 "epoch with them, the best by validation accuracy; interim, until the "
                 "common-protocol benchmark publishes its default")
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]  # fer_keras/
 ROOTS = (PACKAGE / "published", PACKAGE.parent / "reports")  # installed wheel, checkout
 NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 class PretrainedError(FerKerasError, ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class Published:
-    name: str  # <experiment>/<cell>
-    folder: Path
-    model: str
-    seed: int
-    paper: str
-    measured: dict = field(default_factory=dict)  # accuracy of the seed and of all seeds, claim
-
-
-def published_in(root: Path) -> list[Published]:
-    """The published models under one root (`<root>/<experiment>/models/<cell>/`), by name; a
-    folder without its model file or with an unreadable description is left out (loading it
-    by path says why)."""
-    found = []
-    for meta in sorted(Path(root).glob(PUBLISHED_GLOB)):
-        if not (meta.parent / MODEL_FILE).is_file():
-            continue
-        try:
-            info = json.loads(meta.read_text())
-        except ValueError:
-            continue
-        found.append(Published(f"{meta.parents[2].name}/{meta.parent.name}", meta.parent,
-                               info.get("model", "?"), int(info.get("seed", -1)),
-                               info.get("paper", ""), info.get("measured") or {}))
-    return sorted(found, key=lambda p: p.name)
 
 
 def available() -> list[Published]:
@@ -145,3 +115,37 @@ def default_choice(reports: Path) -> list[tuple[str, float]]:
         if not uses_test_images(json.loads((cell / CONFIG_FILE).read_text())):
             clean.append((p.name, validation_accuracy(cell)))
     return sorted(clean, key=lambda c: -c[1])
+
+
+def print_models(found: list[Published], as_json: bool = False) -> None:
+    """What `fer-keras models` prints: each published model with its measured accuracy, the
+    default marked, a warning for a model no better than the majority class; or JSON."""
+    if as_json:
+        print(json.dumps([{"name": m.name, "model": m.model, "seed": m.seed, "paper": m.paper,
+                           "folder": str(m.folder), "default": m.name == DEFAULT_MODEL,
+                           **m.measured} for m in found], indent=2))
+        return
+    if not found:
+        print("no published models in this installation")
+        return
+    print(f"{'name':<38} {'seed':>4} {'test acc %':>10} {'all seeds %':>14} {'claimed %':>9}"
+          "  data")
+    for m in found:
+        d = m.measured
+        acc = f"{d['test_accuracy']:.2f}" if "test_accuracy" in d else "?"
+        spread = (f"{d['test_accuracy_mean']:.2f}" + (
+            f" +/- {d['test_accuracy_sd']:.2f}" if d.get("test_accuracy_sd") is not None
+            else "")) if "test_accuracy_mean" in d else "?"
+        claim = d.get("claimed_accuracy")
+        name = m.name + (" *" if m.name == DEFAULT_MODEL else "")
+        print(f"{name:<38} {m.seed:>4} {acc:>10} {spread:>14} "
+              f"{'-' if claim is None else claim:>9}  {d.get('data', '?')}, "
+              f"{d.get('test_images', '?')} test images per seed")
+        if d.get("no_better_than_majority"):
+            u = d["no_better_than_majority"]
+            print(f"  warning: {m.name} is no better than always answering {u['class']} "
+                  f"({u['share']:.2f} % of its test images): it has learned nothing usable")
+    if any(m.name == DEFAULT_MODEL for m in found):
+        print(f"* the default, used when no model is named: {DEFAULT_RULE}")
+    print("use: fer-keras predict [NAME] photo.jpg; Predictor.from_pretrained([NAME]); each "
+          "model's card.md is in its folder (--json gives the folders)")

@@ -14,16 +14,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .cellfiles import CARD_FILE, INFERENCE_FILE, MODEL_FILE
-from .errors import FerKerasError
-from .labels import CLASS_NAMES
-from .ledger import values_of
-from .models.inference import CONTRACT, inference_model, model_file
-from .outputs import OutputError, in_the_way, recorded, remember
-from .provenance import atomic_path, sha256_file, write_json
-from .reports.cards import card
-from .reports.claims import claim_of, mean_std
-from .reports.rundata import read_runs
+from ..claims.judge import claim_of, mean_std
+from ..claims.ledger import values_of
+from ..core.cellfiles import CARD_FILE, INFERENCE_FILE, MODEL_FILE
+from ..core.errors import FerKerasError
+from ..core.labels import CLASS_NAMES
+from ..core.outputs import OutputError, in_the_way, recorded, remember
+from ..core.provenance import atomic_path, sha256_file, write_json
+from ..core.rundata import read_runs
+from ..models.inference import CONTRACT, inference_model, model_file
+from ..reports.cards import card
 
 
 def same_model(path: Path, model: keras.Model) -> bool:
