@@ -813,3 +813,24 @@ def test_model_costs_are_counted_once_per_architecture(monkeypatch):
     assert built["ozer_cnn"] == {"params": 319_527, "forward_flops": 13_199_104,
                                  "signature": "new"}
     assert models.registry.get_spec("ozer_cnn").expected_params == 319_527
+
+
+def test_the_mcnemar_matrix_averages_each_pair_over_shared_seeds(tmp_path):
+    """Hand-made tests: a beats b by 2 and 4 points on seeds 0 and 1 (one significant), c was
+    never scored on the same images as either; another format's pair is not theirs."""
+    from fer_keras.reports.figures import mcnemar_grid, mcnemar_matrix
+
+    rows = [{"cell": "csv/a"}, {"cell": "csv/b"}, {"cell": "csv/c"}]
+    tests = [{"format": "csv", "seed": 0, "a": "a", "b": "b", "acc_a": 0.62, "acc_b": 0.60,
+              "p": 0.01},
+             {"format": "csv", "seed": 1, "a": "b", "b": "a", "acc_a": 0.58, "acc_b": 0.62,
+              "p": 0.20},
+             {"format": "directory", "seed": 0, "a": "a", "b": "c", "acc_a": 0.5, "acc_b": 0.4,
+              "p": 0.0}]
+    order, diff, hits, seeds = mcnemar_grid(rows, tests)
+    assert order == ["csv/a", "csv/b", "csv/c"]
+    assert diff[0, 1] == pytest.approx(3.0) and diff[1, 0] == pytest.approx(-3.0)
+    assert (hits[0, 1], seeds[0, 1], hits[1, 0], seeds[1, 0]) == (1, 2, 1, 2)
+    assert np.isnan(diff[0, 2]) and np.isnan(diff[2, 1]) and seeds[0, 2] == 0
+    assert mcnemar_matrix(rows, tests, tmp_path / "m.png").is_file()
+    assert mcnemar_matrix(rows, tests[2:], tmp_path / "none.png") is None

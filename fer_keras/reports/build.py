@@ -180,6 +180,10 @@ def _shifts_by_format(runs: list[SeedRun]) -> list[dict]:
     return [{"sentence": s, "formats": f} for s, f in found.items()]
 
 
+def _name(path: Path | None) -> str | None:
+    return path.name if path is not None else None
+
+
 def _slug(cell: str) -> str:
     return cell.replace("/", "-")
 
@@ -308,6 +312,9 @@ def build_run_report(runs_dir: Path, out: Path, home: Path | None = None) -> Pat
                          if v["factorial"] else None),
         cost_png=(figures.accuracy_vs_cost(v["leaderboard"], out / "accuracy-vs-cost.png").name
                   if v["leaderboard"] else None),
+        mcnemar_png=_name(figures.mcnemar_matrix(v["leaderboard"], v["mcnemar"],
+                                                 out / "mcnemar-matrix.png")
+                          if v["leaderboard"] else None),
         robustness_png=(figures.robustness(v["robustness"], out / "robustness.png").name
                         if v["robustness"] else None),
         literature_png=(figures.literature(v["literature"], experiment.get("literature_band",

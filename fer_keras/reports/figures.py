@@ -360,3 +360,52 @@ def accuracy_vs_cost(rows: list[dict], path: Path) -> Path:
            title="Accuracy against cost, one protocol for every model")
     ax.grid(alpha=0.3, which="both")
     return _save(fig, path)
+
+
+def mcnemar_grid(rows: list[dict], mcnemar: list[dict]) -> tuple[list[str], np.ndarray,
+                                                                   np.ndarray, np.ndarray]:
+    """The leaderboard's cells in rank order; for each ordered pair, the row's accuracy minus
+    the column's in points, averaged over the seeds both were scored on with the same test
+    images (NaN where none), the seeds where McNemar's test gives p < 0.05, and the seeds."""
+    order = [r["cell"] for r in rows]
+    at = {cell: i for i, cell in enumerate(order)}
+    n = len(order)
+    diff, hits, seeds = np.full((n, n), np.nan), np.zeros((n, n), int), np.zeros((n, n), int)
+    pairs: dict[tuple[int, int], list[tuple[float, float]]] = {}  # (i < j): (i - j, p)
+    for t in mcnemar:
+        a, b = f"{t['format']}/{t['a']}", f"{t['format']}/{t['b']}"
+        if a in at and b in at:
+            d = (t["acc_a"] - t["acc_b"]) * 100
+            i, j, d = (at[a], at[b], d) if at[a] < at[b] else (at[b], at[a], -d)
+            pairs.setdefault((i, j), []).append((d, t["p"]))
+    for (i, j), tests in pairs.items():
+        d = float(np.mean([t[0] for t in tests]))
+        for a, b, sign in ((i, j, 1), (j, i, -1)):
+            diff[a, b] = sign * d
+            hits[a, b] = sum(t[1] < 0.05 for t in tests)
+            seeds[a, b] = len(tests)
+    return order, diff, hits, seeds
+
+
+def mcnemar_matrix(rows: list[dict], mcnemar: list[dict], path: Path) -> Path | None:
+    """mcnemar_grid as a picture: each square the row's accuracy minus the column's (colour and
+    number) and how many shared seeds McNemar's test finds the difference at p < 0.05 (e.g.
+    "2/3"). None when no two cells were scored on the same test images."""
+    order, diff, hits, seeds = mcnemar_grid(rows, mcnemar)
+    if np.isnan(diff).all():
+        return None
+    text = np.where(seeds > 0, np.char.add(np.char.add(np.char.mod("%+.1f\n", diff),
+                                                       hits.astype(str)),
+                                           np.char.add("/", seeds.astype(str))), "")
+    size = max(5.0, 0.75 * len(order) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    bound = float(np.nanmax(np.abs(diff))) or 1.0
+    sns.heatmap(diff, annot=text, fmt="", cmap="RdBu", center=0, vmin=-bound, vmax=bound,
+                xticklabels=order, yticklabels=order, annot_kws={"fontsize": 7}, ax=ax,
+                cbar_kws={"label": "row minus column, accuracy points (mean over seeds)"})
+    ax.set(title="McNemar's test, every pair on the same test images: difference, and the "
+                 "seeds with p < 0.05", xlabel="", ylabel="")
+    ax.title.set_fontsize(9)
+    ax.tick_params(axis="x", rotation=60, labelsize=8)
+    ax.tick_params(axis="y", rotation=0, labelsize=8)
+    return _save(fig, path)
