@@ -784,6 +784,10 @@ def test_a_leaderboard_ranks_the_cells_beside_their_recorded_costs(tmp_path):
     assert top["params"] == costs[top["model"]]["params"]
     assert top["forward_flops"] == costs[top["model"]]["forward_flops"]
     assert top["seconds_per_epoch"] == 10  # 60 s over 6 epochs, timed whole
+    assert top["one_face_ms"] is None  # cells finished before one_face_ms was recorded
+    for r, ms in zip(cells[top["cell"]], (3.0, 5.0, None)):  # the median of those recorded
+        r.manifest["one_face_ms"] = ms
+    assert leaderboard(experiment, runs, None, training_time(cells))[0]["one_face_ms"] == 4.0
     assert top["f1"]["mean"] == pytest.approx(np.mean(
         [r.metrics["f1_macro"] * 100 for r in cells[top["cell"]]]))
     # through the report: the section, the figure, and summary.json

@@ -19,6 +19,7 @@ def cmd_report(args) -> int:
     print(f"report: {index}")
     return 0
 
+
 def cmd_index(args) -> int:
     from ..reports import build_index
     from ..reports.markdown import update_docs

@@ -23,6 +23,7 @@ def _parse_shard(text: str) -> tuple[int, int]:
         raise UsageError(f"--shard {text!r}: expected 0 <= i < n")
     return i, n
 
+
 def _jobs(args, threads: int) -> int:
     """--jobs: cells trained at once (default: as many as the cores hold at the config's
     `threads` a cell, at least one; one with a multi-device strategy, which spreads a single
@@ -35,6 +36,7 @@ def _jobs(args, threads: int) -> int:
         raise UsageError(f"--jobs {args.jobs} with --strategy {args.strategy}: a multi-device "
                          "strategy trains one cell on every device; expected --jobs 1")
     return args.jobs
+
 
 def cmd_run(args) -> int:
     # Everything that needs no TensorFlow is checked before it is imported.
@@ -56,6 +58,7 @@ def cmd_run(args) -> int:
         print(f"results: {results}")
     return 0
 
+
 def cmd_blur_check(args) -> int:
     cfg, data, csv = config_and_inputs(args)
     out = Path(args.out or Path("runs") / cfg.name)
@@ -70,6 +73,7 @@ def cmd_blur_check(args) -> int:
     path = blur_check(cfg, RunOptions(data=data, csv=csv, out=out), sigmas)
     print(f"blur check: {path}")
     return 0
+
 
 def cmd_noise_gain(args) -> int:
     cfg, data, _ = config_and_inputs(args)
@@ -97,6 +101,7 @@ def cmd_noise_gain(args) -> int:
         print(f"JSON written to {args.json}")
     return 0
 
+
 def cmd_study(args) -> int:
     cfg, data, _ = config_and_inputs(args)
     if args.trials < 1:
@@ -120,6 +125,7 @@ def cmd_study(args) -> int:
     print(f"study: {folder}")
     return 0
 
+
 def cmd_describe(args) -> int:
     from ..train.config import load_config
     from ..train.runfolder import redescribe, run_lock
@@ -132,6 +138,7 @@ def cmd_describe(args) -> int:
     with run_lock(output_folder(runs, "the runs")):  # not while a run writes the folder
         print(f"described: {redescribe(runs, cfg)} ({len(cfg.claims)} claims)")
     return 0
+
 
 def cmd_reproduce(args) -> int:
     from ..train.reproduce import Options, load_paper, reproduce

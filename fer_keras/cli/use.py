@@ -12,6 +12,7 @@ from .common import UsageError, import_tensorflow_quietly
 
 TABLE_SUFFIXES = (".csv", ".json")  # predict --out FILE: the table, not annotated copies
 
+
 def model_and_inputs(items: list[str], default: str) -> tuple[str, list[str]]:
     """`predict [MODEL] INPUT...`: the first item is the model when it is a published name (a
     string `<experiment>/<cell>` that is no path), a .keras file, or a folder holding a model
@@ -30,6 +31,7 @@ def model_and_inputs(items: list[str], default: str) -> tuple[str, list[str]]:
         raise UsageError(f"{items[0]}: a model and no image; expected images, folders, videos "
                          "or camera:N after it (or images alone, for the default model)")
     return items[0], list(items[1:])
+
 
 def cmd_predict(args) -> int:
 
@@ -65,12 +67,14 @@ def cmd_predict(args) -> int:
         print(f"annotated: {out}", file=sys.stderr)
     return 0
 
+
 def cmd_models(args) -> int:
 
     from ..use.pretrained import available, print_models
 
     print_models(available(), as_json=args.json)
     return 0
+
 
 def cmd_export(args) -> int:
     import_tensorflow_quietly()
@@ -82,6 +86,7 @@ def cmd_export(args) -> int:
           f"{r['same_top_class']}")
     return 0
 
+
 def cmd_explain(args) -> int:
     import_tensorflow_quietly()
     from ..models.explain import backfill
@@ -89,6 +94,7 @@ def cmd_explain(args) -> int:
     written = backfill(Path(args.runs))
     print(f"gradcam.npz and activity.json completed for {len(written)} cell(s)")
     return 0
+
 
 def cmd_publish(args) -> int:
     import_tensorflow_quietly()
@@ -102,6 +108,7 @@ def cmd_publish(args) -> int:
     for line in skipped:
         print(f"note: {line}", file=sys.stderr)
     return 0
+
 
 def cmd_bench(args) -> int:
     import_tensorflow_quietly()

@@ -148,3 +148,31 @@ def litert_function(model: keras.Model) -> LiteRT:
         path = Path(tmp) / "model.tflite"
         unrolled(model).export(str(path), format="litert", verbose=False)
         return LiteRT(path.read_bytes())
+
+
+def traced_function(model: keras.Model):
+    """One traced function for any number of faces: an eager call of a Keras model costs tens
+    of milliseconds per frame (an LSTM steps in Python), a traced one a few."""
+    import tensorflow as tf
+
+    serve = tf.function(lambda x: model(x, training=False),
+                        input_signature=[tf.TensorSpec((None, 48, 48, 1), tf.float32)])
+    return lambda x: serve(x).numpy()
+
+
+def one_face_ms(model: keras.Model, reps: int = 200) -> float:
+    """Median milliseconds of one face through an inference model's traced function (batch 1,
+    the threads this process runs on), after a warm-up: what `predict` pays per face with the
+    Keras runtime, not counting detection."""
+    import time
+
+    run = traced_function(model)
+    x = np.zeros((1, *INPUT_SHAPE), np.float32)
+    for _ in range(10):
+        run(x)
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        run(x)
+        times.append(time.perf_counter() - t0)
+    return round(float(np.median(times)) * 1000, 3)

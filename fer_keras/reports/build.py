@@ -347,7 +347,8 @@ def build_run_report(runs_dir: Path, out: Path, home: Path | None = None) -> Pat
             {"rank": r["rank"], "cell": r["cell"], "seeds": r["seeds"],
              "accuracy": {k: r["accuracy"][k] for k in ("mean", "std", "n", "low", "high")},
              "clean": r["clean"], "f1_macro": r["f1"], "params": r["params"],
-             "forward_flops": r["forward_flops"], "seconds_per_epoch": r["seconds_per_epoch"]}
+             "forward_flops": r["forward_flops"], "seconds_per_epoch": r["seconds_per_epoch"],
+             "one_face_ms": r["one_face_ms"]}
             for r in v["leaderboard"]]
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return home / "index.html"  # writes only inside `out`; the suite's index: build_index

@@ -4,13 +4,22 @@ Read from the run folder alone: accuracy with the claims ledger's 95 % interval 
 the method: seed spread and test-set sampling, claims.value_interval), the same accuracy on the
 test images without a near-copy in training (near-copies.json), macro F1, and the costs the
 run folder records: parameters and forward FLOPs per image (experiment.json `model_costs`,
-written when the config sets model_costs) and seconds an epoch (the manifests).
+written when the config sets model_costs), seconds an epoch and milliseconds of one face
+through the saved model (the manifests: `one_face_ms`, recorded since 2026-12-07; a cell
+finished before has none).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..claims.judge import mean_std, value_interval
 from ..core.rundata import SeedRun, cells_of
+
+
+def _median(values: list) -> float | None:
+    found = sorted(v for v in values if v is not None)
+    return float(np.median(found)) if found else None
 
 
 def leaderboard(experiment: dict, runs: list[SeedRun], near: dict | None,
@@ -31,7 +40,8 @@ def leaderboard(experiment: dict, runs: list[SeedRun], near: dict | None,
             "clean": clean.get(cell),
             "f1": mean_std([r.metrics["f1_macro"] * 100 for r in cruns]),
             "params": cost.get("params"), "forward_flops": cost.get("forward_flops"),
-            "seconds_per_epoch": per_epoch.get(cell)})
+            "seconds_per_epoch": per_epoch.get(cell),
+            "one_face_ms": _median([r.manifest.get("one_face_ms") for r in cruns])})
     rows.sort(key=lambda r: -r["accuracy"]["mean"])
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank

@@ -56,7 +56,7 @@ from ..data.synthetic import is_synthetic
 from ..data.weights import class_weights, oversampled
 from ..models import create_model, expects_raw_pixels
 from ..models.explain import write_activity, write_gradcam
-from ..models.inference import CONTRACT, as_input, inference_model
+from ..models.inference import CONTRACT, as_input, inference_model, one_face_ms
 from .callbacks import (
     AtomicModelCheckpoint,
     EpochSeeds,
@@ -86,11 +86,13 @@ EXAMPLES = 64  # test images kept with their predictions for the report's qualit
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
               "rmsprop": keras.optimizers.RMSprop, "adamw": keras.optimizers.AdamW}
 
+
 def prepare(cfg: ExperimentConfig, data: FerData, opts: RunOptions
             ) -> tuple[FerData, Preprocessed | None]:
     """The preprocessing stage: every image through cfg.preprocess, once per data set and
     settings (data.sources.preprocessed)."""
     return sources.preprocessed(data, cfg.preprocess, derived_root(opts))
+
 
 @dataclass(frozen=True)
 class Training:
@@ -100,6 +102,8 @@ class Training:
     seconds: float
     resumed: bool
     replicas: int
+    one_face_ms: float | None = None  # inference cost, measured after training (one_face_ms)
+
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "default":
@@ -109,6 +113,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "multiworker":  # reads the cluster from TF_CONFIG
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"unknown strategy {name!r}; known: default, mirrored, multiworker")
+
 
 def build(cfg: ExperimentConfig, cell: Cell, strategy: tf.distribute.Strategy
           ) -> tuple[keras.Model, InputSpec]:
@@ -122,6 +127,7 @@ def build(cfg: ExperimentConfig, cell: Cell, strategy: tf.distribute.Strategy
                       loss="categorical_crossentropy", metrics=["accuracy"])
     return model, InputSpec(channels=int(model.input_shape[-1]),
                             raw_pixels=expects_raw_pixels(model))
+
 
 def _backup_epoch(backup: Path) -> int:
     """The epoch a resumed run continues from; 0 to start afresh.
@@ -146,6 +152,7 @@ def _backup_epoch(backup: Path) -> int:
     shutil.rmtree(backup, ignore_errors=True)
     return 0
 
+
 def epoch_times(backup: Path, epochs: int) -> list[float] | None:
     """The seconds of the first `epochs` epochs as the backup's EPOCH_TIMES_FILE holds them;
     None where it holds fewer (a backup begun before the file existed): the cell's whole
@@ -155,6 +162,7 @@ def epoch_times(backup: Path, epochs: int) -> list[float] | None:
     except (OSError, ValueError):
         seconds = []
     return seconds[:epochs] if len(seconds) >= epochs else None
+
 
 def resume_point(folder: Path, cfg: ExperimentConfig, label: str) -> tuple[list[dict], bool]:
     """What an unfinished cell resumes from: the history rows of the epochs its backup holds,
@@ -185,6 +193,7 @@ def resume_point(folder: Path, cfg: ExperimentConfig, label: str) -> tuple[list[
           if ended else f"{label} resuming from its backup after epoch {epoch} of "
           f"{cfg.max_epochs}", flush=True)
     return past, ended
+
 
 def train(cp: CellPlan, model: keras.Model, spec: InputSpec, data: FerData, resuming: bool,
           opts: RunOptions, batch: int) -> tuple[float, bool]:
@@ -249,6 +258,7 @@ def train(cp: CellPlan, model: keras.Model, spec: InputSpec, data: FerData, resu
     write_json(backup / TRAINED_FILE, {"epochs": len(read_history(history_path))})
     return seconds, bool(past)
 
+
 def save_inference_model(folder: Path, cfg: ExperimentConfig, cell: Cell) -> keras.Model:
     """The scored checkpoint behind the one input contract (fer_keras.models.inference):
     model.keras (no optimizer state) and inference.json, what `fer-keras predict` and
@@ -262,6 +272,7 @@ def save_inference_model(folder: Path, cfg: ExperimentConfig, cell: Cell) -> ker
         "preprocess": dataclasses.asdict(cfg.preprocess) if cfg.preprocess.enabled else None,
         "sha256": sha256_file(folder / MODEL_FILE)})
     return model
+
 
 def evaluate(folder: Path, model: keras.Model, data: FerData, split: Split, batch: int,
              test_labels: np.ndarray | None) -> dict:
@@ -285,6 +296,7 @@ def evaluate(folder: Path, model: keras.Model, data: FerData, split: Split, batc
     write_json(folder / METRICS_FILE, metrics)
     return metrics
 
+
 def score_perturbed(model: keras.Model, cfg: ExperimentConfig, raw: FerData, split: Split,
                     batch: int, perturb, levels) -> list[dict]:
     """Test metrics of the scored model at each level of a perturbation of the raw test images
@@ -300,6 +312,7 @@ def score_perturbed(model: keras.Model, cfg: ExperimentConfig, raw: FerData, spl
         out.append({"sigma": level, "accuracy": m["accuracy"], "f1_macro": m["f1_macro"]})
     return out
 
+
 def robustness(folder: Path, cfg: ExperimentConfig, model: keras.Model, raw: FerData,
                split: Split, batch: int, seed: int) -> None:
     """With cfg.noise_eval: the best checkpoint scores the test split again with Gaussian noise
@@ -314,6 +327,7 @@ def robustness(folder: Path, cfg: ExperimentConfig, model: keras.Model, raw: Fer
         "noise": "Gaussian, standard deviation in grey levels (0-255), added to the raw test "
                  "images and rounded/clipped to 0-255, before the cell's preprocessing",
         "preprocess": cfg.preprocess.enabled, "levels": levels})
+
 
 def record(cp: CellPlan, opts: RunOptions, data: FerData, prepared: Preprocessed | None,
            spec: InputSpec, model: keras.Model, training: Training) -> None:
@@ -354,6 +368,9 @@ def record(cp: CellPlan, opts: RunOptions, data: FerData, prepared: Preprocessed
         "input": {"channels": spec.channels, "raw_pixels": spec.raw_pixels,
                   "model_input_shape": list(model.input_shape[1:])},
         "threads": threads_in_effect(),
+        # milliseconds of one face through the saved model (batch 1, traced, these threads;
+        # median after a warm-up): the leaderboard's inference cost
+        "one_face_ms": training.one_face_ms,
         # the training and test images differ (trained with --allow-data-shift): said in red
         "data_shift": {"allowed": opts.allow_data_shift,
                        "shifts": list(cp.shifts or ())},
@@ -364,6 +381,7 @@ def record(cp: CellPlan, opts: RunOptions, data: FerData, prepared: Preprocessed
     })
     finish(folder, cp.identity, now())
     shutil.rmtree(folder / BACKUP_DIR, ignore_errors=True)  # kept until done.json (train)
+
 
 def run_cell(cp: CellPlan, opts: RunOptions, strategy: tf.distribute.Strategy | None = None,
              test_labels: np.ndarray | None = None) -> dict:
@@ -390,5 +408,6 @@ def run_cell(cp: CellPlan, opts: RunOptions, strategy: tf.distribute.Strategy | 
     robustness(cp.folder, cp.cfg, scored, cp.data, cp.split, batch, cp.cell.seed)
     cp = dataclasses.replace(cp, shifts=record_quality(cp.folder, cp.data, cp.split, cp.shifts))
     record(cp, opts, data, prepared, spec, model,
-           Training(started, seconds, resumed, strategy.num_replicas_in_sync))
+           Training(started, seconds, resumed, strategy.num_replicas_in_sync,
+                    one_face_ms(scored)))
     return metrics

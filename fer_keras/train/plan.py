@@ -36,6 +36,7 @@ from .runfolder import (
 
 FULL_FER2013 = 35_887
 
+
 @dataclass(frozen=True)
 class RunOptions:
     data: Path  # a directory export (root with train/ and test/, or one split) or a CSV
@@ -59,12 +60,15 @@ class RunOptions:
     # (e.g. a search's pruning report); they come last, after the backup is written.
     callbacks: tuple = ()
 
+
 def derived_root(opts: RunOptions) -> Path:
     """The run folder's cache of converted and preprocessed data (data.sources)."""
     return Path(opts.derived) if opts.derived is not None else Path(opts.out) / "_data"
 
+
 def csv_source(opts: RunOptions) -> Path:
     return sources.csv_source(opts.data, opts.csv, derived_root(opts))
+
 
 def resolve_format(cfg: ExperimentConfig, opts: RunOptions, fmt: str) -> FerData:
     """Load the data of one format, converting from the other format where needed; a split
@@ -72,6 +76,7 @@ def resolve_format(cfg: ExperimentConfig, opts: RunOptions, fmt: str) -> FerData
     return sources.load_format(fmt, opts.data, opts.csv, derived_root(opts),
                                whole=cfg.split in (OFFICIAL, FOLDERS),
                                directory_subset=cfg.directory_subset, csv_subset=cfg.csv_subset)
+
 
 def split_of(cfg: ExperimentConfig, data: FerData, seed: int, where: str = "") -> Split:
     """The split of one cell; a split that cannot serve the runner is refused, naming the data."""
@@ -90,6 +95,7 @@ def split_of(cfg: ExperimentConfig, data: FerData, seed: int, where: str = "") -
                         "(a part of the training images) or a split with one")
     return split
 
+
 def check_data_shift(planned: list[CellPlan], source: Path) -> None:
     """Refuse, before the first epoch, to train any cell on data whose parts differ (one line
     naming both figures and the way forward)."""
@@ -100,6 +106,7 @@ def check_data_shift(planned: list[CellPlan], source: Path) -> None:
                 "training and test images of one kind (a damaged or differently processed "
                 f"copy? `fer-keras data audit {source}` measures every part); to train anyway, "
                 "run with --allow-data-shift (every cell's manifest and the report then say so)")
+
 
 @dataclass(frozen=True)
 class CellPlan:
@@ -121,6 +128,7 @@ class CellPlan:
     def folder(self) -> Path:
         return self.state.folder
 
+
 def plan_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions,
               model_signatures: tuple | None = None, label: str = "") -> CellPlan:
     """One cell's plan from the experiment's config and the cell's data as loaded (raises,
@@ -135,10 +143,12 @@ def plan_cell(cfg: ExperimentConfig, cell: Cell, data: FerData, opts: RunOptions
                     None if state.status == "done" else tuple(data_shift(data, split)),
                     label or f"[{cell.name} seed {cell.seed}]")
 
+
 def identity_of(cfg: ExperimentConfig, data: FerData, model_signatures: tuple) -> Identity:
     """`model_signatures`: `models.summary.signatures` (the current form first)."""
     return Identity(cfg.training_config(), data.fingerprint, model_signatures[0],
                     tuple(model_signatures[1:]))
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -157,6 +167,7 @@ class Plan:
                          f"{sizes['test']} ({split.scheme}, {split.validation})"
                          + (f"  ({'; '.join(s.differs)})" if s.differs else ""))
         return "\n".join(lines)
+
 
 def plan(cfg: ExperimentConfig, opts: RunOptions) -> Plan:
     """Check everything every cell of this shard needs, load every data source once, and

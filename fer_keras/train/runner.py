@@ -75,6 +75,7 @@ def configure_devices(opts: RunOptions) -> None:
     if opts.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
 
+
 def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path | None:
     """Run (or resume) every cell of this shard; reuse cells finished with the same identity.
     Up to opts.jobs cells train at once, each in a worker process; with one job, in this
@@ -98,6 +99,7 @@ def run_experiment(cfg: ExperimentConfig, opts: RunOptions) -> Path | None:
         if created and {p.name for p in Path(opts.out).iterdir()} <= {LOCK_FILE}:
             shutil.rmtree(opts.out, ignore_errors=True)  # refused before writing anything
         raise
+
 
 def _run(cfg: ExperimentConfig, opts: RunOptions, p: Plan) -> Path:
     """The planned cells, in this process or in workers, while holding the folder's lock."""
@@ -143,6 +145,7 @@ def _run(cfg: ExperimentConfig, opts: RunOptions, p: Plan) -> Path:
         run_tasks([Task(cell, train_in_worker, (cp, opts)) for cell, cp in todo.items()],
                   jobs, finished)
     return aggregate(opts.out, cfg)
+
 
 def train_in_worker(cp: CellPlan, opts: RunOptions) -> dict:
     """One cell in a worker process of its own (workers.run_tasks): its threads are pinned

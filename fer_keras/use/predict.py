@@ -63,7 +63,13 @@ from ..core.outputs import owned, recorded, remember, within
 from ..core.provenance import atomic_path, sha256_file, write_csv, write_json
 from ..data.directory import IMAGE_EXTENSIONS, imread, imwrite
 from ..data.preprocess import PreprocessConfig, preprocess
-from ..models.inference import as_input, inference_model, litert_function, model_file
+from ..models.inference import (
+    as_input,
+    inference_model,
+    litert_function,
+    model_file,
+    traced_function,
+)
 from .pretrained import DEFAULT_MODEL, folder_of, looks_like_name
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
@@ -337,16 +343,6 @@ NO_FACE = ("skip", "whole", "error")
 # how the model runs: Keras (a traced TensorFlow function) or LiteRT's interpreter (the model
 # converted once in memory; faster one face at a time, a few seconds to convert)
 RUNTIMES = ("keras", "litert")
-
-
-def traced_function(model: keras.Model):
-    """One traced function for any number of faces: an eager call of a Keras model costs tens
-    of milliseconds per frame (an LSTM steps in Python), a traced one a few."""
-    import tensorflow as tf
-
-    serve = tf.function(lambda x: model(x, training=False),
-                        input_signature=[tf.TensorSpec((None, 48, 48, 1), tf.float32)])
-    return lambda x: serve(x).numpy()
 
 
 class Predictor:
