@@ -171,14 +171,25 @@ def cmd_reproduce(args) -> int:
     return reproduce(paper, opts, dry_run=args.dry_run)
 
 
+def config_arguments(p, config: str = "experiments/<paper>.py", csv: bool = False,
+                     out: str | None = None) -> None:
+    """The arguments every command over a config shares: the config, its key=value overrides,
+    --data, and where the command has them --csv and --out."""
+    p.add_argument("config", help=config)
+    p.add_argument("overrides", nargs="*", help="key=value overrides of the config")
+    p.add_argument("--data", help="FER-2013 image export or CSV (default: $FER2013_DIR)")
+    if csv:
+        p.add_argument("--csv", help="the CSV format (default: built from --data by the "
+                       "converter)")
+    if out:
+        p.add_argument("--out", help=out)
+
+
 def add(command) -> None:
     """This wing's commands on the `fer-keras` parser."""
     r = command("run", help="run an experiment config (factorial, resumable)")
-    r.add_argument("config", help="experiments/<paper>.py")
-    r.add_argument("overrides", nargs="*", help="key=value overrides of the config")
-    r.add_argument("--data", help="FER-2013 image export or CSV (default: $FER2013_DIR)")
-    r.add_argument("--csv", help="the CSV format (default: built from --data by the converter)")
-    r.add_argument("--out", help="run folder (default: runs/<experiment>)")
+    config_arguments(r, csv=True,
+                     out="run folder (default: runs/<experiment>)")
     r.add_argument("--strategy", default="default", choices=("default", "mirrored", "multiworker"),
                    help="tf.distribute strategy: mirrored spreads each cell over every local "
                    "GPU, multiworker over the machines of TF_CONFIG")
@@ -233,10 +244,8 @@ def add(command) -> None:
 
     st = command("study", help="claim reachability: an Optuna search over the config's "
                         "search_space, then the best setting with every seed (resumable)")
-    st.add_argument("config", help="an experiment config with a search_space")
-    st.add_argument("overrides", nargs="*", help="key=value overrides of the config")
-    st.add_argument("--data", help="FER-2013 image export or CSV (default: $FER2013_DIR)")
-    st.add_argument("--out", help="study folder (default: runs/<experiment>)")
+    config_arguments(st, "an experiment config with a search_space",
+                     out="study folder (default: runs/<experiment>)")
     st.add_argument("--trials", type=int, default=30,
                     help="finished trials per model, shared by all workers (default 30)")
     st.add_argument("--storage", help="Optuna storage URL (default: sqlite:///<out>/study.db; "
@@ -266,19 +275,14 @@ def add(command) -> None:
     bc = command("blur-check", help="finished cells' models on their test images "
                         "blurred by Gaussians of several sigmas (a training/test sharpness "
                         "mismatch shows as accuracy rising with blur)")
-    bc.add_argument("config", help="experiments/<paper>.py")
-    bc.add_argument("overrides", nargs="*", help="key=value overrides of the config")
-    bc.add_argument("--data", help="FER-2013 image export or CSV (default: $FER2013_DIR)")
-    bc.add_argument("--csv", help="the CSV format (default: built from --data by the converter)")
-    bc.add_argument("--out", help="run folder (default: runs/<experiment>)")
+    config_arguments(bc, csv=True,
+                     out="run folder (default: runs/<experiment>)")
     bc.add_argument("--sigmas", default="0,1,2,3,4", help="blur levels, pixels (default 0,1,2,3,4)")
     bc.set_defaults(handler=cmd_blur_check)
 
     ng = command("noise-gain", help="how much the config's preprocessing enlarges "
                         "Gaussian noise added to raw images (each stage alone and together)")
-    ng.add_argument("config", help="experiments/<paper>.py")
-    ng.add_argument("overrides", nargs="*", help="key=value overrides of the config")
-    ng.add_argument("--data", help="FER-2013 image export or CSV (default: $FER2013_DIR)")
+    config_arguments(ng)
     ng.add_argument("--n", type=int, default=1000, help="random images measured (default 1000)")
     ng.add_argument("--seed", type=int, default=0, help="picks the images and the noise")
     ng.add_argument("--sigmas", help="noise levels, grey levels (default: the config's "
