@@ -34,7 +34,6 @@ def model_and_inputs(items: list[str], default: str) -> tuple[str, list[str]]:
 
 
 def cmd_predict(args) -> int:
-
     from ..use.pretrained import DEFAULT_MODEL, folder_of, looks_like_name
 
     args.model, args.inputs = model_and_inputs(args.items, DEFAULT_MODEL)
