@@ -41,6 +41,8 @@ def test_the_wheel_holds_the_code_templates_and_published_models_only(wheel):
                      if p.name in ("model.keras", "inference.json", "card.md"))
     assert published == on_disk and len(on_disk) >= 12  # Özer's four models, three files each
     assert "fer_keras/reports/templates/report.html.j2" in names
+    code = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "fer_keras").rglob("*.py"))
+    assert [c for c in code if c not in names] == []  # every module of every wing ships
     assert not [n for n in names if n.startswith(("tests/", "experiments/", "reports/"))
                 or "/runs/" in n]
     shipped = sorted(n for n in names if n.startswith("fer_keras/experiments/"))
