@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
-from fer_keras.claims.judge import variant_effects
 from fer_keras.core.rundata import SeedRun
 from fer_keras.reports import build_report
+from fer_keras.reports.findings import variant_effects
 from tests.fake_runs import reseal, write_fake_runs
 
 
@@ -450,7 +450,7 @@ def test_the_ledger_leads_the_report_and_the_scoreboard_with_the_central_finding
 
 
 def test_the_proposed_model_against_every_other_one_counts_significant_seeds():
-    from fer_keras.claims.judge import proposed_against_others
+    from fer_keras.reports.findings import proposed_against_others
 
     def test(seed, p, acc_a=0.60):
         return {"seed": seed, "a": "mine", "b": "base", "acc_a": acc_a, "acc_b": 0.58, "p": p}
@@ -465,8 +465,8 @@ def test_the_proposed_model_against_every_other_one_counts_significant_seeds():
 def test_a_variant_stands_beside_a_number_only_where_a_claim_names_it():
     from types import SimpleNamespace
 
-    from fer_keras.claims.judge import claim_of
     from fer_keras.claims.ledger import Value, values_of
+    from fer_keras.reports.findings import claim_of
 
     def run(variant):
         arm = "m" + (f"+{variant}" if variant else "")
@@ -485,7 +485,7 @@ def _ranked(cells: dict[str, tuple]) -> list[dict]:
     """ranking() on hand-made cells: name -> (claimed %, {seed: measured %})."""
     from types import SimpleNamespace
 
-    from fer_keras.claims.judge import ranking
+    from fer_keras.reports.findings import ranking
 
     table1 = [{"cell": f"csv/{m}", "metrics": {"accuracy": {
         "paper": claimed, "mean": float(np.mean(list(acc.values()))) if acc else None,

@@ -8,9 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from statistics import median
 
-from ..claims import judge as claims
-from ..claims import stats
-from ..claims.judge import claim_of, mean_std
+from ..claims import judge, stats
+from ..claims.judge import mean_std
 from ..claims.ledger import AUC_PREFIX, values_of
 from ..core.cellfiles import (
     CARD_FILE,
@@ -37,7 +36,8 @@ from ..core.rundata import (
     read_noise_gain,
     read_runs,
 )
-from . import cards, figures
+from . import cards, figures, findings
+from .findings import claim_of
 from .leaderboard import leaderboard
 from .render import html_env
 
@@ -236,12 +236,12 @@ def report_view(experiment: dict, runs: list[SeedRun], noise_gain: dict | None =
     t1 = table1(cells, claimed_metrics)
     mcnemar = stats.mcnemar_pairs(runs)
     proposed = experiment.get("proposed_model", "")
-    proposed_vs = claims.proposed_against_others(mcnemar, proposed) if proposed else []
+    proposed_vs = findings.proposed_against_others(mcnemar, proposed) if proposed else []
     anova = stats.two_way_anova(factorial)
     # the claims ledger: every claim of the config, judged two-sided (docs/claims.md); a
     # run folder from before the ledger has none
-    found = claims.ledger_rows(experiment.get("claims") or [], runs, anova)
-    near_view = claims.without_near_copies(runs, near)
+    found = judge.ledger_rows(experiment.get("claims") or [], runs, anova)
+    near_view = findings.without_near_copies(runs, near)
     times = training_time(cells)
     return {
         "experiment": experiment, "table1": t1, "metrics": METRICS, "cells": cell_views,
@@ -251,22 +251,22 @@ def report_view(experiment: dict, runs: list[SeedRun], noise_gain: dict | None =
         "anova": anova, "main_effects": main_effects,
         "factorial": len(main_effects["format"]) > 1, "mcnemar": mcnemar,
         "prov": provenance(runs), "training_time": times,
-        "class_names": CLASS_NAMES, "protocol": claims.protocol(runs),
-        "ranking": claims.ranking(t1, runs), "proposed": proposed, "proposed_vs": proposed_vs,
-        "class_weights": claims.class_weights_used(
+        "class_names": CLASS_NAMES, "protocol": findings.protocol(runs),
+        "ranking": findings.ranking(t1, runs), "proposed": proposed, "proposed_vs": proposed_vs,
+        "class_weights": findings.class_weights_used(
             runs, experiment.get("claimed_class_weights", {})),
-        "recall": claims.per_class_recall(runs), "variants": claims.variant_effects(runs),
-        "by_usage": claims.accuracy_by_usage(runs),
-        "ledger": found, "tally": claims.tally(found),
-        "headline": claims.headline(found, experiment.get("claims") or [], proposed),
+        "recall": findings.per_class_recall(runs), "variants": findings.variant_effects(runs),
+        "by_usage": findings.accuracy_by_usage(runs),
+        "ledger": found, "tally": judge.tally(found),
+        "headline": judge.headline(found, experiment.get("claims") or [], proposed),
         # planned runs with no result here: every number covers the finished ones only
         "coverage": not_finished(experiment, runs),
-        "not_learned": claims.no_better_than_majority(runs),
-        "preprocessing": claims.preprocessing(runs), "robustness": claims.robustness(runs),
-        "noise_gain": claims.noise_gain(noise_gain),
+        "not_learned": findings.no_better_than_majority(runs),
+        "preprocessing": findings.preprocessing(runs), "robustness": findings.robustness(runs),
+        "noise_gain": findings.noise_gain(noise_gain),
         "near_copies": near_view,
         "leaderboard": leaderboard(experiment, runs, near_view, times),
-        "literature": (claims.literature(runs, experiment.get("literature", {}))
+        "literature": (findings.literature(runs, experiment.get("literature", {}))
                        if experiment.get("literature") else []),
     }
 

@@ -6,10 +6,11 @@ MMPretrain's per-model metafiles. Read from run folders only.
 
 from __future__ import annotations
 
-from ..claims.judge import claim_of, mean_std, training_of
+from ..claims.judge import mean_std
 from ..claims.ledger import values_of
 from ..core.protocol import flatten
 from ..core.rundata import SeedRun
+from .findings import claim_of, training_of
 
 # Settings a reader needs to know how a model was trained, in this order when present.
 PROTOCOL_KEYS = ("split", "validation", "validation_fraction", "optimizer", "learning_rate",

@@ -204,7 +204,7 @@ def reliability(runs: list[SeedRun], title: str, path: Path, bins: int = 15) -> 
 
 def robustness(rows: list[dict], path: Path) -> Path:
     """Test accuracy against the standard deviation of added Gaussian noise, one line per cell
-    (mean over seeds, +/- one std); `rows` as claims.robustness gives them."""
+    (mean over seeds, +/- one std); `rows` as findings.robustness gives them."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for k, row in enumerate(rows):
         sigmas = list(row["levels"])

@@ -25,7 +25,7 @@ def _median(values: list) -> float | None:
 def leaderboard(experiment: dict, runs: list[SeedRun], near: dict | None,
                 training_time: list[dict]) -> list[dict] | None:
     """One row per cell, best accuracy first; None when the run folder records no costs.
-    `near`: claims.without_near_copies; `training_time`: build.training_time."""
+    `near`: findings.without_near_copies; `training_time`: build.training_time."""
     costs = experiment.get("model_costs")
     if not costs:
         return None

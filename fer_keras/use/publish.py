@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ..claims.judge import claim_of, mean_std
+from ..claims.judge import mean_std
 from ..claims.ledger import values_of
 from ..core.cellfiles import CARD_FILE, INFERENCE_FILE, MODEL_FILE
 from ..core.errors import FerKerasError
@@ -24,6 +24,7 @@ from ..core.provenance import atomic_path, sha256_file, write_json
 from ..core.rundata import read_runs
 from ..models.inference import CONTRACT, inference_model, model_file
 from ..reports.cards import card
+from ..reports.findings import claim_of
 
 
 def same_model(path: Path, model: keras.Model) -> bool:
