@@ -140,7 +140,7 @@ def test_test_curve_keeps_the_rows_of_the_backed_up_epochs(tmp_path):
 
 
 def test_verdicts_follow_the_ledgers_two_sided_rule():
-    from fer_keras.reports.reachability import verdict, verdict_text
+    from fer_keras.claims.printed import verdict, verdict_text
 
     from .test_ledger import accuracy_runs
 
@@ -364,7 +364,7 @@ def test_the_printed_protocol_is_set_against_each_claim_first():
     0.83): about 51.5 to 58.7, agrees with 55.00; csv/ozer_cnn_lstm 55.73 +/- 1.40: about 52.5
     to 58.9, agrees with 57.84. None is below its claim, so nothing is searched."""
     from fer_keras.core.rundata import read_runs
-    from fer_keras.reports.reachability import printed_protocol
+    from fer_keras.claims.printed import printed_protocol
 
     cfg = load_config(REACH)
     claimed = claimed_values(cfg.claims)
@@ -407,7 +407,7 @@ def test_a_reference_that_cannot_speak_for_this_study_searches_every_model(tmp_p
 
 def test_on_the_same_data_a_reached_claim_spares_its_model_the_search(fer2013_dir, tmp_path,
                                                                       capsys):
-    from fer_keras.reports.reachability import printed_protocol
+    from fer_keras.claims.printed import printed_protocol
     from fer_keras.train.study import StudyOptions, run_study
 
     cfg = load_config(REACH)
