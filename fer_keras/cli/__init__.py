@@ -24,7 +24,6 @@ from ..train.workers import (  # noqa: E402
 )
 from . import data, reports, train, use  # noqa: E402
 from .common import EXAMPLES, Formatter, UsageError, commands  # noqa: E402,F401
-from .use import model_and_inputs  # noqa: E402,F401
 
 INTERRUPTED = ("interrupted: nothing finished was lost; re-running the same command resumes "
                "from the last finished epoch")

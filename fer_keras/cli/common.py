@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 from ..core.errors import FerKerasError
-from ..core.tfprocess import import_tensorflow_quietly  # noqa: F401  (each module's one way)
 
 NO_DATA = """\
 No FER-2013 data given. Point at it with --data PATH or the FER2013_DIR environment variable.

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from ..core.paths import output_file, output_folder
-from .common import UsageError, commands, import_tensorflow_quietly
+from ..core.tfprocess import import_tensorflow_quietly
+from .common import UsageError, commands
 
 
 def cmd_to_csv(args) -> int:

@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 from ..core.paths import output_file, output_folder
-from ..core.tfprocess import available_cores, pin_threads
+from ..core.tfprocess import available_cores, import_tensorflow_quietly, pin_threads
 from ..train.reproduce import QUICK_EPOCHS, QUICK_LIMIT, QUICK_TRIALS
 from ..train.reproduce import papers as reproduce_papers
-from .common import UsageError, config_and_inputs, data_path, import_tensorflow_quietly, levels
+from .common import UsageError, config_and_inputs, data_path, levels
 
 
 def _parse_shard(text: str) -> tuple[int, int]:

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from ..core.paths import output_file, output_folder
-from .common import UsageError, import_tensorflow_quietly
+from ..core.tfprocess import import_tensorflow_quietly
+from .common import UsageError
 
 TABLE_SUFFIXES = (".csv", ".json")  # predict --out FILE: the table, not annotated copies
 
