@@ -363,8 +363,8 @@ def test_the_printed_protocol_is_set_against_each_claim_first():
     54.30 +/- 1.04: about 51.6 to 57.0, above 49.82; csv/ozer_cnn 55.11 +/- 1.65 (sampling
     0.83): about 51.5 to 58.7, agrees with 55.00; csv/ozer_cnn_lstm 55.73 +/- 1.40: about 52.5
     to 58.9, agrees with 57.84. None is below its claim, so nothing is searched."""
-    from fer_keras.core.rundata import read_runs
     from fer_keras.claims.printed import printed_protocol
+    from fer_keras.core.rundata import read_runs
 
     cfg = load_config(REACH)
     claimed = claimed_values(cfg.claims)
