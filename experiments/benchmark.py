@@ -21,6 +21,7 @@ import dataclasses
 import runpy
 from pathlib import Path
 
+from fer_keras.claims.judge import short_text
 from fer_keras.data.augment import AugmentConfig
 from fer_keras.train.config import ExperimentConfig
 from fer_keras.train.reproduce import Report, Run
@@ -70,6 +71,7 @@ def architectural_claims(paper: str) -> tuple:
     for c in claims:
         if c.kind not in ("order", "best") or c.scope or any("+" in x for x in c.cells()):
             continue
+        c = dataclasses.replace(c, origin=f"{paper}: {short_text(c)}")  # its own verdict
         if c.kind == "best":
             among = tuple(dict.fromkeys(moved(x) for x in c.among
                                         if moved(x) in here and moved(x) != moved(c.cell)))

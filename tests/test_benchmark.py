@@ -62,3 +62,28 @@ def test_the_papers_architectural_claims_are_judged_again_on_its_cells():
         "csv/wasey_cnn_lstm": "csv/wasey_cnn_lstm_paper"}}
     # no claim about a variant (a protocol, not an architecture) or a backbone
     assert not any("+" in x or "resnet" in x for c in cfg.claims for x in c.cells())
+
+
+def test_each_claim_names_the_paper_claim_it_judges_again():
+    """`origin` ("<paper>: <short label>") names exactly one claim of the paper's committed
+    ledger (reports/<paper>/summary.json): the verdict the README sets beside this one. A
+    claim with an origin carries it into its ledger row; one without has no such key."""
+    import json
+
+    from fer_keras.claims.judge import ledger_rows
+
+    cfg = load_config(BENCHMARK)
+    ledgers = {}
+    for c in cfg.claims:
+        paper, short = c.origin.split(": ", 1)
+        ledger = ledgers.setdefault(paper, json.loads(
+            (ROOT / "reports" / paper / "summary.json").read_text())["ledger"])
+        assert [r["short"] for r in ledger].count(short) == 1, c.origin
+    assert [c.origin for c in cfg.claims if c.where.startswith("Xu")] == [
+        "xu: csv/xu_cnn > csv/xu_rnn_lstm"]
+    assert [c.origin for c in cfg.claims if c.where.startswith("Özer")] == [
+        "ozer: csv/ozer_cnn_lstm best of 4"]  # both formats there; one here
+    xu = [c for c in cfg.claims if c.where.startswith("Xu")]
+    assert ledger_rows(xu, [], None)[0]["origin"] == "xu: csv/xu_cnn > csv/xu_rnn_lstm"
+    own = load_config(ROOT / "experiments" / "xu.py").claims
+    assert all("origin" not in r for r in ledger_rows(list(own), [], None))

@@ -154,6 +154,64 @@ def test_the_studies_block_sets_each_verdict_and_the_control_beside_its_public_f
         "No reachability study is committed yet.\n"
 
 
+def test_the_leaderboard_block_ranks_the_cells_and_sets_each_claim_beside_the_papers_own(
+        tmp_path):
+    """A report with a leaderboard (a common protocol) gives the README its rows, ★ on the
+    cell chosen by validation, and each re-judged claim beside the paper's own verdict; a
+    report without one, and the synthetic sample's, give none."""
+    from fer_keras.reports.build import result_summaries
+    from fer_keras.reports.markdown import common_protocol, leaderboard_markdown
+
+    ms = {"mean": 60.0, "std": 1.0, "n": 2}
+    one = {"mean": 50.0, "std": None, "n": 1}
+    rows = [{"rank": 1, "cell": "csv/a", "seeds": [0, 1], "chosen": False,
+             "accuracy": {**ms, "low": 57.5, "high": 62.5}, "clean": ms,
+             "validation": {"mean": 58.0, "std": 0.5, "n": 2}, "f1_macro": ms,
+             "params": 1234567, "forward_flops": 13_199_104, "seconds_per_epoch": 45,
+             "one_face_ms": 1.234},
+            {"rank": 2, "cell": "csv/b", "seeds": [0], "chosen": True,
+             "accuracy": {**one, "low": 48.0, "high": 52.0}, "clean": None,
+             "validation": {"mean": 59.0, "std": None, "n": 1}, "f1_macro": one,
+             "params": None, "forward_flops": None, "seconds_per_epoch": None,
+             "one_face_ms": None}]
+    claim = {"short": "csv/a > csv/b", "where": "P, §4", "verdict": "holds",
+             "reproduced": True, "readings": []}
+    bench = {"paper": "common", "hardware": ["CPU X"], "leaderboard": rows,
+             "coverage": {"cells": [{"cell": "csv/b", "seeds": [1]}], "finished": 3, "runs": 4},
+             "ledger": [{**claim, "origin": "p: directory/a > directory/b"}]}
+    paper = {"paper": "P", "ledger": [{**claim, "short": "directory/a > directory/b",
+                                       "verdict": "not significant", "reproduced": False}]}
+    for name, s in (("bench", bench), ("p", paper), ("sample", {**bench, "synthetic": True})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps(s))
+    assert leaderboard_markdown(tmp_path).splitlines() == [
+        "[bench](reports/bench/index.html): partial (3 of 4 planned runs); CPU X, 1 thread a "
+        "cell; ★ the best by validation accuracy, the model to take.", "",
+        "| rank | cell | seeds | test accuracy % (mean ± sd) | 95 % interval of one run | "
+        "without near-copies | validation % | macro F1 % | parameters | MFLOPs | s / epoch | "
+        "ms / face |", "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| 1 | csv/a | 0, 1 | 60.00 ± 1.00 | 57.50 – 62.50 | 60.00 ± 1.00 | 58.00 ± 0.50 | "
+        "60.00 ± 1.00 | 1,234,567 | 13.2 | 45 | 1.23 |",
+        "| 2 | csv/b ★ | 0 | 50.00 | 48.00 – 52.00 | – | 59.00 | 50.00 | – | – | – | – |", "",
+        "The papers' claims judged again on these cells: 1 of 1 judged so far, 1 hold (the "
+        "papers table above sets each beside its verdict under the paper's own protocol)."]
+    assert common_protocol("p", result_summaries(tmp_path, "summary.json")) == (
+        "**1 of 1 judged hold** (1 claim): csv/a > csv/b: not significant (as directory/a > "
+        "directory/b) → holds")
+    assert common_protocol("q", result_summaries(tmp_path, "summary.json")) == "–"
+    # beyond the top rows, the rest are named; the chosen cell is shown wherever it ranks
+    more = [{**rows[0], "rank": k, "cell": f"csv/m{k}", "chosen": False} for k in range(3, 9)]
+    board = rows[:1] + more + [{**rows[1], "rank": 9}]
+    (tmp_path / "bench" / "summary.json").write_text(json.dumps(
+        {**bench, "leaderboard": board, "ledger": []}))
+    lines = leaderboard_markdown(tmp_path).splitlines()
+    assert [line.split(" | ")[1] for line in lines[4:-2]] == [
+        "csv/a", "csv/m3", "csv/m4", "csv/m5", "csv/m6", "csv/b ★"]
+    assert lines[-1] == ("Then csv/m7, csv/m8: every row, per-class recall and the McNemar "
+                         "matrix in the report.")
+    assert leaderboard_markdown(tmp_path / "none") == "No leaderboard is committed yet.\n"
+
+
 @pytest.mark.parametrize("key", ["fingerprint", "source_fingerprint"])
 def test_runs_on_the_damaged_copy_are_marked_superseded(tmp_path, key):
     """By the data trained on, or by what a preprocessing stage made it from (settings never

@@ -803,6 +803,40 @@ def test_a_leaderboard_ranks_the_cells_beside_their_recorded_costs(tmp_path):
     assert [r["cell"] for r in summary["leaderboard"]] == [r["cell"] for r in rows]
 
 
+def test_the_leaderboard_chooses_by_validation_accuracy_never_by_test(tmp_path):
+    """Each row carries the validation accuracy of the epoch each seed was scored at (history
+    counts from 0, scored_epoch from 1), mean ± sd over seeds; the chosen cell is the best
+    there, here the one ranked last on test accuracy; without validation, none is chosen."""
+    import dataclasses
+
+    import pandas as pd
+
+    from fer_keras.core.rundata import read_runs
+    from fer_keras.reports.leaderboard import leaderboard
+
+    experiment, runs = read_runs(write_fake_runs(tmp_path / "runs"))
+    experiment["model_costs"] = {"ozer_cnn": {}, "ozer_cnn_lstm": {}}
+    last = leaderboard(experiment, runs, None, [])[-1]["cell"]
+    for i, r in enumerate(runs):
+        r.manifest["scored_epoch"] = 2  # the second row, epoch 1
+        val = [0.10] * len(r.history)
+        val[1] = 0.60 + 0.01 * r.seed if r.cell == last else 0.50
+        val[0] = 0.99  # not the scored epoch: never read
+        runs[i] = dataclasses.replace(r, history=pd.DataFrame(
+            {"epoch": range(len(val)), "val_accuracy": val}))
+    rows = leaderboard(experiment, runs, None, [])
+    assert rows[-1]["cell"] == last and rows[-1]["chosen"]
+    assert [r["chosen"] for r in rows].count(True) == 1
+    assert rows[-1]["validation"]["mean"] == pytest.approx(60.5)  # seeds 0, 1
+    assert rows[-1]["validation"]["std"] == pytest.approx(0.5 ** 0.5)
+    assert rows[0]["validation"]["mean"] == pytest.approx(50.0)
+    runs = [dataclasses.replace(r, history=r.history.drop(columns="val_accuracy"))
+            if r.cell == last else r for r in runs]
+    rows = leaderboard(experiment, runs, None, [])
+    assert rows[-1]["validation"] is None and not rows[-1]["chosen"]
+    assert [r["chosen"] for r in rows].count(True) == 1  # among the cells that have one
+
+
 def test_model_costs_are_counted_once_per_architecture(monkeypatch):
     """describe records each model's parameters and forward FLOPs; an entry recorded before
     for the same architecture (signature) is kept without building the model again."""
@@ -838,3 +872,31 @@ def test_the_mcnemar_matrix_averages_each_pair_over_shared_seeds(tmp_path):
     assert np.isnan(diff[0, 2]) and np.isnan(diff[2, 1]) and seeds[0, 2] == 0
     assert mcnemar_matrix(rows, tests, tmp_path / "m.png").is_file()
     assert mcnemar_matrix(rows, tests[2:], tmp_path / "none.png") is None
+
+
+def test_a_rejudged_claim_stands_beside_its_verdict_under_the_papers_own_protocol():
+    """Ledger rows with an `origin` are set beside the row it names in the paper's ledger:
+    its verdict, its other readings' where they differ, and its own label where its cells
+    differ; a paper whose report is not committed gives "–"."""
+    from fer_keras.reports.leaderboard import rejudged
+
+    def row(short, verdict, readings=(), origin=None, reproduced=None):
+        r = {"short": short, "where": "§4", "verdict": verdict, "reproduced": reproduced,
+             "readings": [{"label": label, "verdict": v} for label, v in readings]}
+        return {**r, "origin": origin} if origin else r
+
+    own = {"p": [row("directory/a > directory/b", "holds", [("r2", "reversed"),
+                                                              ("r3", "holds")]),
+                 row("csv/a > csv/c", "not significant")]}
+    ledger = [row("csv/a > csv/b", "holds", origin="p: directory/a > directory/b",
+                  reproduced=True),
+              row("csv/a > csv/c", "not judged", origin="p: csv/a > csv/c"),
+              row("csv/x > csv/y", "holds", origin="q: csv/x > csv/y", reproduced=True),
+              row("csv/own", "holds")]
+    assert rejudged(ledger, own) == [
+        {"paper": "p", "short": "csv/a > csv/b", "where": "§4", "reproduced": True,
+         "own": "holds (as directory/a > directory/b; r2: reversed)", "here": "holds"},
+        {"paper": "p", "short": "csv/a > csv/c", "where": "§4", "reproduced": None,
+         "own": "not significant", "here": "not judged"},
+        {"paper": "q", "short": "csv/x > csv/y", "where": "§4", "reproduced": True,
+         "own": "–", "here": "holds"}]

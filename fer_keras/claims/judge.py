@@ -438,6 +438,8 @@ def judge(c, cells: dict[str, list[SeedRun]], context: dict) -> dict:
     its other readings beside it."""
     row = {"kind": c.kind, "quote": c.quote, "where": c.where, "central": c.central,
            "claim": claim_text(c), "short": short_text(c), "scope": c.scope, "readings": []}
+    if c.origin:  # only where set: the ledgers of the papers themselves stay as they were
+        row["origin"] = c.origin
     found = None if c.scope else JUDGES[c.kind](c, cells, context)
     if found is None:
         found = {"verdict": "not judged",

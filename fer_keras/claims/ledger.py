@@ -20,7 +20,9 @@ Kinds:
 A claim that no run here can judge (another data set) carries `scope`: why not; it is listed,
 never judged. `readings` judge the same claim again with cells replaced by another reading of
 the paper (e.g. {"no-dropout reading": {"csv/ashok_cnn": "csv/ashok_cnn_nodropout"}}); the
-claim's own verdict is that of the cells it names.
+claim's own verdict is that of the cells it names. `origin` names the claim of another
+experiment that a claim judges again (a common protocol re-judging each paper's architectural
+claims on its own cells).
 
 Light on purpose (no NumPy, no TensorFlow): configs import it.
 """
@@ -51,6 +53,10 @@ class Claim:
     central: bool = False  # a finding of the abstract or the conclusion
     readings: dict = field(default_factory=dict)  # {label: {cell: other reading's cell}}
     scope: str = ""  # non-empty: why no run here can judge it (listed, never judged)
+    # non-empty: the claim of another experiment this one judges again under its own protocol,
+    # as "<experiment>: <that claim's short label>" (claims.judge.short_text); the README and
+    # the scoreboard set the two verdicts side by side
+    origin: str = ""
     kind: str = field(default="", init=False)
     KIND = ""  # set by @_kind: the name stored in JSON
 

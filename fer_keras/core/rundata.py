@@ -75,6 +75,17 @@ class SeedRun:
         return f"{self.format}/{self.arm}"
 
     @property
+    def validation_accuracy(self) -> float | None:
+        """The validation accuracy of the epoch the run was scored at: what chose the model
+        (None without a validation part or a recorded scored epoch). history.csv counts
+        epochs from 0, the manifest's scored_epoch from 1."""
+        scored = self.manifest.get("scored_epoch")
+        if "val_accuracy" not in self.history or scored is None:
+            return None
+        row = self.history[self.history["epoch"] == scored - 1]
+        return float(row["val_accuracy"].iloc[0]) if len(row) else None
+
+    @property
     def largest_class(self) -> tuple[int, float]:
         """The test set's largest class and its share: the accuracy of always answering it,
         the floor below which a run has learned nothing usable."""

@@ -38,7 +38,7 @@ from ..core.rundata import (
 )
 from . import cards, figures, findings
 from .findings import claim_of
-from .leaderboard import leaderboard
+from .leaderboard import leaderboard, rejudged
 from .render import html_env
 
 METRICS = (("accuracy", "Accuracy"), ("precision_macro", "Precision (macro)"),
@@ -348,7 +348,8 @@ def build_run_report(runs_dir: Path, out: Path, home: Path | None = None) -> Pat
              "accuracy": {k: r["accuracy"][k] for k in ("mean", "std", "n", "low", "high")},
              "clean": r["clean"], "f1_macro": r["f1"], "params": r["params"],
              "forward_flops": r["forward_flops"], "seconds_per_epoch": r["seconds_per_epoch"],
-             "one_face_ms": r["one_face_ms"]}
+             "one_face_ms": r["one_face_ms"], "validation": r["validation"],
+             "chosen": r["chosen"]}
             for r in v["leaderboard"]]
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return home / "index.html"  # writes only inside `out`; the suite's index: build_index
@@ -393,6 +394,9 @@ def _write_index(reports_root: Path, out: Path) -> None:
             rows.append(row)
     studies = [{"dir": name, **summary}
                for name, summary in result_summaries(reports_root, "study-summary.json")]
+    own = {e["dir"]: e["ledger"] for e in entries}
+    for e in entries:  # a common protocol's claims beside each paper's own verdict
+        e["rejudged"] = rejudged(e["ledger"], own)
     # `fer-keras data audit --json` outputs kept beside the reports: their warnings head the
     # scoreboard (the data every report below was made from)
     audits = [{"path": a.relative_to(reports_root).as_posix(),

@@ -17,12 +17,14 @@ from ..core.errors import FerKerasError
 from ..core.published import published_in
 from ..core.rundata import read_near_copies, read_noise_gain, read_runs
 from .build import report_view, result_summaries
+from .leaderboard import rejudged
 from .render import markdown_env
 
 README_BLOCK = "papers"  # the README's table of papers
 MODELS_BLOCK = "models"  # the published models, by name (README and docs/predict.md)
 RESULTS_BLOCK = "results"  # each docs/papers/<paper>.md's results
 STUDIES_BLOCK = "studies"  # the README's reachability studies, with their controls
+LEADERBOARD_BLOCK = "leaderboard"  # the README's common-protocol leaderboard and its claims
 SUPERSEDED = "**superseded** (trained on the blurred copy): "  # before a damaged run's verdict
 
 
@@ -73,10 +75,10 @@ def central_findings(view: dict) -> str:
     return f"**{k} of {len(rows)} reproduced**: " + "; ".join(parts)
 
 
-def _row(paper: str, view: dict | None) -> str:
+def _row(paper: str, view: dict | None, common: str) -> str:
     link = f"[{paper}](docs/papers/{paper}.md)"
     if view is None:
-        return f"| {link} | – | – | not run on the repaired FER-2013 yet | – | – |"
+        return f"| {link} | – | {common} | – | not run on the repaired FER-2013 yet | – | – |"
     title = view["experiment"].get("paper", "").split(",")[0]
     h, prov = view["headline"], view["prov"]
     lead = (SUPERSEDED if prov["damaged"] else
@@ -86,24 +88,27 @@ def _row(paper: str, view: dict | None) -> str:
         lead = f"partial ({done['finished']} of {done['runs']} planned runs): {lead}"
     central = lead + central_findings(view)
     if h is None:
-        return f"| {link} ({title}) | {central} | – | – | – | – |"
+        return f"| {link} ({title}) | {central} | {common} | – | – | – | – |"
     # the headline cell's own seeds, not the paper's: a cell still training has fewer
     seeds = ",".join(str(s) for s in h["seeds"])
-    return (f"| {link} ({title}) | {central} | {h['claimed']:.2f} ({h['cell']}) | "
+    return (f"| {link} ({title}) | {central} | {common} | {h['claimed']:.2f} ({h['cell']}) | "
             f"{_pm(h['measured'], h['std'])} ({len(h['seeds'])} seed(s): {seeds}) | "
             f"{h['gap']:+.2f} | {lead}{h['verdict_text']} ({h['where']}) |")
 
 
 def papers_markdown(reports_root: Path, papers: list[str]) -> str:
     """The README's table: one line per paper, its central findings and how many reproduce,
-    then its headline claim, what we measure (mean ± sd over seeds), the gap and the
-    two-sided verdict, from reports/<paper>/runs/."""
-    lines = ["| paper | central findings (abstract, conclusion) | headline claim (accuracy %, "
-             "cell) | measured (mean ± sd, seeds) | gap | verdict |",
-             "|---|---|---|---|---|---|"]
+    its claims judged again under a common protocol (common_protocol), its headline claim,
+    what we measure (mean ± sd over seeds), the gap and the two-sided verdict, from
+    reports/<paper>/runs/."""
+    summaries = result_summaries(reports_root, "summary.json")
+    lines = ["| paper | central findings (abstract, conclusion) | its claims under the common "
+             "protocol (own → common) | headline claim (accuracy %, cell) | measured (mean ± "
+             "sd, seeds) | gap | verdict |", "|---|---|---|---|---|---|---|"]
     for paper in papers:
         runs = Path(reports_root) / paper / "runs"
-        lines.append(_row(paper, paper_view(runs) if has_runs(runs) else None))
+        lines.append(_row(paper, paper_view(runs) if has_runs(runs) else None,
+                          common_protocol(paper, summaries)))
     return "\n".join(lines) + "\n"
 
 
@@ -172,6 +177,80 @@ def studies_markdown(reports_root: Path, root: Path) -> str:
                       "here (mean ± sd) | verdict |", "|---|---|---|---|---|", *lines]) + "\n"
 
 
+def _cell_pm(m: dict | None) -> str:
+    return "–" if m is None else _pm(m["mean"], m["std"])
+
+
+def _count(value, scale: float = 1.0, fmt: str = "{:,.0f}") -> str:
+    return "–" if value is None else fmt.format(value / scale)
+
+
+TOP = 5  # the leaderboard's rows in the README; every row: the report and the scoreboard
+
+
+def leaderboard_markdown(reports_root: Path) -> str:
+    """The README's leaderboard: each report with one (a common protocol: its config records
+    model costs), its best TOP cells by test accuracy (mean ± sd over seeds, the claims
+    ledger's 95 % interval of one run, without near-copies), the validation accuracy that
+    chooses a model (★: the best there), macro F1 and costs, and how many of the papers'
+    claims it judges again hold (each beside its own verdict: the papers table)."""
+    parts = []
+    for name, s in result_summaries(reports_root, "summary.json"):
+        if not s.get("leaderboard"):
+            continue
+        done = s["coverage"]
+        lead = (f"partial ({done['finished']} of {done['runs']} planned runs); "
+                if done["cells"] else "")
+        lines = [f"[{name}](reports/{name}/index.html): {lead}{', '.join(s['hardware'])}, "
+                 "1 thread a cell; ★ the best by validation accuracy, the model to take.", "",
+                 "| rank | cell | seeds | test accuracy % (mean ± sd) | 95 % interval of one "
+                 "run | without near-copies | validation % | macro F1 % | parameters | "
+                 "MFLOPs | s / epoch | ms / face |", "|---|---|---|---|---|---|---|---|---|"
+                 "---|---|---|"]
+        board = s["leaderboard"]
+        shown = board[:TOP] + [r for r in board[TOP:] if r.get("chosen")]
+        for r in shown:
+            a = r["accuracy"]
+            lines.append(
+                f"| {r['rank']} | {r['cell']}{' ★' if r.get('chosen') else ''} | "
+                f"{', '.join(str(x) for x in r['seeds'])} | {_cell_pm(a)} | "
+                f"{a['low']:.2f} – {a['high']:.2f} | {_cell_pm(r['clean'])} | "
+                f"{_cell_pm(r.get('validation'))} | {_cell_pm(r['f1_macro'])} | "
+                f"{_count(r['params'])} | {_count(r['forward_flops'], 1e6, '{:.1f}')} | "
+                f"{_count(r['seconds_per_epoch'])} | "
+                f"{_count(r['one_face_ms'], fmt='{:.2f}')} |")
+        rest = [r["cell"] for r in board if r not in shown]
+        again = rejudged(s["ledger"], {})
+        judged = sum(r["reproduced"] is not None for r in again)
+        held = sum(r["reproduced"] is True for r in again)
+        lines += ["", (f"Then {', '.join(rest)}: every row, per-class recall and the McNemar "
+                       "matrix in the report. " if rest else "")
+                  + (f"The papers' claims judged again on these cells: {judged} of "
+                     f"{len(again)} judged so far, {held} hold (the papers table above sets "
+                     "each beside its verdict under the paper's own protocol)." if again
+                     else "")]
+        parts.append("\n".join(lines).rstrip() + "\n")
+    return "\n".join(parts) or "No leaderboard is committed yet.\n"
+
+
+def common_protocol(paper: str, summaries: list[tuple[str, dict]]) -> str:
+    """A paper's claims judged again by the reports with a leaderboard, in one table cell:
+    "k of j judged hold (n claims): claim: own verdict → this one; ...", judged ones only."""
+    own = {name: s["ledger"] for name, s in summaries}
+    again = [r for _, s in summaries if s.get("leaderboard")
+             for r in rejudged(s["ledger"], own) if r["paper"] == paper]
+    if not again:
+        return "–"
+    judged = [r for r in again if r["reproduced"] is not None]
+    held = sum(r["reproduced"] is True for r in judged)
+    claims = f"{len(again)} claim{'s' if len(again) > 1 else ''}"
+    if not judged:
+        return f"none judged yet ({claims})"
+    return (f"**{held} of {len(judged)} judged hold** ({claims})"
+            + "".join(f"{'; ' if i else ': '}{r['short']}: {r['own']} → {r['here']}"
+                      for i, r in enumerate(judged)))
+
+
 def replace_block(text: str, name: str, content: str, where: Path) -> str:
     begin, end = _markers(name)
     pattern = re.compile(re.escape(begin.split(" (")[0]) + r"[^\n]*\n.*?" + re.escape(end),
@@ -197,6 +276,8 @@ def generated(root: Path, reports_root: Path) -> dict[Path, str]:
                                 papers_markdown(reports_root, names), readme)
     out[readme] = replace_block(out[readme], STUDIES_BLOCK,
                                 studies_markdown(reports_root, root), readme)
+    out[readme] = replace_block(out[readme], LEADERBOARD_BLOCK,
+                                leaderboard_markdown(reports_root), readme)
     models = models_markdown(reports_root)
     out[readme] = replace_block(out[readme], MODELS_BLOCK, models, readme)
     guide = root / "docs" / "predict.md"

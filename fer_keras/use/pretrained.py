@@ -14,18 +14,12 @@ Light on purpose (no TensorFlow): `fer-keras models` lists them at once.
 
 from __future__ import annotations
 
-import csv
 import difflib
 import json
 import re
 from pathlib import Path
 
-from ..core.cellfiles import (
-    CONFIG_FILE,
-    HISTORY_FILE,
-    INFERENCE_FILE,
-    MANIFEST_FILE,
-)
+from ..core.cellfiles import CONFIG_FILE, INFERENCE_FILE
 from ..core.errors import FerKerasError
 from ..core.published import Published, published_in  # noqa: F401  (part of this API)
 
@@ -95,25 +89,18 @@ def uses_test_images(config: dict) -> bool:
     return subset not in ("train", "Training") or validation == "test"
 
 
-def validation_accuracy(cell: Path) -> float:
-    """The validation accuracy of the epoch a finished cell was scored at (history.csv)."""
-    scored = json.loads((cell / MANIFEST_FILE).read_text())["scored_epoch"]  # 1-based
-    with open(cell / HISTORY_FILE, newline="") as f:
-        rows = {int(r["epoch"]): r for r in csv.DictReader(f)}  # 0-based
-    return float(rows[scored - 1]["val_accuracy"])
-
-
 def default_choice(reports: Path) -> list[tuple[str, float]]:
     """The published models under `reports` (a checkout's reports/) that never used test/
     images, with the validation accuracy of their published seed, best first: the first is
     DEFAULT_MODEL's rule. Reads the committed run each model was published from."""
+    from ..core.rundata import read_seed_run  # pandas: not for listing the models
     clean = []
     for p in published_in(reports):
         source = json.loads((p.folder / INFERENCE_FILE).read_text())["source"]
         experiment, rest = source.split("/", 1)
         cell = Path(reports) / experiment / "runs" / rest
         if not uses_test_images(json.loads((cell / CONFIG_FILE).read_text())):
-            clean.append((p.name, validation_accuracy(cell)))
+            clean.append((p.name, read_seed_run(cell).validation_accuracy))
     return sorted(clean, key=lambda c: -c[1])
 
 
