@@ -900,3 +900,57 @@ def test_a_rejudged_claim_stands_beside_its_verdict_under_the_papers_own_protoco
          "own": "not significant", "here": "not judged"},
         {"paper": "q", "short": "csv/x > csv/y", "where": "§4", "reproduced": True,
          "own": "–", "here": "holds"}]
+
+
+def _views(preds, conf):
+    """Probabilities that answer `preds` with `conf`, the rest spread evenly."""
+    p = np.full((len(preds), 7), (1 - conf) / 6, dtype=np.float32)
+    p[np.arange(len(preds)), preds] = conf
+    return p
+
+
+def test_flip_averaging_and_averages_of_the_best_cells_are_measured_from_the_views(tmp_path):
+    """Hand-made views (4 validation and 4 test faces, labels 0-3): a mirrored view that is
+    surer where it differs decides the flip average, so the gain is the accuracy of its
+    answers minus the plain ones; an average of two cells follows the surer cell. Runs
+    finished before the views were recorded give none, and their seeds are left out."""
+    import dataclasses
+
+    from fer_keras.core.rundata import read_runs
+    from fer_keras.reports.leaderboard import ensembles, flip_gain
+
+    _, runs = read_runs(write_fake_runs(tmp_path / "runs"))
+    y, idx = np.arange(4), np.arange(4)
+    answers = {  # cell: (validation as is, mirrored; test as is, mirrored)
+        "csv/ozer_cnn": ([0, 1, 0, 0], [0, 1, 2, 0], [0, 1, 2, 3], [1, 1, 2, 3]),
+        "csv/ozer_cnn_lstm": ([3, 3, 2, 3], [3, 3, 2, 3], [0, 1, 2, 0], [0, 1, 2, 0])}
+    sure = {"csv/ozer_cnn": (0.5, 0.9), "csv/ozer_cnn_lstm": (0.9, 0.9)}
+    viewed = []
+    for r in runs:
+        if r.cell in answers:
+            va, vm, ta, tm = answers[r.cell]
+            a, m = sure[r.cell]
+            r = dataclasses.replace(
+                r, y=y, indices=idx, probs=_views(ta, a), probs_flipped=_views(tm, m),
+                validation={"probs": _views(va, a), "probs_flipped": _views(vm, m),
+                            "labels": y, "indices": idx})
+        viewed.append(r)
+    a = [r for r in viewed if r.cell == "csv/ozer_cnn"]
+    gain = flip_gain(a)
+    assert (gain["validation"]["mean"], gain["test"]["mean"]) == (25.0, -25.0)
+    assert gain["validation"]["std"] == 0.0 and gain["validation"]["n"] == len(a)
+    assert flip_gain([r for r in runs if r.cell == "csv/ozer_cnn"]) is None  # no views
+    rows = [{"cell": "csv/ozer_cnn", "validation": {"mean": 60.0}},
+            {"cell": "csv/ozer_cnn_lstm", "validation": {"mean": 55.0}},
+            {"cell": "directory/ozer_cnn", "validation": None}]
+    both, = ensembles(rows, viewed)
+    assert both["cells"] == ["csv/ozer_cnn", "csv/ozer_cnn_lstm"]
+    assert both["seeds"] == sorted(r.seed for r in a)
+    assert both["validation"]["mean"] == 50.0 and both["validation_flip"]["mean"] == 50.0
+    assert both["test"]["mean"] == 75.0 and both["test_flip"]["mean"] == 75.0
+    # a seed without views in one of the cells is left out; none left: no average
+    first = a[0].seed
+    dropped = [dataclasses.replace(r, validation=None)
+               if r.cell == "csv/ozer_cnn_lstm" and r.seed == first else r for r in viewed]
+    assert ensembles(rows, dropped)[0]["seeds"] == [r.seed for r in a[1:]]
+    assert ensembles(rows, runs) == []

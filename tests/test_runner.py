@@ -21,7 +21,7 @@ ROOT = Path(__file__).parents[1]
 OZER = ROOT / "experiments" / "ozer.py"
 pytestmark = pytest.mark.slow
 CELL_FILES = {"config.json", "manifest.json", "split.npz", "history.csv", "best.keras",
-              "examples.npz",
+              "examples.npz", "validation.npz",
               "predictions.npz", "metrics.json", "activity.json", "done.json"}
 
 
@@ -208,6 +208,23 @@ def test_official_split_trains_on_training_and_scores_private_test(sample, tmp_p
     assert set(data.usage[split["train"]]) == {"Training"}
     assert set(data.usage[split["val"]]) == {"PublicTest"}
     assert set(data.usage[split["test"]]) == {"PrivateTest"}
+    # both parts scored as they are and mirrored, by the saved model itself (validation.npz;
+    # predictions.npz): flip averaging and ensembles are judged from the run folder alone
+    import keras
+
+    from fer_keras.models.inference import as_input
+
+    folder = tmp_path / "o/csv-ozer_cnn/seed-0"
+    model = keras.models.load_model(folder / "model.keras", compile=False)
+    val, pred = np.load(folder / "validation.npz"), np.load(folder / "predictions.npz")
+    for z, part in ((val, "val"), (pred, "test")):
+        assert np.array_equal(z["indices"], split[part])
+        x = as_input(data.images[split[part]])
+        np.testing.assert_allclose(z["probs"], model.predict(x, verbose=0), atol=1e-5)
+        np.testing.assert_allclose(z["probs_flipped"], model.predict(x[:, :, ::-1], verbose=0),
+                                   atol=1e-5)
+        assert not np.allclose(z["probs"], z["probs_flipped"])
+    assert np.array_equal(val["labels"], data.labels[split["val"]])
 
 
 def test_no_data_message_and_exit_2(capsys, monkeypatch):

@@ -44,7 +44,10 @@ CHECKPOINT_FILE = "best.keras"  # the scored checkpoint (optimizer state include
 MODEL_FILE = "model.keras"  # the scored model behind the one input contract
 INFERENCE_FILE = "inference.json"  # what predict and export read beside model.keras
 CARD_FILE = "card.md"  # a published model's card, beside its model.keras (publish)
-PREDICTIONS_FILE = "predictions.npz"  # the test split, scored once
+PREDICTIONS_FILE = "predictions.npz"  # the test split, scored once (as it is and mirrored)
+# the validation part, scored by the same model as it is and mirrored: what an inference-time
+# choice (flip averaging, an ensemble) is made on, from the run folder alone (since 2026-12-07)
+VALIDATION_FILE = "validation.npz"
 EXAMPLES_FILE = "examples.npz"  # the first test images with their predictions
 METRICS_FILE = "metrics.json"  # scikit-learn metrics on the test split
 QUALITY_FILE = "quality.json"  # image quality of a cell's training, validation and test parts
@@ -63,9 +66,9 @@ PUBLISHED_GLOB = f"*/models/*/{INFERENCE_FILE}"  # published models under report
 
 # the small files a copy of a finished cell keeps (a report's runs/, the committed runs): its
 # results, no model files
-KEPT_FILES = (CONFIG_FILE, MANIFEST_FILE, HISTORY_FILE, PREDICTIONS_FILE, EXAMPLES_FILE,
-              METRICS_FILE, ROBUSTNESS_FILE, GRADCAM_FILE, TEST_CURVE_FILE, QUALITY_FILE,
-              ACTIVITY_FILE, DONE_FILE)
+KEPT_FILES = (CONFIG_FILE, MANIFEST_FILE, HISTORY_FILE, PREDICTIONS_FILE, VALIDATION_FILE,
+              EXAMPLES_FILE, METRICS_FILE, ROBUSTNESS_FILE, GRADCAM_FILE, TEST_CURVE_FILE,
+              QUALITY_FILE, ACTIVITY_FILE, DONE_FILE)
 NOT_COPIED_KEY = "not_copied"  # in a copy's done.json: the recorded files the copy left out
 
 NOT_HASHED = {DONE_FILE}

@@ -32,6 +32,7 @@ from .cellfiles import (
     PREDICTIONS_FILE,
     QUALITY_FILE,
     ROBUSTNESS_FILE,
+    VALIDATION_FILE,
     verify,
 )
 from .errors import FerKerasError
@@ -64,6 +65,8 @@ class SeedRun:
     quality: dict | None = None  # quality.json: sharpness and contrast of the split's parts
     usage: np.ndarray | None = None  # each test image's original FER-2013 part, when recorded
     activity: dict | None = None  # activity.json: dead ReLU units per layer (example images)
+    probs_flipped: np.ndarray | None = None  # the test images mirrored (since 2026-12-07)
+    validation: dict | None = None  # validation.npz: probs, probs_flipped, labels, indices
 
     @property
     def arm(self) -> str:
@@ -121,7 +124,16 @@ def read_seed_run(folder: Path) -> SeedRun:
         quality=_optional_json(folder / QUALITY_FILE),
         usage=pred["usage"] if "usage" in pred.files else None,
         activity=_optional_json(folder / ACTIVITY_FILE),
+        probs_flipped=pred["probs_flipped"] if "probs_flipped" in pred.files else None,
+        validation=_optional_npz(folder / VALIDATION_FILE),
     )
+
+
+def _optional_npz(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
 
 
 def _optional_json(path: Path) -> dict | None:

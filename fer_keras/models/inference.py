@@ -70,6 +70,16 @@ def as_input(images) -> np.ndarray:
     return x.astype(np.float32)
 
 
+def predict_views(model: keras.Model, images, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """A contract model's class probabilities for the faces as they are and mirrored left to
+    right (float32, (N, 7) each): flip averaging at inference is their mean. A face's mirror
+    image shows the same expression, which is why training augments with flips."""
+    x = as_input(images)
+    as_is = model.predict(x, batch_size=batch, verbose=0)
+    mirrored = model.predict(np.ascontiguousarray(x[:, :, ::-1]), batch_size=batch, verbose=0)
+    return as_is.astype(np.float32), mirrored.astype(np.float32)
+
+
 def adapt_for(model: keras.Model, images):
     """The contract's input as the wrapped (inner) model sees it: the wrapper's own layers
     applied, for tools that work on the inner model (Grad-CAM)."""

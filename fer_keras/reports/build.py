@@ -38,7 +38,7 @@ from ..core.rundata import (
 )
 from . import cards, figures, findings
 from .findings import claim_of
-from .leaderboard import leaderboard, rejudged
+from .leaderboard import ensembles, leaderboard, rejudged
 from .render import html_env
 
 METRICS = (("accuracy", "Accuracy"), ("precision_macro", "Precision (macro)"),
@@ -265,7 +265,8 @@ def report_view(experiment: dict, runs: list[SeedRun], noise_gain: dict | None =
         "preprocessing": findings.preprocessing(runs), "robustness": findings.robustness(runs),
         "noise_gain": findings.noise_gain(noise_gain),
         "near_copies": near_view,
-        "leaderboard": leaderboard(experiment, runs, near_view, times),
+        "leaderboard": (board := leaderboard(experiment, runs, near_view, times)),
+        "ensembles": ensembles(board, runs) if board else [],
         "literature": (findings.literature(runs, experiment.get("literature", {}))
                        if experiment.get("literature") else []),
     }
@@ -349,8 +350,9 @@ def build_run_report(runs_dir: Path, out: Path, home: Path | None = None) -> Pat
              "clean": r["clean"], "f1_macro": r["f1"], "params": r["params"],
              "forward_flops": r["forward_flops"], "seconds_per_epoch": r["seconds_per_epoch"],
              "one_face_ms": r["one_face_ms"], "validation": r["validation"],
-             "chosen": r["chosen"]}
+             "chosen": r["chosen"], "flip": r["flip"]}
             for r in v["leaderboard"]]
+        summary["ensembles"] = v["ensembles"]
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return home / "index.html"  # writes only inside `out`; the suite's index: build_index
 

@@ -10,6 +10,11 @@ run folder records: parameters and forward FLOPs per image (experiment.json `mod
 written when the config sets model_costs), seconds an epoch and milliseconds of one face
 through the saved model (the manifests: `one_face_ms`, recorded since 2026-12-07; a cell
 finished before has none).
+
+What inference-time choices would add, measured from the recorded views (validation.npz and
+the mirrored test images, recorded since 2026-12-07): flip averaging per cell, and averages of
+the top cells by validation accuracy (`ensembles`); each is judged on validation, its test
+score shown beside.
 """
 
 from __future__ import annotations
@@ -45,7 +50,8 @@ def leaderboard(experiment: dict, runs: list[SeedRun], near: dict | None,
             "params": cost.get("params"), "forward_flops": cost.get("forward_flops"),
             "seconds_per_epoch": per_epoch.get(cell),
             "one_face_ms": _median([r.manifest.get("one_face_ms") for r in cruns]),
-            "validation": _percent([r.validation_accuracy for r in cruns])})
+            "validation": _percent([r.validation_accuracy for r in cruns]),
+            "flip": flip_gain(cruns)})
     rows.sort(key=lambda r: -r["accuracy"]["mean"])
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
@@ -54,6 +60,65 @@ def leaderboard(experiment: dict, runs: list[SeedRun], near: dict | None,
     for row in rows:
         row["chosen"] = row is chosen
     return rows
+
+
+def _accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(probs.argmax(1) == labels) * 100)
+
+
+def _views(r: SeedRun) -> dict | None:
+    """A run's recorded views: {part: (probs, mirrored probs, labels, indices)} of its
+    validation and test images; None for a run finished before they were recorded."""
+    v = r.validation
+    if r.probs_flipped is None or v is None or "probs_flipped" not in v:
+        return None
+    return {"validation": (v["probs"], v["probs_flipped"], v["labels"], v["indices"]),
+            "test": (r.probs, r.probs_flipped, r.y, r.indices)}
+
+
+def flip_gain(cruns: list[SeedRun]) -> dict | None:
+    """Points of accuracy that flip averaging (the mean of a face's and its mirror image's
+    probabilities) adds on validation and on test, mean ± sd over seeds; None unless every
+    seed recorded both views."""
+    views = [_views(r) for r in cruns]
+    if any(v is None for v in views):
+        return None
+    return {part: mean_std([_accuracy((p + m) / 2, y) - _accuracy(p, y)
+                            for p, m, y, _ in (v[part] for v in views)])
+            for part in ("validation", "test")}
+
+
+def ensembles(rows: list[dict], runs: list[SeedRun], top: int = 5) -> list[dict]:
+    """Averages of the k best cells by validation accuracy (k = 2..top): for each seed every
+    one of them ran with both views recorded, the mean of their probabilities, as they are and
+    flip-averaged; accuracy on validation (what decides whether an average is worth its
+    cost) and on test, mean ± sd over those seeds. The cells of the leaderboard `rows`."""
+    cells = cells_of(runs)
+    ranked = sorted((r for r in rows if r["validation"] is not None),
+                    key=lambda r: -r["validation"]["mean"])
+    out = []
+    for k in range(2, min(top, len(ranked)) + 1):
+        names = [r["cell"] for r in ranked[:k]]
+        by_seed = [{r.seed: _views(r) for r in cells[n] if _views(r) is not None}
+                   for n in names]
+        seeds = [seed for seed in sorted(set.intersection(*(set(s) for s in by_seed)))
+                 if all(np.array_equal(s[seed][part][3], by_seed[0][seed][part][3])
+                        for s in by_seed for part in ("validation", "test"))]  # same images
+        if not seeds:
+            continue
+        found = {"cells": names, "seeds": seeds}
+        for part in ("validation", "test"):
+            plain, flipped = [], []
+            for seed in seeds:
+                views = [s[seed][part] for s in by_seed]
+                p = np.mean([v[0] for v in views], axis=0)
+                m = np.mean([v[1] for v in views], axis=0)
+                plain.append(_accuracy(p, views[0][2]))
+                flipped.append(_accuracy((p + m) / 2, views[0][2]))
+            found[part] = mean_std(plain)
+            found[f"{part}_flip"] = mean_std(flipped)
+        out.append(found)
+    return out
 
 
 def _percent(values: list) -> dict | None:

@@ -33,6 +33,7 @@ from ..core.cellfiles import (
     TENSORBOARD_DIR,
     TEST_CURVE_FILE,
     TRAINED_FILE,
+    VALIDATION_FILE,
 )
 from ..core.labels import CLASS_NAMES
 from ..core.metrics import compute_metrics
@@ -56,7 +57,7 @@ from ..data.synthetic import is_synthetic
 from ..data.weights import class_weights, oversampled
 from ..models import create_model, expects_raw_pixels
 from ..models.explain import write_activity, write_gradcam
-from ..models.inference import CONTRACT, as_input, inference_model, one_face_ms
+from ..models.inference import CONTRACT, as_input, inference_model, one_face_ms, predict_views
 from .callbacks import (
     AtomicModelCheckpoint,
     EpochSeeds,
@@ -277,13 +278,19 @@ def save_inference_model(folder: Path, cfg: ExperimentConfig, cell: Cell) -> ker
 def evaluate(folder: Path, model: keras.Model, data: FerData, split: Split, batch: int,
              test_labels: np.ndarray | None) -> dict:
     """The only use of the test split: the scored checkpoint, through the input contract
-    (the saved model.keras itself), predicts it once."""
+    (the saved model.keras itself), predicts it once, as it is (the metrics) and mirrored.
+    The validation part gets the same two views (validation.npz), so that whether flip
+    averaging or an ensemble helps is decided on validation, from the run folder alone."""
     y_test = data.labels[split.test] if test_labels is None else test_labels
-    probs = model.predict(as_input(data.images[split.test]), batch_size=batch, verbose=0)
+    probs, mirrored = predict_views(model, data.images[split.test], batch)
     metrics = compute_metrics(y_test, probs)
-    write_npz(folder / PREDICTIONS_FILE, probs=probs.astype(np.float32),
+    write_npz(folder / PREDICTIONS_FILE, probs=probs, probs_flipped=mirrored,
               labels=y_test.astype(np.int64), indices=split.test,
               sources=data.sources[split.test], usage=data.usage[split.test])
+    if split.val.size:
+        val_probs, val_mirrored = predict_views(model, data.images[split.val], batch)
+        write_npz(folder / VALIDATION_FILE, probs=val_probs, probs_flipped=val_mirrored,
+                  labels=data.labels[split.val].astype(np.int64), indices=split.val)
     # A few test images with their predictions, so a report can show examples from the run
     # folder alone (the first EXAMPLES test images: deterministic, not chosen by outcome),
     # and where the model looked in them (Grad-CAM, for models with a convolution).
