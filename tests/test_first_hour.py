@@ -267,6 +267,8 @@ def test_models_marks_the_default_and_says_why():
         "trained on test/ images" in res.stdout
     listed = json.loads(_cli("models", "--json").stdout)
     assert [m["name"] for m in listed if m["default"]] == ["wasey/directory-wasey_cnn_lstm"]
+    # every model published so far predates the recorded views: no flip averaging by default
+    assert {m["flip"] for m in listed} == {False}
 
 
 def test_predict_without_a_model_uses_the_default(faces):

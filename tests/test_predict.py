@@ -73,6 +73,28 @@ def test_predict_a_crop_a_photo_and_nothing(faces, tmp_path):
     assert p.predict(np.full((300, 400), 128, np.uint8)) == []  # no face: empty, no error
 
 
+def test_flip_averaging_follows_the_published_choice_unless_told(faces, tmp_path):
+    """inference.json `flip` (publish sets it where flipping helped on validation) turns flip
+    averaging on: each face's probabilities averaged with its mirror image's; flip= overrides
+    it, and a model published without it predicts the faces as they are."""
+    images, _ = faces
+    keras.utils.set_random_seed(0)
+    model = create_model("ozer_cnn_lstm")
+    x = as_input(images[:3])
+    plain = inference_model(model).predict(x, verbose=0)
+    mirrored = inference_model(model).predict(x[:, :, ::-1], verbose=0)
+    assert not np.allclose(plain, mirrored, atol=1e-4)
+    on = _saved(model, tmp_path / "on", {"preprocess": None, "flip": True})
+    off = _saved(model, tmp_path / "off")
+    assert Predictor(on).flip and not Predictor(off).flip
+    np.testing.assert_allclose(Predictor(on).predict_faces(images[:3]), (plain + mirrored) / 2,
+                               atol=1e-5)
+    np.testing.assert_allclose(Predictor(on, flip=False).predict_faces(images[:3]), plain,
+                               atol=1e-5)
+    np.testing.assert_allclose(Predictor(off, flip=True).predict_faces(images[:3]),
+                               (plain + mirrored) / 2, atol=1e-5)
+
+
 def _photo(face: np.ndarray, at=(150, 300), size=144) -> np.ndarray:
     """A FER face pasted, enlarged, into a photo-sized grey gradient."""
     canvas = np.tile(np.linspace(70, 150, 640).astype(np.uint8), (480, 1))
@@ -315,6 +337,17 @@ def test_publish_and_cards_from_a_run(sample, tmp_path):
     unlearned = (z["probs"].argmax(1) == z["labels"]).mean() <= \
         np.bincount(z["labels"]).max() / z["labels"].size
     assert ("no_better_than_majority" in meta["measured"]) == unlearned
+    # flip averaging on by default where it adds accuracy on validation, mean over the seeds
+    gains = {}
+    for part, file in (("validation", "validation.npz"), ("test", "predictions.npz")):
+        per_seed = []
+        for seed in (0, 1):
+            v = np.load(runs / "csv-ozer_cnn_lstm" / f"seed-{seed}" / file)
+            p, m, y = v["probs"], v["probs_flipped"], v["labels"]
+            per_seed.append(100 * (((p + m).argmax(1) == y).mean() - (p.argmax(1) == y).mean()))
+        gains[part] = float(np.mean(per_seed))
+    assert meta["flip"] == (gains["validation"] > 0)
+    assert meta["flip_gain"] == pytest.approx(gains, abs=1e-3)
     text = (folder / "card.md").read_text()
     for part in ("# Model card: csv/ozer_cnn_lstm", "SYNTHETIC", "Measured on the test part",
                  meta["sha256"], "Known limits", "learning_rate 0.001", "80/10/10 (seed"):

@@ -3,6 +3,7 @@ names are checked before TensorFlow is imported; the work is fer_keras.use's."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -54,7 +55,8 @@ def cmd_predict(args) -> int:
     from ..use.predict import Predictor, predict_paths, print_faces, write_table
 
     predictor = Predictor(args.model, detector=args.detector, faces=args.faces,
-                          min_face=args.min_face, no_face=args.no_face, runtime=args.runtime)
+                          min_face=args.min_face, no_face=args.no_face, runtime=args.runtime,
+                          flip=args.flip)
     out = output_folder(args.out, "the annotated images") if args.out and table is None \
         else None
     rows, faceless = predict_paths(predictor, args.inputs, out, max_frames=args.max_frames,
@@ -154,6 +156,10 @@ def add(command) -> None:
                     help="litert: the model converted once to LiteRT (a few seconds), then "
                     "about twice as fast one face at a time: for videos, cameras, many images "
                     "(make bench)")
+    pr.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                    help="average each face's emotions with its mirror image's (twice the "
+                    "work); default: as the model was published (on where it helped on "
+                    "validation, `fer-keras models --json` says; off for older models)")
     pr.set_defaults(handler=cmd_predict)
 
     m = command("models", help="the published models, by name, with their measured accuracy")

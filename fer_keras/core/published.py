@@ -23,6 +23,7 @@ class Published:
     seed: int
     paper: str
     measured: dict = field(default_factory=dict)  # accuracy of the seed and of all seeds, claim
+    flip: bool = False  # predict averages each face with its mirror image by default
 
 
 def published_in(root: Path) -> list[Published]:
@@ -39,5 +40,6 @@ def published_in(root: Path) -> list[Published]:
             continue
         found.append(Published(f"{meta.parents[2].name}/{meta.parent.name}", meta.parent,
                                info.get("model", "?"), int(info.get("seed", -1)),
-                               info.get("paper", ""), info.get("measured") or {}))
+                               info.get("paper", ""), info.get("measured") or {},
+                               bool(info.get("flip", False))))
     return sorted(found, key=lambda p: p.name)

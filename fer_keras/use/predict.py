@@ -350,7 +350,7 @@ class Predictor:
 
     def __init__(self, source: str | Path = DEFAULT_MODEL, detector: str = DEFAULT_DETECTOR,
                  faces: str = "auto", min_face: int = MIN_FACE, no_face: str = "skip",
-                 runtime: str = "keras"):
+                 runtime: str = "keras", flip: bool | None = None):
         if faces not in ("auto", "detect", "whole"):
             raise PredictError(f"faces={faces!r}: expected auto, detect or whole")
         if no_face not in NO_FACE:
@@ -369,6 +369,10 @@ class Predictor:
             traced_function(self.model)
         pre = self.meta.get("preprocess")
         self.preprocess = PreprocessConfig(**pre) if pre else None
+        # flip averaging: each face's probabilities averaged with its mirror image's. None:
+        # as the model was published (inference.json `flip`, on where it helped on
+        # validation; off for models published before it was measured)
+        self.flip = bool(self.meta.get("flip", False)) if flip is None else bool(flip)
         self.faces = faces
         self._detector_kind, self.min_face = detector, min_face
         self._detector: FaceDetector | None = None
@@ -393,7 +397,10 @@ class Predictor:
             x = preprocess(x, self.preprocess).images
         if not len(x):
             return np.zeros((0, len(CLASS_NAMES)), np.float32)
-        return self._serve(as_input(x))
+        x = as_input(x)
+        if not self.flip:
+            return self._serve(x)
+        return (self._serve(x) + self._serve(np.ascontiguousarray(x[:, :, ::-1]))) / 2
 
     def _whole(self, grey: np.ndarray) -> bool:
         return self.faces == "whole" or (self.faces == "auto"

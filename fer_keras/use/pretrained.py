@@ -110,6 +110,7 @@ def print_models(found: list[Published], as_json: bool = False) -> None:
     if as_json:
         print(json.dumps([{"name": m.name, "model": m.model, "seed": m.seed, "paper": m.paper,
                            "folder": str(m.folder), "default": m.name == DEFAULT_MODEL,
+                           "flip": m.flip,
                            **m.measured} for m in found], indent=2))
         return
     if not found:

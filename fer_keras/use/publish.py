@@ -25,6 +25,7 @@ from ..core.rundata import read_runs
 from ..models.inference import CONTRACT, inference_model, model_file
 from ..reports.cards import card
 from ..reports.findings import claim_of
+from ..reports.leaderboard import flip_gain
 
 
 def same_model(path: Path, model: keras.Model) -> bool:
@@ -54,6 +55,18 @@ def measured(chosen, runs: list, experiment: dict) -> dict:
             .get("accuracy"),
             "data": f"{'SYNTHETIC sample' if d.get('synthetic') else 'FER-2013'} "
                     f"({d['format']} format)"}
+
+
+def flip_choice(runs: list) -> dict:
+    """Whether `predict` averages each face with its mirror image by default for this cell's
+    model: on where it adds accuracy on validation (mean over the cell's seeds: the
+    architecture's gain, steadier than one seed's), with the gain on validation and test
+    (points) beside; {} for cells finished before the views were recorded (predict: off)."""
+    gain = flip_gain(runs)
+    if gain is None:
+        return {}
+    return {"flip": gain["validation"]["mean"] > 0,
+            "flip_gain": {part: round(gain[part]["mean"], 3) for part in ("validation", "test")}}
 
 
 def no_better_than_majority(run) -> dict | None:
@@ -141,7 +154,8 @@ def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = (),
             "contract": CONTRACT, "model": chosen.model, "cell": cell, "seed": chosen.seed,
             "experiment": experiment.get("name"), "paper": experiment.get("paper"),
             "preprocess": None}
-        write_json(folder / INFERENCE_FILE, {**meta, "seed": chosen.seed, "sha256": digest,
+        write_json(folder / INFERENCE_FILE, {**meta, **flip_choice(cruns),
+                                               "seed": chosen.seed, "sha256": digest,
                                                "source": f"{runs_dir.name}/"
                                                f"{chosen.folder.relative_to(runs_dir)}",
                                                "measured": {
