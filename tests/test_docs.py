@@ -177,6 +177,7 @@ def test_the_leaderboard_block_ranks_the_cells_and_sets_each_claim_beside_the_pa
     claim = {"short": "csv/a > csv/b", "where": "P, §4", "verdict": "holds",
              "reproduced": True, "readings": []}
     bench = {"paper": "common", "hardware": ["CPU X"], "leaderboard": rows,
+             "literature": {"their weights": 65.87},
              "coverage": {"cells": [{"cell": "csv/b", "seeds": [1]}], "finished": 3, "runs": 4},
              "ledger": [{**claim, "origin": "p: directory/a > directory/b"}]}
     paper = {"paper": "P", "ledger": [{**claim, "short": "directory/a > directory/b",
@@ -192,7 +193,8 @@ def test_the_leaderboard_block_ranks_the_cells_and_sets_each_claim_beside_the_pa
         "ms / face |", "|---|---|---|---|---|---|---|---|---|---|---|---|",
         "| 1 | csv/a | 0, 1 | 60.00 ± 1.00 | 57.50 – 62.50 | 60.00 ± 1.00 | 58.00 ± 0.50 | "
         "60.00 ± 1.00 | 1,234,567 | 13.2 | 45 | 1.23 |",
-        "| 2 | csv/b ★ | 0 | 50.00 | 48.00 – 52.00 | – | 59.00 | 50.00 | – | – | – | – |", "",
+        "| 2 | csv/b ★ | 0 | 50.00 | 48.00 – 52.00 | – | 59.00 | 50.00 | – | – | – | – |",
+        "| – | public figure: their weights | – | 65.87 | – | – | – | – | – | – | – | – |", "",
         "The papers' claims judged again on these cells: 1 of 1 judged so far, 1 hold (the "
         "papers table above sets each beside its verdict under the paper's own protocol)."]
     assert common_protocol("p", result_summaries(tmp_path, "summary.json")) == (
@@ -205,7 +207,7 @@ def test_the_leaderboard_block_ranks_the_cells_and_sets_each_claim_beside_the_pa
     (tmp_path / "bench" / "summary.json").write_text(json.dumps(
         {**bench, "leaderboard": board, "ledger": []}))
     lines = leaderboard_markdown(tmp_path).splitlines()
-    assert [line.split(" | ")[1] for line in lines[4:-2]] == [
+    assert [line.split(" | ")[1] for line in lines[4:-3]] == [
         "csv/a", "csv/m3", "csv/m4", "csv/m5", "csv/m6", "csv/b ★"]
     assert lines[-1] == ("Then csv/m7, csv/m8: every row, per-class recall and the McNemar "
                          "matrix in the report.")

@@ -353,6 +353,8 @@ def build_run_report(runs_dir: Path, out: Path, home: Path | None = None) -> Pat
              "chosen": r["chosen"], "flip": r["flip"]}
             for r in v["leaderboard"]]
         summary["ensembles"] = v["ensembles"]
+        # public figures on the same test images, beside the leaderboard (never a choice)
+        summary["literature"] = experiment.get("literature") or {}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return home / "index.html"  # writes only inside `out`; the suite's index: build_index
 

@@ -3,6 +3,7 @@ one fixed colour per class across every figure."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -232,7 +233,8 @@ def literature(rows: list[dict], band: dict, path: Path) -> Path:
     if band:
         ax.axvspan(band["low"], band["high"], color="C2", alpha=0.15, label=band["label"])
         ax.legend(loc="lower right", fontsize=8)
-    ax.set_yticks(y, [r["label"] for r in rows], fontsize=8)
+    # long labels wrapped, so the bars keep the figure's width
+    ax.set_yticks(y, [textwrap.fill(r["label"], 40) for r in rows], fontsize=8)
     ax.set(xlabel="FER-2013 test accuracy (%)", xlim=(0, 100),
            title="Measured cells beside the results the paper quotes")
     ax.grid(axis="x", alpha=0.3)

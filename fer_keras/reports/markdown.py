@@ -219,6 +219,8 @@ def leaderboard_markdown(reports_root: Path) -> str:
                 f"{_count(r['params'])} | {_count(r['forward_flops'], 1e6, '{:.1f}')} | "
                 f"{_count(r['seconds_per_epoch'])} | "
                 f"{_count(r['one_face_ms'], fmt='{:.2f}')} |")
+        for label, acc in (s.get("literature") or {}).items():  # a public figure, beside
+            lines.append(f"| – | public figure: {label} | – | {acc:.2f} |" + " – |" * 8)
         rest = [r["cell"] for r in board if r not in shown]
         again = rejudged(s["ledger"], {})
         judged = sum(r["reproduced"] is not None for r in again)
