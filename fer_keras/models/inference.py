@@ -70,14 +70,19 @@ def as_input(images) -> np.ndarray:
     return x.astype(np.float32)
 
 
+def mirrored(x: np.ndarray) -> np.ndarray:
+    """Contract input (N, 48, 48, 1) mirrored left to right: the same faces, the other way."""
+    return np.ascontiguousarray(x[:, :, ::-1])
+
+
 def predict_views(model: keras.Model, images, batch: int) -> tuple[np.ndarray, np.ndarray]:
     """A contract model's class probabilities for the faces as they are and mirrored left to
     right (float32, (N, 7) each): flip averaging at inference is their mean. A face's mirror
     image shows the same expression, which is why training augments with flips."""
     x = as_input(images)
     as_is = model.predict(x, batch_size=batch, verbose=0)
-    mirrored = model.predict(np.ascontiguousarray(x[:, :, ::-1]), batch_size=batch, verbose=0)
-    return as_is.astype(np.float32), mirrored.astype(np.float32)
+    flipped = model.predict(mirrored(x), batch_size=batch, verbose=0)
+    return as_is.astype(np.float32), flipped.astype(np.float32)
 
 
 def adapt_for(model: keras.Model, images):

@@ -99,7 +99,7 @@ def ensembles(rows: list[dict], runs: list[SeedRun], top: int = 5) -> list[dict]
     out = []
     for k in range(2, min(top, len(ranked)) + 1):
         names = [r["cell"] for r in ranked[:k]]
-        by_seed = [{r.seed: _views(r) for r in cells[n] if _views(r) is not None}
+        by_seed = [{r.seed: v for r in cells[n] if (v := _views(r)) is not None}
                    for n in names]
         seeds = [seed for seed in sorted(set.intersection(*(set(s) for s in by_seed)))
                  if all(np.array_equal(s[seed][part][3], by_seed[0][seed][part][3])

@@ -67,6 +67,7 @@ from ..models.inference import (
     as_input,
     inference_model,
     litert_function,
+    mirrored,
     model_file,
     traced_function,
 )
@@ -400,7 +401,7 @@ class Predictor:
         x = as_input(x)
         if not self.flip:
             return self._serve(x)
-        return (self._serve(x) + self._serve(np.ascontiguousarray(x[:, :, ::-1]))) / 2
+        return (self._serve(x) + self._serve(mirrored(x))) / 2
 
     def _whole(self, grey: np.ndarray) -> bool:
         return self.faces == "whole" or (self.faces == "auto"
