@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fer_keras.models import get_spec, list_models
 from fer_keras.train.config import load_config
-from fer_keras.train.reproduce import Report, Run, load_paper
+from fer_keras.train.reproduce import Publish, Report, Run, load_paper
 
 ROOT = Path(__file__).parents[1]
 BENCHMARK = ROOT / "experiments" / "benchmark.py"
@@ -40,7 +40,9 @@ def test_seed_0_of_every_model_first_longest_first_then_the_others():
     namespace = runpy.run_path(str(BENCHMARK))
     assert set(namespace["LONGEST_FIRST"]) | {"mini_xception"} == set(namespace["MODELS"])
     assert [(type(s), getattr(s, "seeds", "")) for s in stages] == [
-        (Run, "first"), (Run, "first"), (Run, "all"), (Run, "all"), (Report, "")]
+        (Run, "first"), (Run, "first"), (Run, "all"), (Run, "all"), (Report, ""),
+        (Publish, "")]
+    assert stages[-1] == Publish(chosen=True)  # the default model: the leaderboard's ★
     assert dict(stages[1].env) == {"TF_ENABLE_ONEDNN_OPTS": "0"}  # the control's kernels
     assert stages[1].models == stages[3].models == ("mini_xception",)
 

@@ -227,9 +227,10 @@ def test_the_default_model_is_the_best_by_validation_of_those_that_never_used_te
     best validation accuracy among those that never trained on test/ images (nor chose their
     epoch with them): read from the committed runs, so a new publication cannot leave it
     stale."""
-    from fer_keras.use.pretrained import DEFAULT_MODEL, default_choice
+    from fer_keras.use.pretrained import DEFAULT_MODEL, default_choice, default_rule_choice
 
     ranked = default_choice(ROOT / "reports")
+    assert default_rule_choice(ROOT / "reports") == DEFAULT_MODEL  # the benchmark's, once out
     assert ranked[0][0] == DEFAULT_MODEL == "wasey/directory-wasey_cnn_lstm"
     # history.csv of wasey/directory-wasey_cnn_lstm seed 2, scored at epoch 30 (row epoch 29)
     assert ranked[0][1] == pytest.approx(0.5775842070579529)
@@ -238,6 +239,25 @@ def test_the_default_model_is_the_best_by_validation_of_those_that_never_used_te
     # trained on test/ images (a split over all 35,887) or chose the epoch on PublicTest
     assert not names & {"ozer/csv-ozer_cnn_lstm", "ashok/csv-ashok_cnn_lstm",
                         "emotionnet/csv-emotionnet_pp", "xu/csv-xu_cnn"}
+
+
+def test_once_the_benchmark_publishes_its_model_that_is_the_default_rule(tmp_path):
+    """The model `publish --chosen` writes under reports/benchmark/models is the default the
+    rule asks for, before the interim one; two there are one clear error; nothing published
+    anywhere gives none."""
+    from fer_keras.use.pretrained import PretrainedError, default_rule_choice
+
+    assert default_rule_choice(tmp_path) is None
+    for cell in ("csv-b", "csv-a"):
+        folder = tmp_path / "benchmark" / "models" / cell
+        folder.mkdir(parents=True)
+        (folder / "model.keras").write_bytes(b"stand-in")  # listing reads no weights
+        (folder / "inference.json").write_text(json.dumps({"model": cell[4:], "seed": 0}))
+        if cell == "csv-b":
+            assert default_rule_choice(tmp_path) == "benchmark/csv-b"
+    with pytest.raises(PretrainedError, match=r"benchmark/csv-a, benchmark/csv-b; expected "
+                       r"one published model"):
+        default_rule_choice(tmp_path)
 
 
 @pytest.mark.parametrize("split,validation,fmt,subset,uses", [

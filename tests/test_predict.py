@@ -315,6 +315,50 @@ def test_dead_relu_units_are_counted_per_layer(functional, tmp_path):
 
 
 @pytest.mark.slow
+def test_publish_chosen_publishes_only_the_cell_the_leaderboard_chooses(sample, tmp_path):
+    """`publish --chosen` (a benchmark's default model): of two cells, only the one with the
+    best mean validation accuracy over its seeds (history.csv at each seed's scored epoch),
+    its seed of lowest validation loss; with no model file in any of its seeds, nothing, and
+    a note naming the seed to train again."""
+    images, csv_path = sample
+    runs = tmp_path / "runs"
+    subprocess.run([*CLI, "run", str(ROOT / "experiments" / "ozer.py"), "--data", str(images),
+                    "--csv", str(csv_path), "--out", str(runs), "formats=csv",
+                    "models=ozer_cnn,ozer_cnn_lstm", "seeds=0,1", "max_epochs=1"], check=True,
+                   capture_output=True)
+    validation, loss = {}, {}
+    for model in ("ozer_cnn", "ozer_cnn_lstm"):
+        per_seed = []
+        for seed in (0, 1):
+            folder = runs / f"csv-{model}" / f"seed-{seed}"
+            scored = json.loads((folder / "manifest.json").read_text())["scored_epoch"]
+            history = np.genfromtxt(folder / "history.csv", delimiter=",", names=True)
+            per_seed.append(float(np.atleast_1d(history["val_accuracy"])[scored - 1]))
+            loss[(model, seed)] = float(np.atleast_1d(history["val_loss"]).min())
+        validation[model] = float(np.mean(per_seed))
+    best = max(sorted(validation), key=validation.get)
+    out = tmp_path / "models"
+    res = subprocess.run([*CLI, "publish", str(runs), "--out", str(out), "--chosen"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == [f"published: {out / f'csv-{best}'}"]
+    assert [d.name for d in out.iterdir() if d.is_dir()] == [f"csv-{best}"]
+    seed = min((0, 1), key=lambda s: loss[(best, s)])
+    assert json.loads((out / f"csv-{best}" / "inference.json").read_text())["seed"] == seed
+    for s in (0, 1):  # both seeds' models lost: their committed copies, which keep none
+        folder = runs / f"csv-{best}" / f"seed-{s}"
+        copy_cell(folder, tmp_path / "copy")
+        shutil.rmtree(folder)
+        shutil.move(tmp_path / "copy", folder)
+    res = subprocess.run([*CLI, "publish", str(runs), "--out", str(tmp_path / "again"),
+                          "--chosen"], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout == ""
+    assert res.stderr.splitlines() == [
+        f"note: csv/{best}: not published: seed {seed} has the lowest validation loss but no "
+        f"model file in {runs / f'csv-{best}' / f'seed-{seed}'}; no other seed has one (train "
+        f"seed {seed} again to publish this cell)"]
+
+
 def test_publish_and_cards_from_a_run(sample, tmp_path):
     from fer_keras.use.publish import publish
 

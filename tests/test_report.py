@@ -812,7 +812,7 @@ def test_the_leaderboard_chooses_by_validation_accuracy_never_by_test(tmp_path):
     import pandas as pd
 
     from fer_keras.core.rundata import read_runs
-    from fer_keras.reports.leaderboard import leaderboard
+    from fer_keras.reports.leaderboard import chosen_cell, leaderboard
 
     experiment, runs = read_runs(write_fake_runs(tmp_path / "runs"))
     experiment["model_costs"] = {"ozer_cnn": {}, "ozer_cnn_lstm": {}}
@@ -827,6 +827,7 @@ def test_the_leaderboard_chooses_by_validation_accuracy_never_by_test(tmp_path):
     rows = leaderboard(experiment, runs, None, [])
     assert rows[-1]["cell"] == last and rows[-1]["chosen"]
     assert [r["chosen"] for r in rows].count(True) == 1
+    assert chosen_cell(runs) == last  # what `publish --chosen` publishes
     assert rows[-1]["validation"]["mean"] == pytest.approx(60.5)  # seeds 0, 1
     assert rows[-1]["validation"]["std"] == pytest.approx(0.5 ** 0.5)
     assert rows[0]["validation"]["mean"] == pytest.approx(50.0)
@@ -835,6 +836,11 @@ def test_the_leaderboard_chooses_by_validation_accuracy_never_by_test(tmp_path):
     rows = leaderboard(experiment, runs, None, [])
     assert rows[-1]["validation"] is None and not rows[-1]["chosen"]
     assert [r["chosen"] for r in rows].count(True) == 1  # among the cells that have one
+    tied = [dataclasses.replace(r, history=r.history.assign(val_accuracy=0.5)) for r in runs
+            if r.cell != last]
+    assert chosen_cell(tied) == min(r.cell for r in tied)  # a tie: the cell named first
+    assert chosen_cell([dataclasses.replace(r, history=r.history.drop(columns="val_accuracy"))
+                        for r in tied]) is None
 
 
 def test_model_costs_are_counted_once_per_architecture(monkeypatch):
@@ -940,11 +946,14 @@ def test_flip_averaging_and_averages_of_the_best_cells_are_measured_from_the_vie
     assert (gain["validation"]["mean"], gain["test"]["mean"]) == (25.0, -25.0)
     assert gain["validation"]["std"] == 0.0 and gain["validation"]["n"] == len(a)
     assert flip_gain([r for r in runs if r.cell == "csv/ozer_cnn"]) is None  # no views
-    rows = [{"cell": "csv/ozer_cnn", "validation": {"mean": 60.0}},
-            {"cell": "csv/ozer_cnn_lstm", "validation": {"mean": 55.0}},
-            {"cell": "directory/ozer_cnn", "validation": None}]
+    rows = [{"cell": "csv/ozer_cnn", "validation": {"mean": 60.0}, "one_face_ms": 1.5},
+            {"cell": "csv/ozer_cnn_lstm", "validation": {"mean": 55.0}, "one_face_ms": 2.25},
+            {"cell": "directory/ozer_cnn", "validation": None, "one_face_ms": None}]
     both, = ensembles(rows, viewed)
     assert both["cells"] == ["csv/ozer_cnn", "csv/ozer_cnn_lstm"]
+    assert both["one_face_ms"] == 3.75  # each face through both models
+    rows[1]["one_face_ms"] = None  # a cell finished before one_face_ms was recorded
+    assert ensembles(rows, viewed)[0]["one_face_ms"] is None
     assert both["seeds"] == sorted(r.seed for r in a)
     assert both["validation"]["mean"] == 50.0 and both["validation_flip"]["mean"] == 50.0
     assert both["test"]["mean"] == 75.0 and both["test_flip"]["mean"] == 75.0

@@ -69,6 +69,19 @@ def test_ashoks_three_passes_cap_only_the_backbones_and_publish_only_the_custom_
         "fer-keras index reports"]
 
 
+def test_the_benchmark_runs_seed_0_of_every_model_first_and_ends_publishing_its_choice():
+    lines = _lines("benchmark")
+    run = f"fer-keras run {EXPERIMENTS}/benchmark.py --data D --out runs/benchmark"
+    assert lines[0].startswith(f"{run} models=wasey_cnn_lstm_paper,") and \
+        lines[0].endswith(",ozer_cnn seeds=0")
+    assert lines[1] == f"TF_ENABLE_ONEDNN_OPTS=0 {run} models=mini_xception seeds=0"
+    assert lines[2].endswith(",ozer_cnn seeds=0,1,2")
+    assert lines[4:] == [
+        "fer-keras report runs/benchmark --out reports/benchmark",
+        "fer-keras publish runs/benchmark --out reports/benchmark/models --chosen",
+        "fer-keras index reports"]
+
+
 def test_quick_mode_replaces_a_passes_cap_writes_beside_the_runs_and_skips_the_index():
     lines = _lines("ashok", seeds=(0,), epochs=1, limit=350)
     assert lines[2].endswith("seeds=0 max_epochs=1 min_epochs=0 limit=350")

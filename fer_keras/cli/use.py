@@ -105,7 +105,7 @@ def cmd_publish(args) -> int:
     models = tuple(m for m in (args.models or "").split(",") if m)
     skipped: list[str] = []
     for folder in publish(Path(args.runs), output_folder(args.out, "the published models"),
-                          models, skipped, args.overwrite):
+                          models, skipped, args.overwrite, args.chosen):
         print(f"published: {folder}")
     for line in skipped:
         print(f"note: {line}", file=sys.stderr)
@@ -189,6 +189,8 @@ def add(command) -> None:
                     "published (default: every cell)")
     pb.add_argument("--overwrite", action="store_true", help="replace files in --out that "
                     "publish did not write (never through a link)")
+    pb.add_argument("--chosen", action="store_true", help="only the cell the leaderboard "
+                    "chooses (among --models): the best mean validation accuracy, never test")
     pb.set_defaults(handler=cmd_publish)
 
     b = command("bench", help="data loading, training and inference benchmarks")

@@ -55,11 +55,21 @@ def leaderboard(experiment: dict, runs: list[SeedRun], near: dict | None,
     rows.sort(key=lambda r: -r["accuracy"]["mean"])
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
-    judged = [r for r in rows if r["validation"] is not None]
-    chosen = max(judged, key=lambda r: r["validation"]["mean"], default=None)
+    chosen = chosen_cell(runs)
     for row in rows:
-        row["chosen"] = row is chosen
+        row["chosen"] = row["cell"] == chosen
     return rows
+
+
+def chosen_cell(runs: list[SeedRun]) -> str | None:
+    """The cell a protocol's choice falls on (the ★ of the leaderboard, what `fer-keras
+    publish --chosen` publishes): the best mean validation accuracy over its seeds, the part
+    that selected each seed's epoch; a model is taken by what selected it, never by its test
+    score. A tie goes to the cell named first. None when no cell records a validation part in
+    every seed."""
+    means = {cell: v["mean"] for cell, cruns in cells_of(runs).items()
+             if (v := _percent([r.validation_accuracy for r in cruns])) is not None}
+    return max(sorted(means), key=means.get, default=None)
 
 
 def _accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
@@ -92,7 +102,8 @@ def ensembles(rows: list[dict], runs: list[SeedRun], top: int = 5) -> list[dict]
     """Averages of the k best cells by validation accuracy (k = 2..top): for each seed every
     one of them ran with both views recorded, the mean of their probabilities, as they are and
     flip-averaged; accuracy on validation (what decides whether an average is worth its
-    cost) and on test, mean ± sd over those seeds. The cells of the leaderboard `rows`."""
+    cost) and on test, mean ± sd over those seeds; its cost, ms of one face (_cost). The cells
+    of the leaderboard `rows`."""
     cells = cells_of(runs)
     ranked = sorted((r for r in rows if r["validation"] is not None),
                     key=lambda r: -r["validation"]["mean"])
@@ -106,7 +117,7 @@ def ensembles(rows: list[dict], runs: list[SeedRun], top: int = 5) -> list[dict]
                         for s in by_seed for part in ("validation", "test"))]  # same images
         if not seeds:
             continue
-        found = {"cells": names, "seeds": seeds}
+        found = {"cells": names, "seeds": seeds, "one_face_ms": _cost(ranked[:k])}
         for part in ("validation", "test"):
             plain, flipped = [], []
             for seed in seeds:
@@ -119,6 +130,13 @@ def ensembles(rows: list[dict], runs: list[SeedRun], top: int = 5) -> list[dict]
             found[f"{part}_flip"] = mean_std(flipped)
         out.append(found)
     return out
+
+
+def _cost(rows: list[dict]) -> float | None:
+    """Milliseconds of one face through an average of these cells: each face goes through every
+    model in turn, so the sum of their measured one_face_ms; None unless each was measured."""
+    found = [r.get("one_face_ms") for r in rows]
+    return None if any(v is None for v in found) else float(sum(found))
 
 
 def _percent(values: list) -> dict | None:

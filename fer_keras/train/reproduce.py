@@ -94,8 +94,10 @@ class Report:
 @dataclass(frozen=True)
 class Publish:
     """`fer-keras publish`: the best seed (by validation loss) of each cell of `models` (empty:
-    every cell) with a local model file, into <report>/models."""
+    every cell) with a local model file, into <report>/models; `chosen`: only the cell the
+    leaderboard chooses among them (the best mean validation accuracy)."""
     models: tuple[str, ...] = ()
+    chosen: bool = False
 
 
 @dataclass(frozen=True)
@@ -251,7 +253,8 @@ def commands(paper: Paper, opts: Options) -> list[Command]:
                                 *(("--reference", stage.reference) if stage.reference else ()))))
         elif isinstance(stage, Publish):
             out.append(Command(("publish", str(runs), "--out", str(report / "models"),
-                                *(("--models", ",".join(stage.models)) if stage.models else ()))))
+                                *(("--models", ",".join(stage.models)) if stage.models else ()),
+                                *(("--chosen",) if stage.chosen else ()))))
         elif isinstance(stage, NoiseGain):
             out.append(Command(("noise-gain", str(paper.config), "--data", opts.data,
                                 *(("--n", str(opts.limit)) if opts.limit else ()),

@@ -25,7 +25,7 @@ from ..core.rundata import read_runs
 from ..models.inference import CONTRACT, inference_model, model_file
 from ..reports.cards import card
 from ..reports.findings import claim_of
-from ..reports.leaderboard import flip_gain
+from ..reports.leaderboard import chosen_cell, flip_gain
 
 
 def same_model(path: Path, model: keras.Model) -> bool:
@@ -79,9 +79,12 @@ def no_better_than_majority(run) -> dict | None:
 
 
 def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = (),
-            skipped: list[str] | None = None, overwrite: bool = False) -> list[Path]:
+            skipped: list[str] | None = None, overwrite: bool = False,
+            chosen: bool = False) -> list[Path]:
     """Publish each cell's chosen seed; with `models`, only those models' cells of the main
-    factorial (no variant), e.g. a paper's own models without its ImageNet backbones.
+    factorial (no variant), e.g. a paper's own models without its ImageNet backbones; with
+    `chosen`, only the cell the leaderboard chooses among them (the best mean validation
+    accuracy, leaderboard.chosen_cell), e.g. a benchmark's default model.
 
     A cell whose chosen seed is no better than always answering its test set's largest class
     has learned nothing usable: on FER-2013 it is never published (a line in `skipped` says
@@ -90,7 +93,7 @@ def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = (),
     One whose chosen seed lacks its model while another seed has one (the chosen seed's model
     was lost, e.g. trained on a machine since replaced) is not published either, since
     publishing another seed would break the choice by validation loss; a line saying so is
-    appended to `skipped`.
+    appended to `skipped`, as it is for the `chosen` cell when no seed of it has one.
 
     What it writes (`<out>/<cell>/` model.keras, inference.json, card.md) it records
     (outputs.remember); a file there it did not write is never replaced: the first in the way
@@ -107,6 +110,13 @@ def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = (),
         if models and (r.model not in models or r.variant):
             continue
         cells.setdefault(r.cell, []).append(r)
+    if chosen:
+        pick = chosen_cell([r for cruns in cells.values() for r in cruns])
+        if pick is None:
+            raise FerKerasError(f"{runs_dir}: --chosen: no cell records a validation accuracy "
+                                "in every seed; expected a run whose split has a validation "
+                                "part (the choice is made there, never on test)")
+        cells = {pick: cells[pick]}
     chosen_cells = []
     for cell, cruns in cells.items():
         chosen = min(cruns, key=lambda r: float(r.history["val_loss"].min()))
@@ -124,13 +134,15 @@ def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = (),
         source = model_file(chosen.folder)
         if source is None:
             others = [r.seed for r in cruns if model_file(r.folder) is not None]
-            if others and skipped is not None:
+            if (others or chosen) and skipped is not None:
+                have = (f"{'seed' if len(others) == 1 else 'seeds'} "
+                        f"{', '.join(map(str, others))} "
+                        f"{'has' if len(others) == 1 else 'have'} one") if others else \
+                    "no other seed has one"
                 skipped.append(f"{cell}: not published: seed {chosen.seed} has the lowest "
                                f"validation loss but no model file in {chosen.folder}; "
-                               f"{'seed' if len(others) == 1 else 'seeds'} "
-                               f"{', '.join(map(str, others))} "
-                               f"{'has' if len(others) == 1 else 'have'} one (train seed "
-                               f"{chosen.seed} again to publish this cell)")
+                               f"{have} (train seed {chosen.seed} again to publish this "
+                               "cell)")
             continue  # a copy without model files (e.g. a report's runs/)
         chosen_cells.append((cell, cruns, chosen, unlearned,
                              inference_model(keras.models.load_model(source, compile=False))))
