@@ -391,7 +391,7 @@ def test_publish_and_cards_from_a_run(sample, tmp_path):
             per_seed.append(100 * (((p + m).argmax(1) == y).mean() - (p.argmax(1) == y).mean()))
         gains[part] = float(np.mean(per_seed))
     assert meta["flip"] == (gains["validation"] > 0)
-    assert meta["flip_gain"] == pytest.approx(gains, abs=1e-3)
+    assert meta["flip_gain"] == pytest.approx(gains, abs=1e-3) and meta["flip_seeds"] == [0, 1]
     text = (folder / "card.md").read_text()
     for part in ("# Model card: csv/ozer_cnn_lstm", "SYNTHETIC", "Measured on the test part",
                  meta["sha256"], "Known limits", "learning_rate 0.001", "80/10/10 (seed"):

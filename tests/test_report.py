@@ -945,7 +945,12 @@ def test_flip_averaging_and_averages_of_the_best_cells_are_measured_from_the_vie
     gain = flip_gain(a)
     assert (gain["validation"]["mean"], gain["test"]["mean"]) == (25.0, -25.0)
     assert gain["validation"]["std"] == 0.0 and gain["validation"]["n"] == len(a)
+    assert gain["seeds"] == [r.seed for r in a]
     assert flip_gain([r for r in runs if r.cell == "csv/ozer_cnn"]) is None  # no views
+    # a first seed finished before the views were recorded: measured over the others
+    plain = [r for r in runs if r.cell == "csv/ozer_cnn"]
+    later = flip_gain(plain[:1] + a[1:])
+    assert later["seeds"] == [r.seed for r in a[1:]] and later["test"]["mean"] == -25.0
     rows = [{"cell": "csv/ozer_cnn", "validation": {"mean": 60.0}, "one_face_ms": 1.5},
             {"cell": "csv/ozer_cnn_lstm", "validation": {"mean": 55.0}, "one_face_ms": 2.25},
             {"cell": "directory/ozer_cnn", "validation": None, "one_face_ms": None}]

@@ -88,14 +88,16 @@ def _views(r: SeedRun) -> dict | None:
 
 def flip_gain(cruns: list[SeedRun]) -> dict | None:
     """Points of accuracy that flip averaging (the mean of a face's and its mirror image's
-    probabilities) adds on validation and on test, mean ± sd over seeds; None unless every
-    seed recorded both views."""
-    views = [_views(r) for r in cruns]
-    if any(v is None for v in views):
+    probabilities) adds on validation and on test, mean ± sd over the seeds that recorded both
+    views (`seeds`: a cell's first seed may have finished before they were recorded, its
+    later ones after); None when none did."""
+    viewed = [(r.seed, v) for r in cruns if (v := _views(r)) is not None]
+    if not viewed:
         return None
-    return {part: mean_std([_accuracy((p + m) / 2, y) - _accuracy(p, y)
-                            for p, m, y, _ in (v[part] for v in views)])
-            for part in ("validation", "test")}
+    return {"seeds": [seed for seed, _ in viewed],
+            **{part: mean_std([_accuracy((p + m) / 2, y) - _accuracy(p, y)
+                               for p, m, y, _ in (v[part] for _, v in viewed)])
+               for part in ("validation", "test")}}
 
 
 def ensembles(rows: list[dict], runs: list[SeedRun], top: int = 5) -> list[dict]:

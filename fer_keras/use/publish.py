@@ -59,14 +59,16 @@ def measured(chosen, runs: list, experiment: dict) -> dict:
 
 def flip_choice(runs: list) -> dict:
     """Whether `predict` averages each face with its mirror image by default for this cell's
-    model: on where it adds accuracy on validation (mean over the cell's seeds: the
-    architecture's gain, steadier than one seed's), with the gain on validation and test
-    (points) beside; {} for cells finished before the views were recorded (predict: off)."""
+    model: on where it adds accuracy on validation (mean over the cell's seeds that recorded
+    the views: the architecture's gain, steadier than one seed's), with the gain on validation
+    and test (points) and those seeds beside; {} for cells none of whose seeds recorded the
+    views (predict: off)."""
     gain = flip_gain(runs)
     if gain is None:
         return {}
     return {"flip": gain["validation"]["mean"] > 0,
-            "flip_gain": {part: round(gain[part]["mean"], 3) for part in ("validation", "test")}}
+            "flip_gain": {part: round(gain[part]["mean"], 3) for part in ("validation", "test")},
+            "flip_seeds": gain["seeds"]}
 
 
 def no_better_than_majority(run) -> dict | None:
