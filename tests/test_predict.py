@@ -315,17 +315,22 @@ def test_dead_relu_units_are_counted_per_layer(functional, tmp_path):
 
 
 @pytest.mark.slow
+def _ozer_run(sample, runs: Path, models: str, max_epochs: int) -> Path:
+    """Seeds 0 and 1 of Özer's csv cells of `models` on the synthetic sample, into `runs`."""
+    images, csv_path = sample
+    subprocess.run([*CLI, "run", str(ROOT / "experiments" / "ozer.py"), "--data", str(images),
+                    "--csv", str(csv_path), "--out", str(runs), "formats=csv",
+                    f"models={models}", "seeds=0,1", f"max_epochs={max_epochs}"], check=True,
+                   capture_output=True)
+    return runs
+
+
 def test_publish_chosen_publishes_only_the_cell_the_leaderboard_chooses(sample, tmp_path):
     """`publish --chosen` (a benchmark's default model): of two cells, only the one with the
     best mean validation accuracy over its seeds (history.csv at each seed's scored epoch),
     its seed of lowest validation loss; with no model file in any of its seeds, nothing, and
     a note naming the seed to train again."""
-    images, csv_path = sample
-    runs = tmp_path / "runs"
-    subprocess.run([*CLI, "run", str(ROOT / "experiments" / "ozer.py"), "--data", str(images),
-                    "--csv", str(csv_path), "--out", str(runs), "formats=csv",
-                    "models=ozer_cnn,ozer_cnn_lstm", "seeds=0,1", "max_epochs=1"], check=True,
-                   capture_output=True)
+    runs = _ozer_run(sample, tmp_path / "runs", "ozer_cnn,ozer_cnn_lstm", max_epochs=1)
     validation, loss = {}, {}
     for model in ("ozer_cnn", "ozer_cnn_lstm"):
         per_seed = []
@@ -362,12 +367,7 @@ def test_publish_chosen_publishes_only_the_cell_the_leaderboard_chooses(sample, 
 def test_publish_and_cards_from_a_run(sample, tmp_path):
     from fer_keras.use.publish import publish
 
-    images, csv_path = sample
-    runs = tmp_path / "runs"
-    subprocess.run([*CLI, "run", str(ROOT / "experiments" / "ozer.py"), "--data", str(images),
-                    "--csv", str(csv_path), "--out", str(runs), "formats=csv",
-                    "models=ozer_cnn_lstm", "seeds=0,1", "max_epochs=2"], check=True,
-                   capture_output=True)
+    runs = _ozer_run(sample, tmp_path / "runs", "ozer_cnn_lstm", max_epochs=2)
     (folder,) = publish(runs, tmp_path / "models")
     meta = json.loads((folder / "inference.json").read_text())
     best = {s: float(np.loadtxt(runs / "csv-ozer_cnn_lstm" / f"seed-{s}" / "history.csv",
