@@ -910,7 +910,8 @@ def test_a_rejudged_claim_stands_beside_its_verdict_under_the_papers_own_protoco
 
 def _views(preds, conf):
     """Probabilities that answer `preds` with `conf`, the rest spread evenly."""
-    p = np.full((len(preds), 7), (1 - conf) / 6, dtype=np.float32)
+    conf = np.broadcast_to(conf, len(preds))  # one for all, or one a face
+    p = np.repeat(((1 - conf) / 6)[:, None], 7, axis=1).astype(np.float32)
     p[np.arange(len(preds)), preds] = conf
     return p
 
@@ -962,6 +963,17 @@ def test_flip_averaging_and_averages_of_the_best_cells_are_measured_from_the_vie
     assert both["seeds"] == sorted(r.seed for r in a)
     assert both["validation"]["mean"] == 50.0 and both["validation_flip"]["mean"] == 50.0
     assert both["test"]["mean"] == 75.0 and both["test_flip"]["mean"] == 75.0
+    # csv/ozer_cnn alone on the same seeds: validation [0, 1, 0, 0] (50 %), test all right
+    assert (both["alone"]["validation"]["mean"], both["alone"]["test"]["mean"]) == (50.0, 100.0)
+    assert not both["beats_alone"]  # 50 % is no better than 50 %
+    # each cell sure where it is right: the average gets all four, either alone two
+    sure_where = {"csv/ozer_cnn": [0.9, 0.9, 0.3, 0.3], "csv/ozer_cnn_lstm": [0.3, 0.3, 0.9, 0.9]}
+    apart = [dataclasses.replace(r, validation={
+        **r.validation, "probs": _views(answers[r.cell][0], np.array(sure_where[r.cell]))})
+        if r.cell in answers else r for r in viewed]
+    other, = ensembles(rows, apart)
+    assert other["alone"]["validation"]["mean"] == 50.0 and other["validation"]["mean"] == 100.0
+    assert other["beats_alone"]
     # a seed without views in one of the cells is left out; none left: no average
     first = a[0].seed
     dropped = [dataclasses.replace(r, validation=None)

@@ -104,8 +104,10 @@ def ensembles(rows: list[dict], runs: list[SeedRun], top: int = 5) -> list[dict]
     """Averages of the k best cells by validation accuracy (k = 2..top): for each seed every
     one of them ran with both views recorded, the mean of their probabilities, as they are and
     flip-averaged; accuracy on validation (what decides whether an average is worth its
-    cost) and on test, mean ± sd over those seeds; its cost, ms of one face (_cost). The cells
-    of the leaderboard `rows`."""
+    cost) and on test, mean ± sd over those seeds; beside it `alone`, the best of them by
+    itself on the same seeds and images (an average is worth taking only where it beats that
+    on validation: `beats_alone`); its cost, ms of one face (_cost). The cells of the
+    leaderboard `rows`."""
     cells = cells_of(runs)
     ranked = sorted((r for r in rows if r["validation"] is not None),
                     key=lambda r: -r["validation"]["mean"])
@@ -120,16 +122,20 @@ def ensembles(rows: list[dict], runs: list[SeedRun], top: int = 5) -> list[dict]
         if not seeds:
             continue
         found = {"cells": names, "seeds": seeds, "one_face_ms": _cost(ranked[:k])}
+        found["alone"] = {}
         for part in ("validation", "test"):
-            plain, flipped = [], []
+            plain, flipped, alone = [], [], []
             for seed in seeds:
                 views = [s[seed][part] for s in by_seed]
                 p = np.mean([v[0] for v in views], axis=0)
                 m = np.mean([v[1] for v in views], axis=0)
                 plain.append(_accuracy(p, views[0][2]))
                 flipped.append(_accuracy((p + m) / 2, views[0][2]))
+                alone.append(_accuracy(views[0][0], views[0][2]))
             found[part] = mean_std(plain)
             found[f"{part}_flip"] = mean_std(flipped)
+            found["alone"][part] = mean_std(alone)
+        found["beats_alone"] = found["validation"]["mean"] > found["alone"]["validation"]["mean"]
         out.append(found)
     return out
 
