@@ -68,6 +68,10 @@ def test_killed_and_resumed_run_equals_the_uninterrupted_one(sample, tmp_path, u
     times, kept = manifest["epoch_seconds"], int(found[1])
     assert len(times) == 6 and times[:kept] == killed_times[:kept] and min(times) > 0
     assert manifest["train_seconds"] == round(sum(times), 1)
+    # both sessions, on this machine's CPU: the second from the first epoch it trained
+    cpu = manifest["cpu"]
+    assert manifest["sessions"] == [{"cpu": cpu, "from_epoch": 1},
+                                    {"cpu": cpu, "from_epoch": kept + 1}]
     rows = history.read_text().splitlines()
     assert [int(r.split(",")[0]) for r in rows[1:]] == list(range(6))
     assert rows[1] == killed_rows[1]  # epochs the backup held were kept, not trained again
@@ -77,6 +81,7 @@ def test_killed_and_resumed_run_equals_the_uninterrupted_one(sample, tmp_path, u
     assert manifest["best_epoch"] == whole["best_epoch"]
     assert len(whole["epoch_seconds"]) == 6 and whole["resumed"] is False
     assert whole["train_seconds"] == round(sum(whole["epoch_seconds"]), 1)
+    assert whole["sessions"] == [{"cpu": whole["cpu"], "from_epoch": 1}]
 
 
 def test_an_epochs_random_draws_depend_on_seed_and_epoch_only():
@@ -207,6 +212,31 @@ def test_epoch_times_keep_the_backups_epochs_or_say_they_are_unknown(tmp_path):
     assert epoch_times(tmp_path, 5) is None
     (tmp_path / "epoch_seconds.json").write_text("[10.5, 11")  # cut short: unknown
     assert epoch_times(tmp_path, 1) is None
+
+
+def test_each_training_session_records_its_cpu_from_the_epoch_it_began(tmp_path,
+                                                                       monkeypatch):
+    """A cell resumed on another CPU type agrees with an uninterrupted run only to
+    floating-point noise, so the backup keeps each session's CPU and first epoch: a session
+    that kept none of its epochs is replaced; a backup begun before the record gives an
+    unknown CPU for its earlier epochs."""
+    from fer_keras.train import cell
+
+    monkeypatch.setattr(cell, "cpu_model", lambda: "Intel(R) Xeon(R) Processor")
+    assert cell.training_sessions(tmp_path, 0) == [
+        {"cpu": "Intel(R) Xeon(R) Processor", "from_epoch": 1}]
+    assert cell.training_sessions(tmp_path, 4) == [  # an older backup, 4 epochs kept
+        {"cpu": None, "from_epoch": 1}, {"cpu": "Intel(R) Xeon(R) Processor", "from_epoch": 5}]
+    (tmp_path / "sessions.json").write_text(json.dumps(
+        [{"cpu": "Intel(R) Xeon(R) Processor", "from_epoch": 1},
+         {"cpu": "Intel(R) Xeon(R) Processor", "from_epoch": 43}]))  # killed before epoch 43
+    monkeypatch.setattr(cell, "cpu_model", lambda: "AMD EPYC")
+    assert cell.training_sessions(tmp_path, 42) == [
+        {"cpu": "Intel(R) Xeon(R) Processor", "from_epoch": 1},
+        {"cpu": "AMD EPYC", "from_epoch": 43}]
+    assert cell.training_sessions(tmp_path, 50)[-2:] == [
+        {"cpu": "Intel(R) Xeon(R) Processor", "from_epoch": 43},
+        {"cpu": "AMD EPYC", "from_epoch": 51}]
 
 
 def test_progress_line_gives_the_epoch_time_the_manifest_keeps(tmp_path):

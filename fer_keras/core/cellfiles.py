@@ -59,6 +59,7 @@ DONE_FILE = "done.json"  # written last: the SHA-256 of every other file
 BACKUP_DIR = "backup"  # the resumable state of an unfinished cell
 TRAINED_FILE = "trained.json"  # in the backup: fit() returned; evaluation and record remain
 EPOCH_TIMES_FILE = "epoch_seconds.json"  # in the backup: each epoch's seconds, for the manifest
+SESSIONS_FILE = "sessions.json"  # in the backup: the CPU of each training session, for the manifest
 TENSORBOARD_DIR = "tensorboard"
 
 FINISHED_GLOB = f"*/{SEED_GLOB}/{DONE_FILE}"  # the finished cells of a run folder

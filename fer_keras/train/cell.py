@@ -29,6 +29,7 @@ from ..core.cellfiles import (
     MODEL_FILE,
     PREDICTIONS_FILE,
     ROBUSTNESS_FILE,
+    SESSIONS_FILE,
     SPLIT_FILE,
     TENSORBOARD_DIR,
     TEST_CURVE_FILE,
@@ -39,6 +40,7 @@ from ..core.labels import CLASS_NAMES
 from ..core.metrics import compute_metrics
 from ..core.provenance import (
     atomic_path,
+    cpu_model,
     environment,
     now,
     remove_temporaries,
@@ -154,6 +156,13 @@ def _backup_epoch(backup: Path) -> int:
     return 0
 
 
+def _read_sessions(backup: Path) -> list[dict] | None:
+    try:
+        return json.loads((backup / SESSIONS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def epoch_times(backup: Path, epochs: int) -> list[float] | None:
     """The seconds of the first `epochs` epochs as the backup's EPOCH_TIMES_FILE holds them;
     None where it holds fewer (a backup begun before the file existed): the cell's whole
@@ -163,6 +172,21 @@ def epoch_times(backup: Path, epochs: int) -> list[float] | None:
     except (OSError, ValueError):
         seconds = []
     return seconds[:epochs] if len(seconds) >= epochs else None
+
+
+def training_sessions(backup: Path, kept: int) -> list[dict]:
+    """The sessions a cell has trained in, this one (now starting after the `kept` epochs its
+    backup holds) last: each {"cpu", "from_epoch"} (epochs count from 1). Another CPU type
+    computes the last digits of the sums otherwise (docs/runs.md), so a cell resumed on one
+    agrees with an uninterrupted run only to floating-point noise: the manifest says so. A
+    session that kept none of its epochs is replaced; one before the record existed (a backup
+    begun earlier) is {"cpu": None}."""
+    try:
+        sessions = json.loads((backup / SESSIONS_FILE).read_text())
+    except (OSError, ValueError):
+        sessions = [{"cpu": None, "from_epoch": 1}] if kept else []
+    sessions = [s for s in sessions if s["from_epoch"] <= kept]
+    return sessions + [{"cpu": cpu_model(), "from_epoch": kept + 1}]
 
 
 def resume_point(folder: Path, cfg: ExperimentConfig, label: str) -> tuple[list[dict], bool]:
@@ -230,6 +254,9 @@ def train(cp: CellPlan, model: keras.Model, spec: InputSpec, data: FerData, resu
             val_losses, past[-1].get("learning_rate") if past else None, monitor="val_loss",
             patience=cfg.reduce_lr_patience, factor=cfg.reduce_lr_factor, min_lr=cfg.min_lr))
     clock = EpochTimes(backup / EPOCH_TIMES_FILE, epoch_times(backup, len(past)))
+    sessions = training_sessions(backup, len(past))
+    backup.mkdir(parents=True, exist_ok=True)
+    write_json(backup / SESSIONS_FILE, sessions)
     callbacks += [
         AtomicModelCheckpoint(
             folder / CHECKPOINT_FILE, monitor="val_loss", save_best_only=cfg.select == "best",
@@ -355,6 +382,8 @@ def record(cp: CellPlan, opts: RunOptions, data: FerData, prepared: Preprocessed
         # where a resumed cell's earlier epochs were not timed
         "epoch_seconds": (times := epoch_times(folder / BACKUP_DIR, len(history))),
         "train_seconds": None if times is None else round(sum(times), 1),
+        # the CPU of each session it trained in ("cpu" above: the one that evaluated it)
+        "sessions": _read_sessions(folder / BACKUP_DIR),
         "epochs": len(history),
         "best_epoch": best_epoch,
         "scored_epoch": len(history) if cfg.select == "last" else best_epoch,
