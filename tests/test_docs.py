@@ -187,7 +187,8 @@ def test_the_leaderboard_block_ranks_the_cells_and_sets_each_claim_beside_the_pa
         (tmp_path / name / "summary.json").write_text(json.dumps(s))
     assert leaderboard_markdown(tmp_path).splitlines() == [
         "[bench](reports/bench/index.html): partial (3 of 4 planned runs); CPU X, 1 thread a "
-        "cell; ★ the best by validation accuracy, the model to take.", "",
+        "cell; ★ the model to take: the best by validation accuracy (a cell, or an average of "
+        "the top cells where one beats that cell there).", "",
         "| rank | cell | seeds | test accuracy % (mean ± sd) | 95 % interval of one run | "
         "without near-copies | validation % | macro F1 % | parameters | MFLOPs | s / epoch | "
         "ms / face |", "|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -211,6 +212,14 @@ def test_the_leaderboard_block_ranks_the_cells_and_sets_each_claim_beside_the_pa
         "csv/a", "csv/m3", "csv/m4", "csv/m5", "csv/m6", "csv/b ★"]
     assert lines[-1] == ("Then csv/m7, csv/m8: every row, per-class recall and the McNemar "
                          "matrix in the report.")
+    # an average of the top cells that beats the ★ cell on validation: a row of its own
+    average = {"cells": ["csv/b", "csv/a"], "seeds": [0], "test": one, "validation": ms,
+               "one_face_ms": 2.5, "chosen": True}
+    (tmp_path / "bench" / "summary.json").write_text(json.dumps(
+        {**bench, "ensembles": [{**average, "chosen": False}, average]}))
+    assert leaderboard_markdown(tmp_path).splitlines()[6] == (
+        "| – | average of csv/b + csv/a ★ | 0 | 50.00 | – | – | 60.00 ± 1.00 | – | – | – | – "
+        "| 2.50 |")
     assert leaderboard_markdown(tmp_path / "none") == "No leaderboard is committed yet.\n"
 
 

@@ -325,11 +325,24 @@ def _ozer_run(sample, runs: Path, models: str, max_epochs: int) -> Path:
     return runs
 
 
-def test_publish_chosen_publishes_only_the_cell_the_leaderboard_chooses(sample, tmp_path):
+def _load_npz(path: Path) -> dict:
+    with np.load(path) as z:
+        return dict(z)
+
+
+def test_publish_chosen_publishes_only_the_cell_or_average_the_leaderboard_chooses(
+        sample, tmp_path):
     """`publish --chosen` (a benchmark's default model): of two cells, only the one with the
     best mean validation accuracy over its seeds (history.csv at each seed's scored epoch),
-    its seed of lowest validation loss; with no model file in any of its seeds, nothing, and
-    a note naming the seed to train again."""
+    its seed of lowest validation loss; or the average of both where it beats that cell alone
+    on validation (validation.npz, the same seeds). The average, published as one model, is
+    its cells' models of the seed whose average has the lowest validation loss, answering the
+    mean of their probabilities; with a member's model lost, nothing, and a note naming what
+    to train again; with no model file in any seed of the chosen cell, nothing, and a note."""
+    from fer_keras.core.rundata import read_runs
+    from fer_keras.reports.leaderboard import cell_rows, ensembles
+    from fer_keras.use.publish import publish_average
+
     runs = _ozer_run(sample, tmp_path / "runs", "ozer_cnn,ozer_cnn_lstm", max_epochs=1)
     validation, loss = {}, {}
     for model in ("ozer_cnn", "ozer_cnn_lstm"):
@@ -342,14 +355,69 @@ def test_publish_chosen_publishes_only_the_cell_the_leaderboard_chooses(sample, 
             loss[(model, seed)] = float(np.atleast_1d(history["val_loss"]).min())
         validation[model] = float(np.mean(per_seed))
     best = max(sorted(validation), key=validation.get)
+    other = next(m for m in validation if m != best)
+
+    def views(model, seed, name):
+        return _load_npz(runs / f"csv-{model}" / f"seed-{seed}" / name)
+
+    mean_probs, alone, together, avg_loss = {}, [], [], []
+    for seed in (0, 1):
+        a, b = views(best, seed, "validation.npz"), views(other, seed, "validation.npz")
+        p = (a["probs"] + b["probs"]) / 2
+        alone.append(np.mean(a["probs"].argmax(1) == a["labels"]))
+        together.append(np.mean(p.argmax(1) == a["labels"]))
+        avg_loss.append(-np.mean(np.log(p[np.arange(len(p)), a["labels"]])))
+        mean_probs[seed] = (views(best, seed, "predictions.npz")["probs"]
+                            + views(other, seed, "predictions.npz")["probs"]) / 2
+    chosen = "csv-top2_average" if np.mean(together) > np.mean(alone) else f"csv-{best}"
     out = tmp_path / "models"
     res = subprocess.run([*CLI, "publish", str(runs), "--out", str(out), "--chosen"],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.splitlines() == [f"published: {out / f'csv-{best}'}"]
-    assert [d.name for d in out.iterdir() if d.is_dir()] == [f"csv-{best}"]
+    assert res.stdout.splitlines() == [f"published: {out / chosen}"]
+    assert [d.name for d in out.iterdir() if d.is_dir()] == [chosen]
     seed = min((0, 1), key=lambda s: loss[(best, s)])
-    assert json.loads((out / f"csv-{best}" / "inference.json").read_text())["seed"] == seed
+    if chosen == f"csv-{best}":
+        assert json.loads((out / chosen / "inference.json").read_text())["seed"] == seed
+
+    # the average of both, published as one model whichever the choice
+    experiment, found = read_runs(runs)
+    average, = ensembles(cell_rows(found), found)
+    assert average["cells"] == [f"csv/{best}", f"csv/{other}"]
+    assert average["validation_loss"] == pytest.approx(avg_loss, abs=1e-5)
+    folder, = publish_average(runs, tmp_path / "avg", experiment, found, average)
+    meta = json.loads((folder / "inference.json").read_text())
+    at = int(np.argmin(avg_loss))
+    labels = views(best, at, "predictions.npz")["labels"]
+    assert (folder.name, meta["model"], meta["seed"]) == ("csv-top2_average", "average", at)
+    assert [(m["cell"], m["seed"]) for m in meta["members"]] == [
+        (f"csv/{best}", at), (f"csv/{other}", at)]
+    assert meta["measured"]["test_accuracy"] == round(
+        float(np.mean(mean_probs[at].argmax(1) == labels) * 100), 2)
+    assert meta["sha256"] == sha256_file(folder / "model.keras")
+    members = [keras.models.load_model(runs / f"csv-{m}" / f"seed-{at}" / "model.keras",
+                                       compile=False) for m in (best, other)]
+    x = np.random.default_rng(0).integers(0, 256, (6, 48, 48, 1)).astype(np.uint8)
+    want = np.mean([m.predict(x.astype(np.float32), verbose=0) for m in members], axis=0)
+    for runtime in ("keras", "litert"):
+        got = Predictor(folder, runtime=runtime, flip=False).predict_faces(x[..., 0])
+        assert np.allclose(got, want, atol=1e-5), runtime
+    text = (folder / "card.md").read_text()
+    assert text.splitlines()[0] == "# Model card: csv/top2_average"
+    assert ("better, so it is the protocol's choice" in text) == (chosen == "csv-top2_average")
+    lost = runs / f"csv-{other}" / f"seed-{at}"
+    for name in ("model.keras", "best.keras"):  # a committed copy: neither kept
+        (lost / name).rename(tmp_path / name)
+    skipped = []
+    assert publish_average(runs, tmp_path / "avg2", experiment, found, average, skipped) == []
+    assert skipped == [f"csv/top2_average: not published: seed {at} has the average's lowest "
+                       f"validation loss but no model file in {lost} (train seed {at} of "
+                       f"csv/{other} again to publish it)"]
+    for name in ("model.keras", "best.keras"):
+        (tmp_path / name).rename(lost / name)
+
+    if chosen != f"csv-{best}":
+        return  # what follows is the cell's case
     for s in (0, 1):  # both seeds' models lost: their committed copies, which keep none
         folder = runs / f"csv-{best}" / f"seed-{s}"
         copy_cell(folder, tmp_path / "copy")

@@ -908,6 +908,21 @@ def test_a_rejudged_claim_stands_beside_its_verdict_under_the_papers_own_protoco
          "own": "–", "here": "holds"}]
 
 
+def test_the_average_chosen_is_the_best_on_validation_of_those_that_beat_their_cell():
+    """chosen_average: only averages better than their first cell alone on validation count;
+    of those the best there; a tie goes to the one of fewer cells (the cheaper)."""
+    from fer_keras.reports.leaderboard import chosen_average
+
+    def avg(k, validation, beats):
+        return {"cells": [f"c{i}" for i in range(k)], "validation": {"mean": validation},
+                "beats_alone": beats}
+
+    found = [avg(2, 61.0, True), avg(3, 63.0, False), avg(4, 62.0, True), avg(5, 62.0, True)]
+    assert chosen_average(found) is found[2]
+    assert chosen_average([avg(2, 61.0, True), avg(3, 61.0, True)])["cells"] == ["c0", "c1"]
+    assert chosen_average([avg(2, 64.0, False)]) is None and chosen_average([]) is None
+
+
 def _views(preds, conf):
     """Probabilities that answer `preds` with `conf`, the rest spread evenly."""
     conf = np.broadcast_to(conf, len(preds))  # one for all, or one a face
@@ -924,7 +939,7 @@ def test_flip_averaging_and_averages_of_the_best_cells_are_measured_from_the_vie
     import dataclasses
 
     from fer_keras.core.rundata import read_runs
-    from fer_keras.reports.leaderboard import ensembles, flip_gain
+    from fer_keras.reports.leaderboard import ensembles, flip_gain, marked_ensembles
 
     _, runs = read_runs(write_fake_runs(tmp_path / "runs"))
     y, idx = np.arange(4), np.arange(4)
@@ -973,7 +988,12 @@ def test_flip_averaging_and_averages_of_the_best_cells_are_measured_from_the_vie
         if r.cell in answers else r for r in viewed]
     other, = ensembles(rows, apart)
     assert other["alone"]["validation"]["mean"] == 50.0 and other["validation"]["mean"] == 100.0
-    assert other["beats_alone"]
+    assert other["beats_alone"] and other["by_seed"]["validation"] == [100.0] * len(a)
+    # each face's true class: 0.9 from the cell sure of it, (1 - 0.3) / 6 from the other
+    assert other["validation_loss"] == pytest.approx(
+        [-np.log((0.9 + 0.7 / 6) / 2)] * len(a), abs=1e-6)
+    assert [e["chosen"] for e in marked_ensembles(rows, apart)] == [True]
+    assert [e["chosen"] for e in marked_ensembles(rows, viewed)] == [False]  # the cell stands
     # a seed without views in one of the cells is left out; none left: no average
     first = a[0].seed
     dropped = [dataclasses.replace(r, validation=None)

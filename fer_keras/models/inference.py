@@ -58,6 +58,18 @@ def inference_model(model: keras.Model) -> keras.Model:
     return keras.Model(inputs, outputs, name=f"{model.name}_inference")
 
 
+def averaged(models: list[keras.Model], name: str) -> keras.Model:
+    """One contract model that answers the mean of the probabilities of `models` (contract
+    models, e.g. a benchmark's best cells: an average of several models often beats each
+    alone). It must branch, hence the functional API; each member keeps its own name
+    (`member_<i>`: two builders may give their models the same name) and weights, and the
+    mean is Keras' Average layer, so it saves and loads like any contract model."""
+    inputs = keras.Input(shape=INPUT_SHAPE, name=INPUT_NAME)
+    answers = [keras.Model(m.inputs[0], m.outputs[0], name=f"member_{i}")(inputs)
+               for i, m in enumerate(models)]
+    return keras.Model(inputs, layers.Average(name="average")(answers), name=name)
+
+
 def as_input(images) -> np.ndarray:
     """Grey images, uint8 or float, (N, 48, 48) or (N, 48, 48, 1), as the contract's float32
     (N, 48, 48, 1) array of grey levels 0-255."""

@@ -38,7 +38,7 @@ from ..core.rundata import (
 )
 from . import cards, figures, findings
 from .findings import claim_of
-from .leaderboard import ensembles, leaderboard, rejudged
+from .leaderboard import leaderboard, marked_ensembles, rejudged
 from .render import html_env
 
 METRICS = (("accuracy", "Accuracy"), ("precision_macro", "Precision (macro)"),
@@ -266,7 +266,7 @@ def report_view(experiment: dict, runs: list[SeedRun], noise_gain: dict | None =
         "noise_gain": findings.noise_gain(noise_gain),
         "near_copies": near_view,
         "leaderboard": (board := leaderboard(experiment, runs, near_view, times)),
-        "ensembles": ensembles(board, runs) if board else [],
+        "ensembles": marked_ensembles(board, runs) if board else [],
         "literature": (findings.literature(runs, experiment.get("literature", {}))
                        if experiment.get("literature") else []),
     }

@@ -96,3 +96,68 @@ def card(cell: str, runs: list[SeedRun], experiment: dict, published: SeedRun | 
                      f"this reproduction measures {metrics['accuracy']['mean']:.2f} % "
                      f"({gap:+.2f} points). See the report for why.")
     return "\n".join(lines) + "\n"
+
+
+def average_card(name: str, average: dict, members: list[SeedRun], experiment: dict,
+                 found: dict, weights: dict) -> str:
+    """Markdown card of an average of a protocol's top cells published as one model
+    (`publish --chosen`): what it averages, why it was chosen (validation, beside its first
+    cell alone), what it measures on test and what it costs. `average`: one of
+    leaderboard.ensembles; `members`: its cells' runs of the published seed; `found`: the
+    measurements publish recorded."""
+    first = members[0]
+    protocol = flatten(training_of(first))
+    d = first.manifest["data"]
+
+    def pm(v: dict) -> str:
+        return f"{v['mean']:.2f}" + (f" +/- {v['std']:.2f}" if v["std"] is not None else "")
+
+    seeds = ", ".join(map(str, average["seeds"]))
+    lines = [
+        f"# Model card: {name}",
+        "",
+        f"- **Protocol**: {experiment.get('paper', '')}",
+        f"- **Model**: the mean of the probabilities of {len(members)} models, each trained "
+        "alone: " + "; ".join(f"`{r.model}` (cell {r.cell}, seed {r.seed})" for r in members),
+        f"- **Data**: FER-2013 ({d['format']} format), {d['n']:,} images, SHA-256 of pixels "
+        f"and labels `{d['fingerprint'][:16]}...`" + (" (SYNTHETIC sample, not FER-2013)"
+                                                      if d.get("synthetic") else ""),
+        f"- **Split**: {_split_text(first)}",
+        "- **Training** (each member): " + "; ".join(f"{k} {protocol[k]}" for k in PROTOCOL_KEYS
+                                                    if k in protocol),
+        "",
+        "## Why this model",
+        "",
+        f"The {len(members)} cells with the best mean validation accuracy, averaged: on "
+        f"validation (seeds {seeds}) {pm(average['validation'])} % against "
+        f"{pm(average['alone']['validation'])} % for {average['cells'][0]} alone on the same "
+        "seeds and images: " + ("better, so it is the protocol's choice (made there, never on "
+                                "test)." if average["beats_alone"] else
+                                "no better, so it is NOT the protocol's choice; published on "
+                                "request."),
+        "",
+        f"## Measured on the test part ({found['test_images']:,} images per seed, scored once)",
+        "",
+        f"- accuracy, mean over seeds {seeds}: {pm(average['test'])} % "
+        f"({average['cells'][0]} alone: {pm(average['alone']['test'])} %)",
+        f"- flip-averaged (each face with its mirror image): {pm(average['test_flip'])} % "
+        f"(validation {pm(average['validation_flip'])} %)",
+        f"- one face through the averaged model: {found['one_face_ms']:.2f} ms (batch 1, "
+        "measured when published; its members' own sum to "
+        + (f"{average['one_face_ms']:.2f} ms" if average.get("one_face_ms") is not None
+           else "an unmeasured amount") + ")",
+        "",
+        "## Weights",
+        "",
+        f"`{weights['file']}`: seed {members[0].seed} of every member, chosen as the seed whose "
+        "average has the lowest validation loss (never by test accuracy); its test accuracy "
+        f"{found['test_accuracy']:.2f} %.",
+        f"SHA-256 `{weights['sha256']}`.",
+        "Input: grey 48x48 faces, levels 0-255, shape (N, 48, 48, 1); output: seven "
+        "probabilities (angry, disgust, fear, happy, sad, surprise, neutral). Use: "
+        "`fer-keras predict <this folder> photo.jpg`.",
+        "",
+        "## Known limits",
+        "",
+    ] + [f"- {t}" for t in LIMITS]
+    return "\n".join(lines) + "\n"

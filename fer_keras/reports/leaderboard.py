@@ -40,17 +40,16 @@ def leaderboard(experiment: dict, runs: list[SeedRun], near: dict | None,
     clean = {row["cell"]: row["clean"] for row in (near or {}).get("rows", [])}
     per_epoch = {row["cell"]: row["seconds_per_epoch"] for row in training_time}
     rows = []
-    for cell, cruns in cells_of(runs).items():
+    for row, cruns in zip(cell_rows(runs), cells_of(runs).values()):
+        cell = row["cell"]
         cost = costs.get(cruns[0].model, {})
         rows.append({
-            "cell": cell, "model": cruns[0].model, "seeds": [r.seed for r in cruns],
+            **row, "model": cruns[0].model, "seeds": [r.seed for r in cruns],
             "accuracy": value_interval(cruns, "accuracy"),
             "clean": clean.get(cell),
             "f1": mean_std([r.metrics["f1_macro"] * 100 for r in cruns]),
             "params": cost.get("params"), "forward_flops": cost.get("forward_flops"),
             "seconds_per_epoch": per_epoch.get(cell),
-            "one_face_ms": _median([r.manifest.get("one_face_ms") for r in cruns]),
-            "validation": _percent([r.validation_accuracy for r in cruns]),
             "flip": flip_gain(cruns)})
     rows.sort(key=lambda r: -r["accuracy"]["mean"])
     for rank, row in enumerate(rows, 1):
@@ -59,6 +58,16 @@ def leaderboard(experiment: dict, runs: list[SeedRun], near: dict | None,
     for row in rows:
         row["chosen"] = row["cell"] == chosen
     return rows
+
+
+def cell_rows(runs: list[SeedRun]) -> list[dict]:
+    """What choosing among the cells needs, one row per cell in cells_of order: `cell`, its
+    mean validation accuracy (`validation`, % mean ± sd; None unless every seed records one)
+    and `one_face_ms` (the median over its seeds that measured it)."""
+    return [{"cell": cell,
+             "validation": _percent([r.validation_accuracy for r in cruns]),
+             "one_face_ms": _median([r.manifest.get("one_face_ms") for r in cruns])}
+            for cell, cruns in cells_of(runs).items()]
 
 
 def chosen_cell(runs: list[SeedRun]) -> str | None:
@@ -104,13 +113,15 @@ def ensembles(rows: list[dict], runs: list[SeedRun], top: int = 5) -> list[dict]
     """Averages of the k best cells by validation accuracy (k = 2..top): for each seed every
     one of them ran with both views recorded, the mean of their probabilities, as they are and
     flip-averaged; accuracy on validation (what decides whether an average is worth its
-    cost) and on test, mean ± sd over those seeds; beside it `alone`, the best of them by
-    itself on the same seeds and images (an average is worth taking only where it beats that
-    on validation: `beats_alone`); its cost, ms of one face (_cost). The cells of the
-    leaderboard `rows`."""
+    cost) and on test, mean ± sd over those seeds (`by_seed`: each seed's), and each seed's
+    validation loss (the mean cross-entropy of the averaged probabilities); beside it
+    `alone`, the best of them by itself on the same seeds and images (an average is worth
+    taking only where it beats that on validation: `beats_alone`); its cost, ms of one face
+    (_cost). The cells of `rows` (the leaderboard's, or cell_rows)."""
     cells = cells_of(runs)
+    # best first, a tie to the cell named first: the order chosen_cell picks in
     ranked = sorted((r for r in rows if r["validation"] is not None),
-                    key=lambda r: -r["validation"]["mean"])
+                    key=lambda r: (-r["validation"]["mean"], r["cell"]))
     out = []
     for k in range(2, min(top, len(ranked)) + 1):
         names = [r["cell"] for r in ranked[:k]]
@@ -122,9 +133,9 @@ def ensembles(rows: list[dict], runs: list[SeedRun], top: int = 5) -> list[dict]
         if not seeds:
             continue
         found = {"cells": names, "seeds": seeds, "one_face_ms": _cost(ranked[:k])}
-        found["alone"] = {}
+        found["alone"], found["by_seed"] = {}, {}
         for part in ("validation", "test"):
-            plain, flipped, alone = [], [], []
+            plain, flipped, alone, loss = [], [], [], []
             for seed in seeds:
                 views = [s[seed][part] for s in by_seed]
                 p = np.mean([v[0] for v in views], axis=0)
@@ -132,12 +143,38 @@ def ensembles(rows: list[dict], runs: list[SeedRun], top: int = 5) -> list[dict]
                 plain.append(_accuracy(p, views[0][2]))
                 flipped.append(_accuracy((p + m) / 2, views[0][2]))
                 alone.append(_accuracy(views[0][0], views[0][2]))
+                loss.append(round(_log_loss(p, views[0][2]), 6))
+            if part == "validation":  # to choose a seed to publish, as a cell's: lowest loss
+                found["validation_loss"] = loss  # per seed, in the order of `seeds`
             found[part] = mean_std(plain)
+            found["by_seed"][part] = [round(v, 4) for v in plain]  # in the order of `seeds`
             found[f"{part}_flip"] = mean_std(flipped)
             found["alone"][part] = mean_std(alone)
         found["beats_alone"] = found["validation"]["mean"] > found["alone"]["validation"]["mean"]
         out.append(found)
     return out
+
+
+def chosen_average(found: list[dict]) -> dict | None:
+    """The average of `found` (ensembles) that the protocol's choice falls on instead of its
+    ★ cell: of those that beat their first cell alone on validation, the best there (a tie to
+    the one of fewer cells, the cheaper); None when none beats it, and the ★ cell stands."""
+    better = [e for e in found if e["beats_alone"]]
+    return max(better, key=lambda e: (e["validation"]["mean"], -len(e["cells"])), default=None)
+
+
+def marked_ensembles(rows: list[dict], runs: list[SeedRun]) -> list[dict]:
+    """ensembles, each with `chosen`: whether it is chosen_average, the one a protocol's
+    choice (`publish --chosen`) takes instead of its ★ cell."""
+    found = ensembles(rows, runs)
+    pick = chosen_average(found)
+    return [{**e, "chosen": e is pick} for e in found]
+
+
+def _log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Mean cross-entropy of the true classes (what Keras' val_loss measures)."""
+    picked = probs[np.arange(len(labels)), labels]
+    return float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
 
 
 def _cost(rows: list[dict]) -> float | None:

@@ -192,7 +192,8 @@ def leaderboard_markdown(reports_root: Path) -> str:
     """The README's leaderboard: each report with one (a common protocol: its config records
     model costs), its best TOP cells by test accuracy (mean ± sd over seeds, the claims
     ledger's 95 % interval of one run, without near-copies), the validation accuracy that
-    chooses a model (★: the best there), macro F1 and costs, and how many of the papers'
+    chooses a model (★: the best there, a cell or an average of the top cells, a row of its
+    own), macro F1 and costs, and how many of the papers'
     claims it judges again hold (each beside its own verdict: the papers table)."""
     parts = []
     for name, s in result_summaries(reports_root, "summary.json"):
@@ -202,7 +203,8 @@ def leaderboard_markdown(reports_root: Path) -> str:
         lead = (f"partial ({done['finished']} of {done['runs']} planned runs); "
                 if done["cells"] else "")
         lines = [f"[{name}](reports/{name}/index.html): {lead}{', '.join(s['hardware'])}, "
-                 "1 thread a cell; ★ the best by validation accuracy, the model to take.", "",
+                 "1 thread a cell; ★ the model to take: the best by validation accuracy (a cell, "
+                 "or an average of the top cells where one beats that cell there).", "",
                  "| rank | cell | seeds | test accuracy % (mean ± sd) | 95 % interval of one "
                  "run | without near-copies | validation % | macro F1 % | parameters | "
                  "MFLOPs | s / epoch | ms / face |", "|---|---|---|---|---|---|---|---|---|"
@@ -219,6 +221,13 @@ def leaderboard_markdown(reports_root: Path) -> str:
                 f"{_count(r['params'])} | {_count(r['forward_flops'], 1e6, '{:.1f}')} | "
                 f"{_count(r['seconds_per_epoch'])} | "
                 f"{_count(r['one_face_ms'], fmt='{:.2f}')} |")
+        average = next((e for e in s.get("ensembles") or [] if e.get("chosen")), None)
+        if average:  # it beats the best cell there: the model to take instead
+            lines.append(f"| – | average of {' + '.join(average['cells'])} ★ | "
+                         f"{', '.join(str(x) for x in average['seeds'])} | "
+                         f"{_cell_pm(average['test'])} | – | – | "
+                         f"{_cell_pm(average['validation'])} | – | – | – | – | "
+                         f"{_count(average['one_face_ms'], fmt='{:.2f}')} |")
         for label, acc in (s.get("literature") or {}).items():  # a public figure, beside
             lines.append(f"| – | public figure: {label} | – | {acc:.2f} |" + " – |" * 8)
         rest = [r["cell"] for r in board if r not in shown]

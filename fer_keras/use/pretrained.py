@@ -100,7 +100,9 @@ def default_choice(reports: Path) -> list[tuple[str, float]]:
     from ..core.rundata import read_seed_run  # pandas: not for listing the models
     clean = []
     for p in published_in(reports):
-        source = json.loads((p.folder / INFERENCE_FILE).read_text())["source"]
+        source = json.loads((p.folder / INFERENCE_FILE).read_text()).get("source")
+        if source is None:  # an average of several cells (publish_average): a benchmark's,
+            continue        # which default_rule_choice takes before this rule
         experiment, rest = source.split("/", 1)
         cell = Path(reports) / experiment / "runs" / rest
         if not uses_test_images(json.loads((cell / CONFIG_FILE).read_text())):

@@ -3,12 +3,15 @@ training: `<out>/<cell>/model.keras` (behind the one input contract, no optimize
 `inference.json` (what `predict` reads, with the file's SHA-256) and `card.md`.
 
 The published seed of a cell is the one with the lowest best validation loss: chosen on
-validation data, never on test accuracy.
+validation data, never on test accuracy. An average of a protocol's top cells (`--chosen`,
+where it beats the best cell alone on validation) is published as one contract model the same
+way: `<out>/<format>-top<k>_average/`, its seed the one of lowest validation loss.
 """
 
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import keras
@@ -21,11 +24,11 @@ from ..core.errors import FerKerasError
 from ..core.labels import CLASS_NAMES
 from ..core.outputs import OutputError, in_the_way, recorded, remember
 from ..core.provenance import atomic_path, sha256_file, write_json
-from ..core.rundata import read_runs
-from ..models.inference import CONTRACT, inference_model, model_file
-from ..reports.cards import card
+from ..core.rundata import cells_of, read_runs
+from ..models.inference import CONTRACT, averaged, inference_model, model_file, one_face_ms
+from ..reports.cards import average_card, card
 from ..reports.findings import claim_of
-from ..reports.leaderboard import chosen_cell, flip_gain
+from ..reports.leaderboard import cell_rows, chosen_average, chosen_cell, ensembles, flip_gain
 
 
 def same_model(path: Path, model: keras.Model) -> bool:
@@ -86,7 +89,8 @@ def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = (),
     """Publish each cell's chosen seed; with `models`, only those models' cells of the main
     factorial (no variant), e.g. a paper's own models without its ImageNet backbones; with
     `chosen`, only the cell the leaderboard chooses among them (the best mean validation
-    accuracy, leaderboard.chosen_cell), e.g. a benchmark's default model.
+    accuracy, leaderboard.chosen_cell), e.g. a benchmark's default model, or the average of
+    the top cells that beats it there (leaderboard.chosen_average; publish_average).
 
     A cell whose chosen seed is no better than always answering its test set's largest class
     has learned nothing usable: on FER-2013 it is never published (a line in `skipped` says
@@ -113,7 +117,12 @@ def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = (),
             continue
         cells.setdefault(r.cell, []).append(r)
     if chosen:
-        pick = chosen_cell([r for cruns in cells.values() for r in cruns])
+        among = [r for cruns in cells.values() for r in cruns]
+        average = chosen_average(ensembles(cell_rows(among), among))
+        if average is not None:  # it beats the ★ cell alone on validation: it is the choice
+            return publish_average(runs_dir, out, experiment, among, average, skipped,
+                                   overwrite)
+        pick = chosen_cell(among)
         if pick is None:
             raise FerKerasError(f"{runs_dir}: --chosen: no cell records a validation accuracy "
                                 "in every seed; expected a run whose split has a validation "
@@ -150,36 +159,117 @@ def publish(runs_dir: Path, out: Path, models: tuple[str, ...] = (),
                              inference_model(keras.models.load_model(source, compile=False))))
     record = recorded(out)
     for cell, _, _, _, model in chosen_cells:  # everything in the way, before writing any
-        slug = cell.replace("/", "-")
-        for name in (MODEL_FILE, INFERENCE_FILE, CARD_FILE):
-            why = in_the_way(out, f"{slug}/{name}", record, overwrite)
-            if why and not (name == MODEL_FILE and same_model(out / slug / name, model)):
-                raise OutputError(why)
+        _refuse_in_the_way(out, cell.replace("/", "-"), model, record, overwrite)
     written = []
     for cell, cruns, chosen, unlearned, model in chosen_cells:
-        folder = out / cell.replace("/", "-")
-        folder.mkdir(parents=True, exist_ok=True)
-        if not same_model(folder / MODEL_FILE, model):  # re-publishing changes no file
-            with atomic_path(folder / MODEL_FILE) as tmp:
-                model.save(tmp)
-        digest = sha256_file(folder / MODEL_FILE)
         meta_path = chosen.folder / INFERENCE_FILE
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {
             "contract": CONTRACT, "model": chosen.model, "cell": cell, "seed": chosen.seed,
             "experiment": experiment.get("name"), "paper": experiment.get("paper"),
             "preprocess": None}
-        write_json(folder / INFERENCE_FILE, {**meta, **flip_choice(cruns),
-                                               "seed": chosen.seed, "sha256": digest,
-                                               "source": f"{runs_dir.name}/"
-                                               f"{chosen.folder.relative_to(runs_dir)}",
-                                               "measured": {
-                                                   **measured(chosen, cruns, experiment),
-                                                   **({"no_better_than_majority": unlearned}
-                                                      if unlearned else {})}})
-        with atomic_path(folder / CARD_FILE) as tmp:
-            tmp.write_text(card(cell, cruns, experiment, published=chosen,
-                                weights={"file": MODEL_FILE, "sha256": digest}))
-        remember(out, "publish", [f"{folder.name}/{n}"
-                                  for n in (MODEL_FILE, INFERENCE_FILE, CARD_FILE)])
-        written.append(folder)
+        written.append(_write(
+            out, cell.replace("/", "-"), model,
+            {**meta, **flip_choice(cruns), "seed": chosen.seed, "sha256": None,  # _write's
+             "source": f"{runs_dir.name}/{chosen.folder.relative_to(runs_dir)}",
+             "measured": {**measured(chosen, cruns, experiment),
+                          **({"no_better_than_majority": unlearned} if unlearned else {})}},
+            partial(card, cell, cruns, experiment, published=chosen)))
     return written
+
+
+def _refuse_in_the_way(out: Path, slug: str, model: keras.Model, record: dict,
+                       overwrite: bool) -> None:
+    """Raise OutputError for the first file of `<out>/<slug>/` that publishing would replace
+    and fer-keras did not write (outputs.in_the_way), a model.keras holding the very same
+    model excepted."""
+    for name in (MODEL_FILE, INFERENCE_FILE, CARD_FILE):
+        why = in_the_way(out, f"{slug}/{name}", record, overwrite)
+        if why and not (name == MODEL_FILE and same_model(out / slug / name, model)):
+            raise OutputError(why)
+
+
+def _write(out: Path, slug: str, model: keras.Model, meta: dict, card_of) -> Path:
+    """`<out>/<slug>/`: model.keras (unchanged when it holds the same model), inference.json
+    (`meta` with the file's SHA-256) and card.md (`card_of(weights={file, sha256})`), recorded
+    as fer-keras' (outputs.remember)."""
+    folder = out / slug
+    folder.mkdir(parents=True, exist_ok=True)
+    if not same_model(folder / MODEL_FILE, model):  # re-publishing changes no file
+        with atomic_path(folder / MODEL_FILE) as tmp:
+            model.save(tmp)
+    digest = sha256_file(folder / MODEL_FILE)
+    write_json(folder / INFERENCE_FILE, {**meta, "sha256": digest})  # in its place if there
+    with atomic_path(folder / CARD_FILE) as tmp:
+        tmp.write_text(card_of(weights={"file": MODEL_FILE, "sha256": digest}))
+    remember(out, "publish", [f"{slug}/{n}" for n in (MODEL_FILE, INFERENCE_FILE, CARD_FILE)])
+    return folder
+
+
+def average_name(average: dict) -> str:
+    """The published cell name of an average of the top cells: `<format>/top<k>_average`
+    (e.g. csv/top3_average), a plain name beside the cells'."""
+    formats = sorted({c.split("/", 1)[0] for c in average["cells"]})
+    return f"{'+'.join(formats)}/top{len(average['cells'])}_average"
+
+
+def publish_average(runs_dir: Path, out: Path, experiment: dict, runs: list, average: dict,
+                    skipped: list[str] | None = None, overwrite: bool = False) -> list[Path]:
+    """Publish `average` (one of leaderboard.ensembles over `runs`) as one contract model
+    (inference.averaged): each of its cells' models of one seed, the seed whose average has
+    the lowest validation loss (as a cell's seed is chosen; never by test accuracy). Its
+    measured accuracies are the average's own, from the recorded views; its speed is measured
+    here (ms of one face through the one model, this machine, the threads it runs on).
+    Nothing is published when a member's model file of that seed is gone (a line in
+    `skipped` names them), or when its cells need different preprocessing (FerKerasError)."""
+    name = average_name(average)
+    seed = average["seeds"][int(np.argmin(average["validation_loss"]))]
+    by_cell = cells_of(runs)
+    members = [next(r for r in by_cell[c] if r.seed == seed) for c in average["cells"]]
+    lost = [r for r in members if model_file(r.folder) is None]
+    if lost:
+        if skipped is not None:
+            skipped.append(f"{name}: not published: seed {seed} has the average's lowest "
+                           "validation loss but no model file in "
+                           f"{', '.join(str(r.folder) for r in lost)} (train seed {seed} of "
+                           f"{', '.join(r.cell for r in lost)} again to publish it)")
+        return []
+    metas = [json.loads(p.read_text()) if (p := r.folder / INFERENCE_FILE).exists() else {}
+             for r in members]
+    preprocess = {json.dumps(m.get("preprocess"), sort_keys=True) for m in metas}
+    if len(preprocess) > 1:
+        raise FerKerasError(f"{runs_dir}: {name}: its cells {', '.join(average['cells'])} "
+                            "preprocess their images differently; expected one preprocessing "
+                            "for every member of an average")
+    model = averaged([inference_model(keras.models.load_model(model_file(r.folder),
+                                                              compile=False))
+                      for r in members], name=name.split("/", 1)[1])
+    slug = name.replace("/", "-")
+    _refuse_in_the_way(out, slug, model, recorded(out), overwrite)
+    at = average["seeds"].index(seed)
+    d = members[0].manifest["data"]
+    found = {
+        "test_accuracy": round(average["by_seed"]["test"][at], 2),
+        "test_accuracy_mean": round(average["test"]["mean"], 2),
+        "test_accuracy_sd": None if average["test"]["std"] is None
+        else round(average["test"]["std"], 2),
+        "seeds": average["seeds"], "test_images": members[0].manifest["split"]["test"],
+        "claimed_accuracy": None,
+        "data": f"{'SYNTHETIC sample' if d.get('synthetic') else 'FER-2013'} "
+                f"({d['format']} format)",
+        "validation_accuracy_mean": round(average["validation"]["mean"], 2),
+        "alone": {part: round(average["alone"][part]["mean"], 2)
+                  for part in ("validation", "test")},
+        "one_face_ms": one_face_ms(model)}
+    flip = {part: average[f"{part}_flip"]["mean"] - average[part]["mean"]
+            for part in ("validation", "test")}
+    meta = {"contract": CONTRACT, "model": "average", "cell": name, "seed": seed,
+            "experiment": experiment.get("name"), "paper": experiment.get("paper"),
+            "preprocess": json.loads(preprocess.pop()),
+            "members": [{"cell": r.cell, "model": r.model, "seed": r.seed,
+                         "source": f"{runs_dir.name}/{r.folder.relative_to(runs_dir)}"}
+                        for r in members],
+            "flip": flip["validation"] > 0,
+            "flip_gain": {part: round(v, 3) for part, v in flip.items()},
+            "flip_seeds": average["seeds"], "sha256": None}  # _write fills it in
+    return [_write(out, slug, model, {**meta, "measured": found},
+                   partial(average_card, name, average, members, experiment, found))]
