@@ -331,3 +331,37 @@ def test_a_stop_during_fit_is_raised_between_batches_never_inside_them(sig, stop
     finally:
         for s, h in before.items():
             signal.signal(s, h)
+
+
+def _fills_the_disk():
+    raise OSError(28, "No space left on device")
+
+
+def test_a_stop_while_a_worker_reports_its_failure_leaves_that_failure_one_message(monkeypatch):
+    """Two workers filling one disk fail at once; the parent, stopping every worker after the
+    first failure, sends the second SIGTERM while it formats its own traceback. Raised there,
+    the stop escaped the worker as multiprocessing's traceback and broke the one error line
+    (CI, test_a_full_disk_ends_in_one_line). Once a task has ended, a stop is ignored: the
+    worker still reports its failure as one message."""
+    import os
+    import pickle
+
+    from fer_keras.train import workers
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def format_exc_under_a_stop():
+        os.kill(os.getpid(), signal.SIGTERM)  # the parent's stop, arriving right here
+        time.sleep(0.05)  # its handler would run here
+        return "traceback"
+
+    monkeypatch.setattr(workers.traceback, "format_exc", format_exc_under_a_stop)
+    try:
+        workers.interrupt_on_sigterm()
+        status, (error, text) = workers._outcome(pickle.dumps((_fills_the_disk, ())),
+                                                 os.getppid())
+        assert (status, type(error), error.errno, text) == ("error", OSError, 28, "traceback")
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)

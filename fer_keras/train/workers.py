@@ -148,22 +148,9 @@ def _child(conn, payload: bytes, parent: int) -> None:
     interrupt_on_sigterm()
     quiet_failed_writes()
     try:
-        _die_with(parent)
-        from ..core.tfprocess import import_tensorflow_quietly
-
-        import_tensorflow_quietly()
-        fn, args = pickle.loads(payload)
-        message = ("ok", fn(*args))
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: already stopping
+        message = _outcome(payload, parent)
+    except KeyboardInterrupt:  # a stop in the instant between a failure and its handler
         message = ("interrupted", None)
-    except BaseException as e:  # the parent re-raises it: one error line or a traceback
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            pickle.dumps(e)
-        except Exception:
-            e = RuntimeError(f"{type(e).__name__}: {e}")
-        message = ("error", (e, traceback.format_exc()))
     try:
         conn.send(message)
     finally:
@@ -171,6 +158,36 @@ def _child(conn, payload: bytes, parent: int) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)  # no interpreter clean-up: HDF5's crashes after a failed write
+
+
+def _outcome(payload: bytes, parent: int) -> tuple[str, object]:
+    """The task's result, or how it ended: ("ok", result), ("interrupted", None) or ("error",
+    (exception, traceback text)). Once it has ended, a stop is ignored: the parent stops every
+    worker when one fails, and two workers filling one disk fail at once; its SIGTERM, raised
+    inside the second one's handler (formatting its traceback), escaped as a traceback of
+    multiprocessing's own and broke the one error line (seen in CI, test_faults)."""
+    try:
+        _die_with(parent)
+        from ..core.tfprocess import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
+        fn, args = pickle.loads(payload)
+        return "ok", fn(*args)
+    except KeyboardInterrupt:
+        _ignore_stops()  # a second Ctrl-C, or the parent's SIGTERM: already stopping
+        return "interrupted", None
+    except BaseException as e:  # the parent re-raises it: one error line or a traceback
+        _ignore_stops()
+        try:
+            pickle.dumps(e)
+        except Exception:
+            e = RuntimeError(f"{type(e).__name__}: {e}")
+        return "error", (e, traceback.format_exc())
+
+
+def _ignore_stops() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _stop(running: dict, ctrl_c: bool = False) -> None:
