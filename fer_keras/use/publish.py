@@ -49,15 +49,19 @@ def measured(chosen, runs: list, experiment: dict) -> dict:
     """What `fer-keras models` lists beside a name: the published seed's test accuracy, the
     mean and sd over the cell's seeds, the paper's claim, and on what data (%)."""
     accuracy = mean_std([r.metrics["accuracy"] * 100 for r in runs])
-    d = chosen.manifest["data"]
     return {"test_accuracy": round(chosen.metrics["accuracy"] * 100, 2),
             "test_accuracy_mean": round(accuracy["mean"], 2),
             "test_accuracy_sd": None if accuracy["std"] is None else round(accuracy["std"], 2),
             "seeds": [r.seed for r in runs], "test_images": chosen.manifest["split"]["test"],
             "claimed_accuracy": claim_of(values_of(experiment), chosen)
             .get("accuracy"),
-            "data": f"{'SYNTHETIC sample' if d.get('synthetic') else 'FER-2013'} "
-                    f"({d['format']} format)"}
+            "data": data_text(chosen)}
+
+
+def data_text(run) -> str:
+    """On what data a published model was measured, as `fer-keras models` prints it."""
+    d = run.manifest["data"]
+    return f"{'SYNTHETIC sample' if d.get('synthetic') else 'FER-2013'} ({d['format']} format)"
 
 
 def flip_choice(runs: list) -> dict:
@@ -246,7 +250,6 @@ def publish_average(runs_dir: Path, out: Path, experiment: dict, runs: list, ave
     slug = name.replace("/", "-")
     _refuse_in_the_way(out, slug, model, recorded(out), overwrite)
     at = average["seeds"].index(seed)
-    d = members[0].manifest["data"]
     found = {
         "test_accuracy": round(average["by_seed"]["test"][at], 2),
         "test_accuracy_mean": round(average["test"]["mean"], 2),
@@ -254,8 +257,7 @@ def publish_average(runs_dir: Path, out: Path, experiment: dict, runs: list, ave
         else round(average["test"]["std"], 2),
         "seeds": average["seeds"], "test_images": members[0].manifest["split"]["test"],
         "claimed_accuracy": None,
-        "data": f"{'SYNTHETIC sample' if d.get('synthetic') else 'FER-2013'} "
-                f"({d['format']} format)",
+        "data": data_text(members[0]),
         "validation_accuracy_mean": round(average["validation"]["mean"], 2),
         "alone": {part: round(average["alone"][part]["mean"], 2)
                   for part in ("validation", "test")},
